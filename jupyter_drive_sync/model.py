@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 FOLDER_MIME = "application/vnd.google-apps.folder"
 ROOT_PATH = ""  # the home itself, in relative POSIX paths
+STATE_DIR_REL = ".local/share/jupyter/drive_sync"  # the tool's own dir inside a home (state, lock, credentials)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,10 @@ class Snapshot:
 
     entries: dict[str, LocalEntry] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    # Top-most excluded paths (pruned, never looked into). Plan leaves their state rows alone,
+    # so adding an exclude rule never trashes anything on Drive.
+    excluded: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. "the home is a symlink to ..."
 
 
 class EntryStatus(str, enum.Enum):
@@ -118,6 +123,7 @@ class Action:
 @dataclass(slots=True)
 class Plan:
     actions: list[Action] = field(default_factory=list)
+    unchanged: int = 0  # files that need nothing on either side (no action emitted)
 
     def of_kind(self, kind: ActionKind) -> list[Action]:
         return [a for a in self.actions if a.kind is kind]

@@ -1,0 +1,219 @@
+"""Walk a home and say what it holds: path → (kind, size, mtime), stat only (DESIGN §2).
+
+This is the hot path of a no-op push (20,000 files must cost little more than a bare
+`os.scandir` + `lstat` walk), so the loop does one `lstat` per entry and a dict lookup for the
+exclude rules, nothing else. It never follows a symlink and never leaves the home: every
+`stat` is `follow_symlinks=False`, and only real directories are descended into.
+
+Anything the walk refuses is reported as `Skipped(path, reason)`, never raised: a run must not
+crash on a strange file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as st_mod
+from pathlib import Path
+from typing import Mapping
+
+from .excludes import Excludes
+from .model import EntryStatus, LocalEntry, Skipped, Snapshot, StateEntry
+
+MD5_READ_SIZE = 1024 * 1024
+
+_S_ISDIR = st_mod.S_ISDIR
+_S_ISREG = st_mod.S_ISREG
+
+
+def display_path(rel: str) -> str:
+    """A printable, JSON-safe form of a relative path whose name may not be valid UTF-8."""
+    try:
+        rel.encode("utf-8")
+        return rel
+    except UnicodeEncodeError:
+        return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def _kind_of(mode: int) -> str:
+    if st_mod.S_ISLNK(mode):
+        return "symbolic link (not followed)"
+    if st_mod.S_ISSOCK(mode):
+        return "socket (not a regular file)"
+    if st_mod.S_ISFIFO(mode):
+        return "named pipe (FIFO, not read)"
+    if st_mod.S_ISCHR(mode) or st_mod.S_ISBLK(mode):
+        return "device file (not read)"
+    return "not a regular file or folder"
+
+
+def mode_allows_read(mode: int, uid: int, gid: int, *, is_dir: bool, euid: int, groups: frozenset[int]) -> bool:
+    """Whether the permission bits let `euid` read a file (or list and enter a directory).
+
+    Root reads everything (DAC override), so for uid 0 the answer is always yes; a file root
+    still cannot open (root-squashed NFS) fails at upload time and is reported there.
+    """
+    if euid == 0:
+        return True
+    if uid == euid:
+        need = st_mod.S_IRUSR | (st_mod.S_IXUSR if is_dir else 0)
+    elif gid in groups:
+        need = st_mod.S_IRGRP | (st_mod.S_IXGRP if is_dir else 0)
+    else:
+        need = st_mod.S_IROTH | (st_mod.S_IXOTH if is_dir else 0)
+    return mode & need == need
+
+
+def _confirm_unreadable(path: str, is_dir: bool) -> bool:
+    """Second opinion from the kernel (ACLs may grant what the mode bits deny); rare path."""
+    want = os.R_OK | (os.X_OK if is_dir else 0)
+    kwargs = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
+    try:
+        return not os.access(path, want, follow_symlinks=False, **kwargs)
+    except (NotImplementedError, OSError):
+        return not os.access(path, want)
+
+
+def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> Snapshot:
+    """Walk `home` and return every included file and folder, plus what was refused and why.
+
+    If the home itself is a symlink it is resolved once, here, and a note says so; below it
+    nothing is followed. Raises only if the home itself is missing or not a directory.
+    """
+    snap = Snapshot()
+    entries = snap.entries
+    skipped = snap.skipped
+    excluded = snap.excluded
+    home_str = os.fspath(home)
+    if os.path.islink(home_str):
+        real = os.path.realpath(home_str)
+        snap.notes.append(f"the home {home_str} is a symbolic link; scanned its target {real}")
+        home_str = real
+    if not _S_ISDIR(os.stat(home_str).st_mode):
+        raise NotADirectoryError(home_str)
+
+    if excludes is None:
+        excludes = Excludes(defaults=(), always=False)
+    why = excludes.why
+    by_name = excludes.names  # fast pre-check: built-in rules are keyed by the entry's name
+    user_rules = excludes.has_user_rules
+    euid = os.geteuid()
+    groups = frozenset((os.getegid(), *os.getgroups()))
+    check_perms = euid != 0
+    limit = max_file_size
+
+    stack: list[tuple[str, str]] = [(home_str, "")]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        dir_abs, prefix = pop()
+        try:
+            it = os.scandir(dir_abs)
+        except FileNotFoundError:
+            skipped.append(Skipped(display_path(prefix[:-1]), "disappeared during the scan"))
+            continue
+        except NotADirectoryError:
+            skipped.append(Skipped(display_path(prefix[:-1]), "replaced by a non-folder during the scan"))
+            continue
+        except OSError as exc:
+            skipped.append(Skipped(display_path(prefix[:-1]), f"cannot list this folder: {exc.strerror or exc}"))
+            continue
+        try:
+            with it:
+                for entry in it:
+                    name = entry.name
+                    rel = prefix + name
+                    if not name.isascii():
+                        try:
+                            name.encode("utf-8")
+                        except UnicodeEncodeError:
+                            skipped.append(Skipped(display_path(rel), "name is not valid UTF-8 (Drive names must be)"))
+                            continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        skipped.append(Skipped(rel, "disappeared during the scan"))
+                        continue
+                    except OSError as exc:
+                        skipped.append(Skipped(rel, f"cannot stat: {exc.strerror or exc}"))
+                        continue
+                    mode = st.st_mode
+                    if _S_ISREG(mode):
+                        if (user_rules or name in by_name) and why(rel, False) is not None:
+                            excluded.append(rel)
+                            continue
+                        if check_perms and not mode_allows_read(
+                            mode, st.st_uid, st.st_gid, is_dir=False, euid=euid, groups=groups
+                        ) and _confirm_unreadable(entry.path, False):
+                            skipped.append(Skipped(rel, "not readable (permission denied)"))
+                            continue
+                        size = st.st_size
+                        if size > limit:
+                            skipped.append(Skipped(rel, f"larger than the size limit ({size} > {limit} bytes)"))
+                            continue
+                        entries[rel] = LocalEntry(rel, False, size, st.st_mtime_ns)
+                    elif _S_ISDIR(mode):
+                        if (user_rules or name in by_name) and why(rel, True) is not None:
+                            excluded.append(rel)
+                            continue
+                        if check_perms and not mode_allows_read(
+                            mode, st.st_uid, st.st_gid, is_dir=True, euid=euid, groups=groups
+                        ) and _confirm_unreadable(entry.path, True):
+                            skipped.append(Skipped(rel, "folder not readable (permission denied)"))
+                            continue
+                        entries[rel] = LocalEntry(rel, True, 0, st.st_mtime_ns)
+                        push((entry.path, rel + "/"))
+                    else:
+                        if (user_rules or name in by_name) and why(rel, False) is not None:
+                            excluded.append(rel)
+                            continue
+                        skipped.append(Skipped(rel, _kind_of(mode)))
+        except OSError as exc:  # the directory read itself failed part-way (EIO, stale NFS handle)
+            skipped.append(Skipped(display_path(prefix[:-1]), f"listing stopped early: {exc.strerror or exc}"))
+    return snap
+
+
+def file_md5(path: Path | str) -> str:
+    """md5 of a file's content, read in 1 MiB pieces; a symlink at `path` is refused (ELOOP)."""
+    h = hashlib.md5(usedforsecurity=False)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        buf = bytearray(MD5_READ_SIZE)
+        view = memoryview(buf)
+        while True:
+            n = fh.readinto(buf)
+            if not n:
+                break
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def hash_candidates(home: Path | str, snapshot: Snapshot, state: Mapping[str, StateEntry]) -> dict[str, str]:
+    """md5 of the files that may only have been touched: synced row, same size, other mtime.
+
+    Also files that reappear at a path marked deleted with the same size, so that putting a
+    file back costs a metadata update, not an upload. A file that cannot be read is left out
+    (plan then treats it as changed and push reports the read error).
+    """
+    home_str = os.fspath(home)
+    if os.path.islink(home_str):
+        home_str = os.path.realpath(home_str)
+    out: dict[str, str] = {}
+    synced = EntryStatus.SYNCED
+    for path, entry in snapshot.entries.items():
+        row = state.get(path)
+        if (
+            row is None
+            or entry.is_dir
+            or row.is_dir
+            or row.status is not synced
+            or row.md5 is None
+            or entry.size != row.local_size
+            or (entry.mtime_ns == row.local_mtime_ns and not row.local_deleted)
+        ):
+            continue
+        try:
+            out[path] = file_md5(os.path.join(home_str, path))
+        except OSError:
+            continue
+    return out
