@@ -88,6 +88,14 @@ class StorageFull(DriveApiError, DriveRefused):
 class DailyCapReached(DriveApiError, DriveRefused):
     """The 750 GB/day upload cap: unlike per-minute rate limits, it lasts for hours."""
 
+    @property
+    def rate_limited(self) -> bool:  # slowing down does not help: stop
+        return False
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
 
 class NotFound(DriveApiError):
     """404: the file does not exist, or this app may not see it (drive.file scope)."""
