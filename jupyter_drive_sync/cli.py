@@ -44,6 +44,52 @@ def _run_emulator(args: argparse.Namespace) -> int:
     )
 
 
+def _add_hub(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("hub", help="the nightly all-users push (shared homes or per-user PVCs)")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--homes-root", metavar="DIR", help="every subdirectory is a user's home")
+    mode.add_argument("--kubernetes", action="store_true", help="dispatch one Job per user PVC")
+    mode.add_argument("--home", metavar="DIR", help="one home (what each per-PVC Job runs)")
+    p.add_argument("--user", help="with --home: the user's name (default: JUPYTERHUB_USER)")
+    p.add_argument("--termination-log", metavar="FILE", help="with --home: also write the report line here")
+    p.add_argument("--api-root", default=None, help="Drive API root (default: Google's)")
+    p.add_argument("--client-secrets", default=None, metavar="FILE")
+    p.add_argument("--folder-template", default="home/{username}")
+    p.add_argument("--policy", choices=["last-write-wins", "local-wins"], default="last-write-wins")
+    p.add_argument("--delete", choices=["keep", "trash"], default="keep")
+    p.add_argument("--workers", type=int, default=4, help="parallel requests per home")
+    p.add_argument("--shard-index", type=int, default=None, help="default: JOB_COMPLETION_INDEX")
+    p.add_argument("--shard-count", type=int, default=None, help="default: JOB_COMPLETIONS")
+    p.add_argument("--parallel", type=int, default=4, help="homes pushed at once")
+    p.add_argument("--rate", type=float, default=1000.0, help="Drive requests/s shared by all homes")
+    p.add_argument("--wait-for-lock", type=float, default=0.0, metavar="SECONDS")
+    k = p.add_argument_group("--kubernetes")
+    k.add_argument("--namespace", default=None, help="default: the pod's own namespace")
+    k.add_argument("--image", default=None, help="image of the push Jobs (default: DRIVE_SYNC_IMAGE)")
+    k.add_argument("--secret-name", default="jupyter-drive-sync")
+    k.add_argument("--pvc-selector", default="component=singleuser-storage")
+    k.add_argument("--server-selector", default="component=singleuser-server")
+    k.add_argument("--release", default=None, help="also select app.kubernetes.io/instance=RELEASE")
+    k.add_argument("--running-users", choices=["skip", "pin"], default="skip")
+    k.add_argument("--max-parallel", type=int, default=10)
+    k.add_argument("--active-deadline", type=int, default=3600, metavar="SECONDS")
+    k.add_argument("--ttl", type=int, default=6 * 3600, metavar="SECONDS")
+    k.add_argument("--backoff-limit", type=int, default=2)
+    k.add_argument("--night", default=None, help="YYYY-MM-DD in Job names (default: today, UTC)")
+    k.add_argument("--job-prefix", default="drive-sync")
+    k.add_argument("--poll-seconds", type=float, default=10.0)
+    k.add_argument("--wait-timeout", type=float, default=0.0, metavar="SECONDS", help="0: no limit")
+    k.add_argument("--kube-host", default=None, help="API server URL (default: in-cluster, kubeconfig)")
+    k.add_argument("--hub-api-url", default=None, help="skip users idle since their last push")
+
+    def run(args: argparse.Namespace) -> int:
+        from .hub import main as hub_main
+
+        return hub_main(args)
+
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jupyter-drive-sync",
@@ -52,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_emulator(sub)
+    _add_hub(sub)
     return parser
 
 
