@@ -1,0 +1,299 @@
+"""The emulator's admin API (DESIGN §8, a contract) and its HTML overview page.
+
+Not part of Drive: tests, benchmarks and the demo use it to create accounts, read every file
+of an account, count requests and inject faults. Bound to 127.0.0.1 like the rest.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import tornado.web
+
+from .accounts import BUILTIN_CLIENT_ID, DRIVE_FILE_SCOPE
+
+if TYPE_CHECKING:
+    from .context import EmulatorContext
+
+FOLDER_MIME = "application/vnd.google-apps.folder"
+_MAX_ROWS = 3000  # per account on the HTML page; beyond that the page says how many were left out
+
+
+class _AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def routes(ctx: "EmulatorContext") -> list[Any]:
+    from .server import BaseHandler  # imported late: server imports this module
+
+    class Admin(BaseHandler):
+        def body_json(self) -> dict[str, Any]:
+            if not self.request.body.strip():
+                return {}
+            try:
+                obj = json.loads(self.request.body)
+            except ValueError:
+                raise _AdminError(400, "body is not JSON") from None
+            if not isinstance(obj, dict):
+                raise _AdminError(400, "body must be a JSON object")
+            return obj
+
+        def reply(self, obj: Any, status: int = 200) -> None:
+            self.set_status(status)
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(json.dumps(obj))
+
+        def _handle_request_exception(self, e: BaseException) -> None:
+            if isinstance(e, _AdminError):
+                self.reply({"error": str(e)}, e.status)
+            else:
+                super()._handle_request_exception(e)
+
+    class Accounts(Admin):
+        def get(self) -> None:
+            self.reply({"accounts": [_account_json(a) for a in ctx.accounts.list()]})
+
+        def post(self) -> None:
+            body = self.body_json()
+            email = body.get("email")
+            if not isinstance(email, str):
+                raise _AdminError(400, "email required")
+            scopes = body.get("scopes", [DRIVE_FILE_SCOPE])
+            scope = " ".join(scopes) if isinstance(scopes, list) else str(scopes)
+            client_id = body.get("client_id") or BUILTIN_CLIENT_ID
+            if ctx.accounts.client(client_id) is None:
+                raise _AdminError(400, f"unknown client_id {client_id}")
+            try:
+                acct = ctx.accounts.create(email, display_name=body.get("display_name"),
+                                           storage_quota_bytes=_opt_int(body, "storage_quota_bytes"),
+                                           daily_upload_cap_bytes=_opt_int(body, "daily_upload_cap_bytes"))
+            except ValueError as exc:
+                raise _AdminError(400, str(exc)) from None
+            tokens = ctx.accounts.mint_tokens(acct.email, client_id, scope)
+            self.reply({"email": acct.email, "refresh_token": tokens["refresh_token"],
+                        "access_token": tokens["access_token"], "expires_in": tokens["expires_in"],
+                        "scope": scope, "client_id": client_id, "token_uri": f"{ctx.base_url}token"})
+
+    class Account(Admin):
+        def get(self, email: str) -> None:
+            try:
+                self.reply(_account_json(ctx.accounts.get(unquote(email))))
+            except KeyError:
+                raise _AdminError(404, "no such account") from None
+
+        def patch(self, email: str) -> None:
+            body = self.body_json()
+            try:
+                acct = ctx.accounts.update(unquote(email), display_name=body.get("display_name"),
+                                           storage_quota_bytes=_opt_int(body, "storage_quota_bytes"),
+                                           daily_upload_cap_bytes=_opt_int(body, "daily_upload_cap_bytes"))
+            except KeyError:
+                raise _AdminError(404, "no such account") from None
+            self.reply(_account_json(acct))
+
+    class AccountFiles(Admin):
+        def get(self, email: str) -> None:
+            email = unquote(email)
+            if not ctx.accounts.exists(email):
+                raise _AdminError(404, "no such account")
+            if ctx.files is None:
+                raise _AdminError(501, "Drive core unavailable")
+            self.reply({"files": ctx.files.all_files(email.lower())})
+
+    class ClientSecrets(Admin):
+        def get(self) -> None:
+            client = ctx.accounts.client(self.get_argument("client_id", BUILTIN_CLIENT_ID))
+            if client is None:
+                raise _AdminError(404, "no such client")
+            url = ctx.base_url
+            redirect_uris = list(client.redirect_uris)
+            if client.builtin:
+                redirect_uris += ["http://localhost", "http://127.0.0.1"]
+            self.reply({"web": {
+                "client_id": client.client_id,
+                "client_secret": client.client_secret,
+                "project_id": "drive-emulator",
+                "auth_uri": f"{url}o/oauth2/auth",
+                "token_uri": f"{url}token",
+                "revoke_uri": f"{url}revoke",
+                "auth_provider_x509_cert_url": f"{url}oauth2/v1/certs",
+                "redirect_uris": redirect_uris,
+            }})
+
+    class Clients(Admin):
+        def post(self) -> None:
+            uris = self.body_json().get("redirect_uris", [])
+            if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+                raise _AdminError(400, "redirect_uris must be a list of strings")
+            client = ctx.accounts.create_client(uris)
+            self.reply({"client_id": client.client_id, "client_secret": client.client_secret,
+                        "redirect_uris": client.redirect_uris})
+
+    class Stats(Admin):
+        def get(self) -> None:
+            self.reply(ctx.stats.snapshot())
+
+    class StatsReset(Admin):
+        def post(self) -> None:
+            ctx.stats.reset()
+            self.reply(ctx.stats.snapshot())
+
+    class Faults(Admin):
+        def get(self) -> None:
+            self.reply(ctx.faults.snapshot())
+
+        def post(self) -> None:
+            body = self.body_json()
+            try:
+                slow_ms = body.get("slow_ms")
+                ctx.faults.configure(float(body.get("rate", 0.0)), body.get("kinds"), body.get("seed"),
+                                     slow_s=None if slow_ms is None else float(slow_ms) / 1000.0)
+            except (TypeError, ValueError) as exc:
+                raise _AdminError(400, str(exc)) from None
+            self.reply(ctx.faults.snapshot())
+
+    class Consent(Admin):
+        def post(self) -> None:
+            body = self.body_json()
+            auto = body.get("auto")
+            ctx.accounts.set_consent(None if auto is None else bool(auto), body.get("email"))
+            self.reply({"auto": ctx.accounts.consent_is_automatic(), "email": ctx.accounts.default_email})
+
+    class Settings(Admin):
+        """Change latency, quota or token lifetime of a running emulator (benchmarks, tests)."""
+
+        def post(self) -> None:
+            body = self.body_json()
+            s = ctx.settings
+            try:
+                if "latency_ms" in body:
+                    s.latency_ms = float(body["latency_ms"])
+                if "quota_per_minute" in body:
+                    s.quota_per_minute = int(body["quota_per_minute"])
+                    ctx.limiter.set_quota(s.quota_per_minute)
+                if "token_lifetime_s" in body:
+                    s.token_lifetime_s = int(body["token_lifetime_s"])
+            except (TypeError, ValueError) as exc:
+                raise _AdminError(400, str(exc)) from None
+            self.reply({"latency_ms": s.latency_ms, "quota_per_minute": s.quota_per_minute,
+                        "token_lifetime_s": s.token_lifetime_s})
+
+    class Index(BaseHandler):
+        def get(self) -> None:
+            self.set_header("Content-Type", "text/html; charset=UTF-8")
+            refresh = self.get_argument("refresh", "")
+            self.finish(render_index(ctx, int(refresh) if refresh.isdigit() else None))
+
+    kw = {"ctx": ctx}
+    return [
+        (r"/", Index, kw),
+        (r"/_emulator/accounts", Accounts, kw),
+        (r"/_emulator/accounts/([^/]+)", Account, kw),
+        (r"/_emulator/accounts/([^/]+)/files", AccountFiles, kw),
+        (r"/_emulator/client_secrets\.json", ClientSecrets, kw),
+        (r"/_emulator/clients", Clients, kw),
+        (r"/_emulator/stats", Stats, kw),
+        (r"/_emulator/stats/reset", StatsReset, kw),
+        (r"/_emulator/faults", Faults, kw),
+        (r"/_emulator/consent", Consent, kw),
+        (r"/_emulator/settings", Settings, kw),
+    ]
+
+
+def _opt_int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _AdminError(400, f"{key} must be an integer") from None
+
+
+def _account_json(acct: Any) -> dict[str, Any]:
+    return {"email": acct.email, "display_name": acct.display_name,
+            "storage_quota_bytes": acct.storage_quota_bytes,
+            "daily_upload_cap_bytes": acct.daily_upload_cap_bytes}
+
+
+def _human(size: Any) -> str:
+    if size in (None, ""):
+        return ""
+    n = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(size)
+
+
+def render_index(ctx: "EmulatorContext", refresh_s: int | None = None) -> str:
+    """Accounts and their folder trees; every name escaped (names are user data)."""
+    e = html.escape
+    out = ['<!doctype html><html><head><meta charset="utf-8"><title>Drive emulator</title>']
+    if refresh_s:
+        out.append(f'<meta http-equiv="refresh" content="{refresh_s}">')
+    out.append("<style>body{font-family:sans-serif;margin:2em}ul{list-style:none;padding-left:1.2em}"
+               ".meta{color:#666;font-size:.85em;margin-left:.6em}.trashed{color:#999;text-decoration:line-through}"
+               "</style></head><body><h1>Drive emulator</h1>")
+    out.append(f"<p>API root <code>{e(ctx.base_url)}</code> &middot; "
+               f'<a href="/_emulator/stats">stats</a> &middot; <a href="/_emulator/client_secrets.json">client secrets</a> '
+               f'&middot; <a href="?refresh=5">auto-refresh</a></p>')
+    accounts = ctx.accounts.list()
+    if not accounts:
+        out.append("<p>No accounts yet.</p>")
+    for acct in accounts:
+        files = ctx.files.all_files(acct.email) if ctx.files is not None else []
+        out.append(f"<h2>{e(acct.display_name)} &lt;{e(acct.email)}&gt;</h2>")
+        out.append(f'<p class="meta">{len(files)} items</p>')
+        out.append(_render_tree(files))
+    out.append("</body></html>")
+    return "".join(out)
+
+
+def _render_tree(files: list[dict[str, Any]]) -> str:
+    e = html.escape
+    ids = {f["id"] for f in files}
+    children: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
+    for f in files:
+        parents = [p for p in (f.get("parents") or []) if p in ids]
+        children[parents[0] if parents else None].append(f)
+    for kids in children.values():
+        kids.sort(key=lambda f: (f.get("mimeType") != FOLDER_MIME, str(f.get("name", "")).lower()))
+    out: list[str] = []
+    rows = 0
+    seen: set[str] = set()
+
+    def walk(parent: str | None) -> None:
+        nonlocal rows
+        out.append("<ul>")
+        for f in children.get(parent, []):
+            if f["id"] in seen:
+                continue
+            seen.add(f["id"])
+            rows += 1
+            if rows > _MAX_ROWS:
+                break
+            folder = f.get("mimeType") == FOLDER_MIME
+            cls = ' class="trashed"' if f.get("trashed") else ""
+            icon = "&#128193;" if folder else "&#128196;"
+            meta = " ".join(x for x in (_human(f.get("size")) if not folder else "",
+                                        e(str(f.get("modifiedTime") or "")),
+                                        "(trashed)" if f.get("trashed") else "") if x)
+            out.append(f'<li><span{cls}>{icon} {e(str(f.get("name", "")))}</span>'
+                       f'<span class="meta">{meta}</span>')
+            if folder:
+                walk(f["id"])
+            out.append("</li>")
+        out.append("</ul>")
+
+    walk(None)
+    if rows > _MAX_ROWS:
+        out.append(f'<p class="meta">… {len(files) - _MAX_ROWS} more not shown</p>')
+    return "".join(out)

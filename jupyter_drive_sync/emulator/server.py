@@ -1,0 +1,407 @@
+"""The emulator's HTTP shell: tornado application, the generic Drive route handler, start/stop.
+
+Drive semantics live in framework-free modules (drive_api, batch, uploads); this module turns
+tornado requests into `wire.Request`s and applies what surrounds every Drive call on Google's
+side: latency, injected faults, authentication, the per-user quota and request statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from . import admin, oauth, uploads
+from .accounts import AccountStore
+from .context import EmulatorContext, EmulatorSettings
+from .faults import FaultInjector, QuotaLimiter, Stats, fault_error, route_template
+from .wire import DriveError, Request, Response
+
+def _optional(name: str) -> Any:
+    """E1's Drive core modules; the shell still starts without them (their routes answer 501)."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"{__package__}.{name}")
+    except ImportError as exc:  # pragma: no cover - only while the core is being written
+        _MISSING[name] = str(exc)
+        return None
+
+
+_MISSING: dict[str, str] = {}
+_batch = _optional("batch")
+_discovery = _optional("discovery")
+_drive_api = _optional("drive_api")
+_store = _optional("store")
+DriveApi = getattr(_drive_api, "DriveApi", None)
+DriveStore = getattr(_store, "DriveStore", None)
+
+log = logging.getLogger("jupyter_drive_sync.emulator")
+
+MAX_BODY_SIZE = 8 * 1024**3  # bodies are staged on disk, so this may exceed memory
+BODY_TIMEOUT_S = 600.0  # whole-body limit (tornado); the idle limit below catches short bodies
+BODY_IDLE_TIMEOUT_S = 2.0  # no body byte for this long while some are missing -> 400 + close (trap 2)
+_DRIVE_PREFIXES = ("/drive/", "/upload/", "/batch/")
+
+
+def build_context(settings: EmulatorSettings) -> EmulatorContext:
+    """All long-lived parts, wired together (the parts need the context, hence two steps)."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    ctx = EmulatorContext(settings=settings, accounts=None, files=None,  # type: ignore[arg-type]
+                          faults=FaultInjector(settings.fault_rate, None, settings.seed),
+                          limiter=QuotaLimiter(settings.quota_per_minute), stats=Stats())
+    ctx.accounts = AccountStore(ctx)
+    if DriveStore is not None:
+        ctx.files = DriveStore(ctx)
+    return ctx
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Common to every route: stats by route, JSON errors, no ETag magic."""
+
+    ctx: EmulatorContext
+
+    def initialize(self, ctx: EmulatorContext, **_: Any) -> None:
+        self.ctx = ctx
+
+    def prepare(self) -> Any:
+        path = self.request.path
+        if not path.startswith(_DRIVE_PREFIXES) and not path.startswith("/_emulator/stats"):
+            self.ctx.stats.count_request(self.request.method or "GET", route_template("", path))
+        return None
+
+    def compute_etag(self) -> str | None:
+        return None
+
+    def check_xsrf_cookie(self) -> None:  # OAuth and admin forms are posted cross-origin on purpose
+        return None
+
+    def write_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self.send_response(Response.json(status, obj, headers))
+
+    def send_response(self, resp: Response) -> None:
+        self.set_status(resp.status)
+        if not any(k.lower() == "content-type" for k in resp.headers):
+            self.clear_header("Content-Type")
+        for key, value in resp.headers.items():
+            self.set_header(key, value)
+        if resp.body and resp.status not in (204, 304):
+            self.write(resp.body)
+        self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        reason = {400: "badRequest", 404: "notFound", 405: "badRequest", 413: "badRequest"}.get(
+            status_code, "backendError")
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(DriveError(status_code, reason, self._reason).envelope())
+
+    def drop_connection(self) -> None:
+        """Close the TCP connection without an answer (faults `reset` and `lost-after-commit`)."""
+        conn = self.request.connection
+        if conn is not None:
+            conn.close()  # type: ignore[attr-defined]
+        self._finished = True  # tell tornado not to write a response on the closed stream
+
+
+class NotFoundHandler(BaseHandler):
+    def prepare(self) -> None:
+        super().prepare()
+        raise tornado.web.HTTPError(404)
+
+
+class DiscoveryHandler(BaseHandler):
+    """`GET /discovery/v1/apis/{api}/{version}/rest`: the Drive v3 document, pointed at us."""
+
+    def get(self, api: str, version: str) -> None:
+        if (api, version) != ("drive", "v3"):
+            self.write_json(404, DriveError(404, "notFound", f"Requested entity was not found.").envelope())
+            return
+        if _discovery is None:
+            self.write_json(501, DriveError(501, "notImplemented", "Drive core not installed").envelope())
+            return
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(_discovery.document(self.ctx.base_url))
+
+
+@tornado.web.stream_request_body
+class DriveHandler(BaseHandler):
+    """Every `/drive/v3`, `/upload/drive/v3` and `/batch/drive/v3` request."""
+
+    SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+    def initialize(self, ctx: EmulatorContext, api: Any = None, sessions: Any = None) -> None:
+        self.ctx = ctx
+        self.api = api
+        self.sessions: uploads.UploadSessions = sessions
+        self._spool: uploads.BodySpool | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._last_data = 0.0
+
+    def prepare(self) -> None:  # no by-route counting here: done after X-HTTP-Method-Override
+        self._spool = uploads.BodySpool(self.sessions.tmp_dir)
+        headers = self.request.headers
+        expects_body = int(headers.get("Content-Length", "0") or 0) > 0 or \
+            "chunked" in headers.get("Transfer-Encoding", "").lower()
+        if expects_body:
+            self._last_data = time.monotonic()
+            self._arm_watchdog()
+
+    def _arm_watchdog(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._watchdog = loop.call_later(min(0.5, BODY_IDLE_TIMEOUT_S), self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._watchdog = None
+        if self._finished:
+            return
+        if time.monotonic() - self._last_data < BODY_IDLE_TIMEOUT_S:
+            self._arm_watchdog()
+            return
+        # A short body (e.g. a replayed, exhausted chunk stream): answer instead of hanging.
+        self.set_header("Connection", "close")
+        self.write_json(400, DriveError(400, "badRequest", "Request body shorter than its Content-Length.").envelope())
+
+    def _cancel_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def data_received(self, chunk: bytes) -> None:
+        self._last_data = time.monotonic()
+        assert self._spool is not None
+        self._spool.write(chunk)
+
+    def on_connection_close(self) -> None:
+        self._cancel_watchdog()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        self._cancel_watchdog()
+        if self._spool is not None:
+            self._spool.close()
+
+    async def get(self) -> None:
+        await self._serve()
+
+    post = put = patch = delete = get
+
+    async def _serve(self) -> None:
+        self._cancel_watchdog()
+        ctx = self.ctx
+        spool = self._spool
+        assert spool is not None
+        method = (self.request.method or "GET").upper()
+        path = self.request.path
+        query = parse_qs(self.request.query, keep_blank_values=True)
+        headers = {k.lower(): v for k, v in self.request.headers.get_all()}
+        if path.startswith("/upload/"):
+            ctx.stats.add_bytes(spool.size)
+        override = headers.get("x-http-method-override")
+        if override:
+            method = override.upper()
+            if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                form = parse_qs(spool.read_bytes().decode("utf-8", "replace"), keep_blank_values=True)
+                for key, values in form.items():
+                    query.setdefault(key, []).extend(values)
+                spool.clear()
+        ctx.stats.count_request(method, route_template(method, path))
+
+        if ctx.settings.latency_ms > 0:
+            await asyncio.sleep(ctx.settings.latency_ms / 1000.0)
+        fault = ctx.faults.pick()
+        if fault == "reset":
+            self.drop_connection()
+            return
+        if fault == "slow":
+            await asyncio.sleep(ctx.faults.slow_s)
+        injected = fault_error(fault) if fault else None
+        if injected is not None:
+            self.send_response(injected.to_response())
+            return
+
+        req = Request(method=method, path=path, query=query, headers=headers, body=b"")
+        try:
+            resp = self._handle(req, spool)
+        except DriveError as err:
+            resp = err.to_response()
+        except Exception:  # never a hang, never a traceback on the wire
+            log.exception("unhandled error in %s %s", method, path)
+            resp = DriveError(500, "backendError", "Backend Error").to_response()
+        if fault == "lost-after-commit":
+            self.drop_connection()
+            return
+        if self._finished:  # the client went away meanwhile
+            return
+        self.send_response(resp)
+
+    def _handle(self, req: Request, spool: uploads.BodySpool) -> Response:
+        ctx = self.ctx
+        if self.api is None:
+            raise DriveError(501, "notImplemented", f"Drive core unavailable: {_MISSING}")
+        is_upload = req.path.startswith("/upload/")
+        is_batch = req.path.startswith("/batch/")
+        session_id = req.arg("upload_id") if is_upload else None
+        if session_id:
+            # The session URI is the capability (as on Google): no token needed for chunk PUTs,
+            # which also spares clients the 401-replay of an exhausted chunk body (trap 2).
+            req.principal = self.sessions.principal(session_id)
+        else:
+            req.principal = ctx.accounts.authenticate(req.headers.get("authorization"))
+        if req.principal is not None and not is_batch:
+            ctx.limiter.charge(req.principal.email)
+            ctx.stats.add_units(1)
+        if is_upload:
+            return uploads.handle(req, spool, self.api, ctx, self.sessions)
+        req.body = spool.read_bytes()
+        if is_batch:
+            if _batch is None:
+                raise DriveError(501, "notImplemented", f"batch unavailable: {_MISSING}")
+            return _batch.handle_batch(req, self.api, ctx)
+        return self.api.handle(req)
+
+
+def make_app(ctx: EmulatorContext) -> tornado.web.Application:
+    api = DriveApi(ctx) if DriveApi is not None and ctx.files is not None else None
+    sessions = uploads.UploadSessions(ctx)
+    kw = {"ctx": ctx}
+    routes: list[Any] = [
+        (r"/(?:drive|upload|batch)/.*", DriveHandler, {"ctx": ctx, "api": api, "sessions": sessions}),
+        (r"/discovery/v1/apis/([^/]+)/([^/]+)/rest", DiscoveryHandler, kw),
+    ]
+    routes += oauth.routes(ctx)
+    routes += admin.routes(ctx)
+    return tornado.web.Application(routes, default_handler_class=NotFoundHandler,
+                                   default_handler_args=kw, compress_response=False)
+
+
+def _listen(app: tornado.web.Application, port: int) -> tuple[tornado.httpserver.HTTPServer, int]:
+    sockets = tornado.netutil.bind_sockets(port, address="127.0.0.1")
+    server = tornado.httpserver.HTTPServer(app, body_timeout=BODY_TIMEOUT_S, max_body_size=MAX_BODY_SIZE,
+                                           idle_connection_timeout=300, xheaders=False)
+    server.add_sockets(sockets)
+    return server, sockets[0].getsockname()[1]
+
+
+def _close_context(ctx: EmulatorContext) -> None:
+    if ctx.files is not None and hasattr(ctx.files, "close"):
+        try:
+            ctx.files.close()
+        except Exception:  # pragma: no cover - best effort at shutdown
+            log.exception("closing the Drive store")
+    if not ctx.settings.persistent:
+        shutil.rmtree(ctx.settings.data_dir, ignore_errors=True)
+
+
+@dataclass
+class RunningEmulator:
+    """An emulator serving from its own IOLoop in a daemon thread (tests and the demo)."""
+
+    url: str
+    ctx: EmulatorContext
+    _loop: asyncio.AbstractEventLoop
+    _thread: threading.Thread
+    _stop: Callable[[], None]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rstrip("/").rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop)
+            self._thread.join(timeout=30)
+
+
+def start_in_thread(settings: EmulatorSettings, port: int = 0) -> RunningEmulator:
+    """Start an emulator on 127.0.0.1:`port` (0: any free port); returns once it is listening."""
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    def main() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        stop_event = asyncio.Event()
+
+        async def serve() -> None:
+            try:
+                ctx = build_context(settings)  # built on this thread: the store's connections live here
+                server, bound = _listen(make_app(ctx), port)
+                ctx.base_url = f"http://127.0.0.1:{bound}/"
+            except BaseException as exc:
+                box["error"] = exc
+                ready.set()
+                return
+            box.update(ctx=ctx, loop=loop, stop=stop_event.set)
+            ready.set()
+            await stop_event.wait()
+            server.stop()
+            await server.close_all_connections()
+            _close_context(ctx)
+
+        try:
+            loop.run_until_complete(serve())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=main, name="drive-emulator", daemon=True)
+    thread.start()
+    ready.wait()
+    if "error" in box:
+        raise box["error"]
+    ctx = box["ctx"]
+    return RunningEmulator(url=ctx.base_url, ctx=ctx, _loop=box["loop"], _thread=thread, _stop=box["stop"])
+
+
+def run(port: int, data_dir: str | Path | None, latency_ms: float = 0.0, quota_per_minute: int = 0,
+        fault_rate: float = 0.0, seed: int | None = None) -> int:
+    """The `jupyter-drive-sync emulator` command: serve until SIGINT/SIGTERM, then exit 0."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    persistent = data_dir is not None
+    directory = Path(data_dir) if persistent else Path(tempfile.mkdtemp(prefix="drive-emulator-"))
+    settings = EmulatorSettings(data_dir=directory, persistent=persistent, latency_ms=latency_ms,
+                                quota_per_minute=quota_per_minute, fault_rate=fault_rate, seed=seed)
+
+    async def serve() -> None:
+        ctx = build_context(settings)
+        try:
+            server, bound = _listen(make_app(ctx), port)
+        except BaseException:
+            _close_context(ctx)
+            raise
+        ctx.base_url = f"http://127.0.0.1:{bound}/"
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"Drive emulator listening on http://127.0.0.1:{bound}", flush=True)
+        if _MISSING:
+            log.warning("Drive core modules missing: %s", _MISSING)
+        try:
+            await stop.wait()
+        finally:
+            server.stop()
+            await server.close_all_connections()
+            _close_context(ctx)
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        print(f"emulator: cannot listen on 127.0.0.1:{port}: {exc}", file=sys.stderr)
+        if not persistent:
+            shutil.rmtree(directory, ignore_errors=True)
+        return 2
+    return 0
