@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import time
 import urllib.request
@@ -161,42 +162,55 @@ class DriveSyncService:
 
 
 def _probe_home_lock(state_dir: Path) -> dict[str, Any] | None:
-    """Who holds the home lock right now (None: nobody, or no lock support yet)."""
+    """Who holds the home lock right now (the CLI, the nightly job); None when it is free."""
+    from .state import HomeLock
+
+    return HomeLock(state_dir).holder()
+
+
+def _read_state_meta(state_dir: Path, keys: tuple[str, ...]) -> dict[str, str]:
+    """Read a few meta values from the state DB, read-only: status must never write it."""
+    from .state import DB_NAME
+
+    path = state_dir / DB_NAME
+    if not path.is_file():
+        return {}
     try:
-        from . import state
-    except ImportError:
-        return None
-    probe = getattr(state, "lock_holder", None)
-    if callable(probe):
-        return probe(state_dir)
-    lock_cls = getattr(state, "HomeLock", None)
-    if lock_cls is None:
-        return None
-    lock = lock_cls(state_dir)
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return {}
     try:
-        acquired = lock.acquire(timeout=0) if "timeout" in lock.acquire.__code__.co_varnames else lock.acquire()
-    except Exception as exc:  # AlreadyRunning and friends
-        holder = getattr(exc, "holder", None)
-        return dict(holder) if isinstance(holder, dict) else {"kind": "push"}
-    if acquired is False:
-        return {"kind": "push"}
-    lock.release()
-    return None
+        marks = ",".join("?" * len(keys))
+        rows = conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys).fetchall()
+        return {k: v for k, v in rows if v is not None}
+    except sqlite3.Error:
+        return {}
+    finally:
+        conn.close()
 
 
 def _state_db_last_push(settings: cfg.SyncSettings) -> dict[str, Any] | None:
-    """The last push recorded in the state DB by any entry point, when state.py offers it."""
-    try:
-        from . import state
-    except ImportError:
-        return None
-    reader = getattr(state, "read_last_push", None)
-    if not callable(reader):
+    """The last push recorded in the state DB by any entry point (server, CLI, nightly job)."""
+    from .state import META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID
+
+    meta = _read_state_meta(settings.state_dir, (META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID))
+    if META_LAST_PUSH not in meta or META_LAST_PUSH_TIME not in meta:
         return None
     try:
-        return reader(settings.state_dir)
-    except Exception:  # noqa: BLE001 - status must answer even with a broken DB
+        summary = json.loads(meta[META_LAST_PUSH])
+        when = float(meta[META_LAST_PUSH_TIME])
+    except ValueError:
         return None
+    if isinstance(summary, dict) and not summary.get("root_folder_id") and meta.get(META_ROOT_FOLDER_ID):
+        summary["root_folder_id"] = meta[META_ROOT_FOLDER_ID]
+    return {
+        "finished_at": when,
+        "started_at": None,
+        "ok": not (summary or {}).get("failed"),
+        "summary": summary,
+        "error": None,
+        "source": "state",
+    }
 
 
 def _fetch_json(url: str, timeout: float = 10.0) -> dict[str, Any]:
