@@ -1,0 +1,580 @@
+"""DriveStore: the emulator's files, revisions, blobs and change log, in memory and on disk.
+
+Everything lives in memory, indexed by id, by parent and by owner, so a request costs a few
+dict operations (the emulator must take hundreds of creates a second). Every mutation is
+written through to SQLite (WAL) in the same call, so a restarted emulator, or one killed
+with -9, comes back with exactly what it last acknowledged. Content is stored once per
+distinct SHA-256 under `blobs/`, reference-counted across revisions.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import hashlib
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import sqlite3
+import string
+import tempfile
+import threading
+import time
+from collections import OrderedDict, defaultdict
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from .context import EmulatorContext
+
+FOLDER_MIME = "application/vnd.google-apps.folder"
+ID_ALPHABET = string.ascii_letters + string.digits + "-_"
+ID_LENGTH = 33
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{10,100}$")
+_CHUNK = 1 << 20
+
+_TIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*([Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+# ---------------------------------------------------------------- time (RFC 3339, ms precision)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def format_time(ms: int) -> str:
+    """RFC 3339 with milliseconds and `Z`, exactly as Drive prints it."""
+    secs, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{millis:03d}Z"
+
+
+def parse_time(text: str) -> int:
+    """Milliseconds since the epoch for an RFC 3339 string (no zone = UTC); ValueError if bad."""
+    m = _TIME_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"bad time {text!r}")
+    y, mo, d, hh, mm, ss, frac, zone = m.groups()
+    tup = (int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
+    if not (1 <= tup[1] <= 12 and 1 <= tup[2] <= 31 and tup[3] < 24 and tup[4] < 60 and tup[5] < 61):
+        raise ValueError(f"bad time {text!r}")
+    secs = calendar.timegm(tup + (0, 0, 0))
+    if zone and zone not in "Zz":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        secs -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    millis = int((frac or "0")[:3].ljust(3, "0"))
+    return secs * 1000 + millis
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(slots=True)
+class Blob:
+    """Content already in the blob store, with the checksums Drive reports."""
+
+    sha256: str
+    md5: str
+    sha1: str
+    size: int
+
+
+@dataclass(slots=True)
+class RevRec:
+    id: str
+    md5: str
+    sha1: str
+    sha256: str
+    size: int
+    modified_ms: int
+    keep_forever: bool = False
+    mime_type: str = "application/octet-stream"
+    original_filename: str | None = None
+
+
+@dataclass(slots=True)
+class FileRec:
+    id: str
+    owner: str
+    name: str
+    mime_type: str
+    parent: str | None
+    creator_client: str
+    created_ms: int
+    modified_ms: int
+    version: int = 0
+    trashed: bool = False
+    explicitly_trashed: bool = False
+    trashed_ms: int | None = None
+    starred: bool = False
+    description: str | None = None
+    modified_by_me_ms: int | None = None
+    viewed_by_me_ms: int | None = None
+    original_filename: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+    app_properties: dict[str, dict[str, str]] = field(default_factory=dict)  # client_id -> map
+    is_root: bool = False
+    revisions: list[RevRec] = field(default_factory=list)
+
+    @property
+    def is_folder(self) -> bool:
+        return self.mime_type == FOLDER_MIME
+
+    @property
+    def head(self) -> RevRec | None:
+        return self.revisions[-1] if self.revisions else None
+
+    @property
+    def size(self) -> int:
+        head = self.head
+        return head.size if head else 0
+
+    def copy(self) -> "FileRec":
+        """An editable copy: maps and the revision list are new objects (revisions shared)."""
+        return replace(
+            self,
+            properties=dict(self.properties),
+            app_properties={k: dict(v) for k, v in self.app_properties.items()},
+            revisions=list(self.revisions),
+        )
+
+
+_FILE_COLUMNS = [f.name for f in fields(FileRec) if f.name != "revisions"]
+
+
+def _file_to_json(rec: FileRec) -> str:
+    return json.dumps({k: getattr(rec, k) for k in _FILE_COLUMNS}, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- the store
+
+
+class DriveStore:
+    """All accounts' Drive contents. Thread-safe: every public method holds `lock` (an RLock)."""
+
+    def __init__(self, ctx: "EmulatorContext") -> None:
+        self.ctx = ctx
+        self.lock = threading.RLock()
+        self.dir = Path(ctx.settings.data_dir) / "drive"
+        self.blob_dir = self.dir / "blobs"
+        self.tmp_dir = self.dir / "tmp"
+        for d in (self.dir, self.blob_dir, self.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        seed = ctx.settings.seed
+        self._rng: random.Random = random.Random(seed) if seed is not None else secrets.SystemRandom()
+        self._files: dict[str, FileRec] = {}
+        self._children: dict[str, set[str]] = defaultdict(set)
+        self._by_owner: dict[str, set[str]] = defaultdict(set)
+        self._roots: dict[str, str] = {}
+        self._usage: dict[str, int] = defaultdict(int)
+        self._trash_usage: dict[str, int] = defaultdict(int)
+        self._blob_refs: dict[str, int] = defaultdict(int)
+        self._generated: dict[str, list[Any]] = {}  # id -> [owner, used]
+        self._changes: dict[str, OrderedDict[str, tuple[int, int, str]]] = defaultdict(OrderedDict)
+        self._next_seq = 1
+        self._uploads: dict[tuple[str, str], int] = {}
+        self._tx_depth = 0
+        self._db = sqlite3.connect(str(self.dir / "drive.sqlite3"), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, owner TEXT NOT NULL, data TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS revisions (file_id TEXT NOT NULL, rev_id TEXT NOT NULL,
+                seq INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (file_id, rev_id));
+            CREATE TABLE IF NOT EXISTS changes (owner TEXT NOT NULL, file_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                time_ms INTEGER NOT NULL, client TEXT NOT NULL, PRIMARY KEY (owner, file_id));
+            CREATE TABLE IF NOT EXISTS generated (id TEXT PRIMARY KEY, owner TEXT NOT NULL, used INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS uploads (owner TEXT NOT NULL, day TEXT NOT NULL, bytes INTEGER NOT NULL,
+                PRIMARY KEY (owner, day));
+            """
+        )
+        self._load()
+
+    # ------------------------------------------------------------ loading and persistence
+
+    def _load(self) -> None:
+        revs: dict[str, list[tuple[int, RevRec]]] = defaultdict(list)
+        for file_id, seq, data in self._db.execute("SELECT file_id, seq, data FROM revisions"):
+            revs[file_id].append((seq, RevRec(**json.loads(data))))
+        for (data,) in self._db.execute("SELECT data FROM files"):
+            rec = FileRec(**json.loads(data))
+            rec.revisions = [r for _, r in sorted(revs.get(rec.id, []), key=lambda p: p[0])]
+            self._index(rec)
+            if rec.is_root:
+                self._roots[rec.owner] = rec.id
+        rows = self._db.execute("SELECT owner, file_id, seq, time_ms, client FROM changes ORDER BY seq").fetchall()
+        for owner, file_id, seq, time_ms, client in rows:
+            self._changes[owner][file_id] = (seq, time_ms, client)
+            self._next_seq = max(self._next_seq, seq + 1)
+        for id_, owner, used in self._db.execute("SELECT id, owner, used FROM generated"):
+            self._generated[id_] = [owner, bool(used)]
+        for owner, day, nbytes in self._db.execute("SELECT owner, day, bytes FROM uploads"):
+            self._uploads[(owner, day)] = nbytes
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes into one SQLite commit (e.g. trashing a whole folder tree)."""
+        with self.lock:
+            if self._tx_depth == 0:
+                self._db.execute("BEGIN")
+            self._tx_depth += 1
+            try:
+                yield
+            except BaseException:
+                self._tx_depth -= 1
+                if self._tx_depth == 0:
+                    self._db.execute("COMMIT")  # memory already changed: keep disk in step
+                raise
+            self._tx_depth -= 1
+            if self._tx_depth == 0:
+                self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+
+    # ------------------------------------------------------------ indexes
+
+    def _index(self, rec: FileRec) -> None:
+        self._files[rec.id] = rec
+        self._by_owner[rec.owner].add(rec.id)
+        if rec.parent:
+            self._children[rec.parent].add(rec.id)
+        self._usage[rec.owner] += rec.size
+        if rec.trashed:
+            self._trash_usage[rec.owner] += rec.size
+        for rev in rec.revisions:
+            self._blob_refs[rev.sha256] += 1
+
+    def _unindex(self, rec: FileRec) -> None:
+        self._files.pop(rec.id, None)
+        self._by_owner[rec.owner].discard(rec.id)
+        if rec.parent:
+            kids = self._children.get(rec.parent)
+            if kids is not None:
+                kids.discard(rec.id)
+                if not kids:
+                    del self._children[rec.parent]
+        self._usage[rec.owner] -= rec.size
+        if rec.trashed:
+            self._trash_usage[rec.owner] -= rec.size
+        for rev in rec.revisions:
+            self._blob_refs[rev.sha256] -= 1
+
+    def _gc_blobs(self, hashes: set[str]) -> None:
+        for sha in hashes:
+            if self._blob_refs.get(sha, 0) <= 0:
+                self._blob_refs.pop(sha, None)
+                try:
+                    self.blob_path(sha).unlink()
+                except FileNotFoundError:
+                    pass
+
+    # ------------------------------------------------------------ ids
+
+    def _random_id(self, length: int = ID_LENGTH, prefix: str = "1") -> str:
+        return prefix + "".join(self._rng.choice(ID_ALPHABET) for _ in range(length - len(prefix)))
+
+    def new_id(self) -> str:
+        with self.lock:
+            while True:
+                id_ = self._random_id()
+                if id_ not in self._files and id_ not in self._generated:
+                    return id_
+
+    def new_revision_id(self) -> str:
+        with self.lock:
+            return self._random_id(length=51, prefix="0B")
+
+    def generate_ids(self, owner: str, count: int) -> list[str]:
+        """Reserve `count` fresh ids for `owner` (persisted: a restart keeps them usable)."""
+        with self.lock:
+            ids: list[str] = []
+            while len(ids) < count:
+                id_ = self._random_id()
+                if id_ not in self._files and id_ not in self._generated:
+                    self._generated[id_] = [owner, False]
+                    ids.append(id_)
+            with self.transaction():
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO generated (id, owner, used) VALUES (?, ?, 0)", [(i, owner) for i in ids]
+                )
+            return ids
+
+    def id_status(self, id_: str) -> str | None:
+        """'file' (exists), 'used' (was created, since deleted), 'generated' (free to use) or None."""
+        with self.lock:
+            if id_ in self._files:
+                return "file"
+            gen = self._generated.get(id_)
+            if gen is None:
+                return None
+            return "used" if gen[1] else "generated"
+
+    def generated_owner(self, id_: str) -> str | None:
+        """The account `generate_ids` handed `id_` to, if any."""
+        with self.lock:
+            gen = self._generated.get(id_)
+            return gen[0] if gen else None
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, file_id: str) -> FileRec | None:
+        return self._files.get(file_id)
+
+    def children(self, parent_id: str) -> list[FileRec]:
+        with self.lock:
+            return [self._files[c] for c in self._children.get(parent_id, ())]
+
+    def owned(self, owner: str) -> list[FileRec]:
+        with self.lock:
+            return [self._files[i] for i in self._by_owner.get(owner, ())]
+
+    def descendants(self, folder_id: str) -> list[FileRec]:
+        """Every file below `folder_id` (breadth first, the folder itself excluded)."""
+        with self.lock:
+            out: list[FileRec] = []
+            queue = [folder_id]
+            while queue:
+                for child_id in self._children.get(queue.pop(), ()):
+                    child = self._files[child_id]
+                    out.append(child)
+                    if child.is_folder:
+                        queue.append(child_id)
+            return out
+
+    def is_ancestor(self, maybe_ancestor: str, file_id: str) -> bool:
+        with self.lock:
+            seen: set[str] = set()
+            cur = self._files.get(file_id)
+            while cur is not None and cur.parent and cur.id not in seen:
+                seen.add(cur.id)
+                if cur.parent == maybe_ancestor:
+                    return True
+                cur = self._files.get(cur.parent)
+            return False
+
+    def root_id(self, owner: str, client_id: str = "") -> str:
+        """The id of `owner`'s My Drive root folder, created on first use."""
+        with self.lock:
+            root = self._roots.get(owner)
+            if root is None:
+                ts = now_ms()
+                rec = FileRec(
+                    id=self.new_id(), owner=owner, name="My Drive", mime_type=FOLDER_MIME, parent=None,
+                    creator_client="", created_ms=ts, modified_ms=ts, version=1, is_root=True,
+                )
+                self._index(rec)
+                self._roots[owner] = rec.id
+                self._persist_file(rec)
+                root = rec.id
+            return root
+
+    def usage(self, owner: str) -> tuple[int, int]:
+        """(bytes used by `owner`'s head contents, of which in the trash)."""
+        with self.lock:
+            return self._usage.get(owner, 0), self._trash_usage.get(owner, 0)
+
+    def usage_bytes(self, email: str) -> int:
+        return self.usage(email)[0]
+
+    def all_files(self, email: str) -> list[dict[str, Any]]:
+        """Admin view of every file of `email`, trashed ones too (DESIGN §8 contract)."""
+        with self.lock:
+            out = []
+            for rec in sorted(self.owned(email), key=lambda r: (r.created_ms, r.id)):
+                if rec.is_root:
+                    continue
+                out.append(
+                    {
+                        "id": rec.id,
+                        "name": rec.name,
+                        "mimeType": rec.mime_type,
+                        "parents": [rec.parent] if rec.parent else [],
+                        "md5Checksum": rec.head.md5 if rec.head and not rec.is_folder else None,
+                        "size": str(rec.size) if not rec.is_folder else None,
+                        "modifiedTime": format_time(rec.modified_ms),
+                        "trashed": rec.trashed,
+                        "appProperties": {k: v for m in rec.app_properties.values() for k, v in m.items()},
+                    }
+                )
+            return out
+
+    # ------------------------------------------------------------ writes
+
+    def write(self, rec: FileRec, *, log_change: bool = True) -> FileRec:
+        """Store `rec` (a new record or an edited `copy()`): bump its version, log the change."""
+        with self.lock:
+            old = self._files.get(rec.id)
+            if old is rec:
+                raise ValueError("write() needs a copy(), not the stored record")
+            rec.version = (old.version if old else 0) + 1
+            if old is not None:
+                self._unindex(old)
+            self._index(rec)
+            with self.transaction():
+                self._persist_file(rec)
+                old_revs = {id(r) for r in old.revisions} if old else set()
+                new_ids = {r.id for r in rec.revisions}
+                for seq, rev in enumerate(rec.revisions):
+                    if id(rev) not in old_revs:
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO revisions (file_id, rev_id, seq, data) VALUES (?, ?, ?, ?)",
+                            (rec.id, rev.id, seq, json.dumps(asdict(rev))),
+                        )
+                if old is not None:
+                    gone = [r for r in old.revisions if r.id not in new_ids]
+                    for rev in gone:
+                        self._db.execute("DELETE FROM revisions WHERE file_id=? AND rev_id=?", (rec.id, rev.id))
+                    self._gc_blobs({r.sha256 for r in gone})
+                gen = self._generated.get(rec.id)
+                if gen is not None and not gen[1]:
+                    gen[1] = True
+                    self._db.execute("UPDATE generated SET used=1 WHERE id=?", (rec.id,))
+                if log_change:
+                    self._log_change(rec.owner, rec.id, rec.creator_client)
+            return rec
+
+    def delete(self, recs: list[FileRec]) -> None:
+        """Delete for good (no trash): records, their revisions, unreferenced blobs."""
+        with self.lock, self.transaction():
+            hashes: set[str] = set()
+            for rec in recs:
+                cur = self._files.get(rec.id)
+                if cur is None:
+                    continue
+                self._unindex(cur)
+                hashes.update(r.sha256 for r in cur.revisions)
+                self._db.execute("DELETE FROM files WHERE id=?", (cur.id,))
+                self._db.execute("DELETE FROM revisions WHERE file_id=?", (cur.id,))
+                self._log_change(cur.owner, cur.id, cur.creator_client)
+            self._gc_blobs(hashes)
+
+    def _persist_file(self, rec: FileRec) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO files (id, owner, data) VALUES (?, ?, ?)", (rec.id, rec.owner, _file_to_json(rec))
+        )
+
+    # ------------------------------------------------------------ changes feed
+
+    def _log_change(self, owner: str, file_id: str, client: str) -> None:
+        seq, ts = self._next_seq, now_ms()
+        self._next_seq += 1
+        log = self._changes[owner]
+        log.pop(file_id, None)
+        log[file_id] = (seq, ts, client)
+        self._db.execute(
+            "INSERT OR REPLACE INTO changes (owner, file_id, seq, time_ms, client) VALUES (?, ?, ?, ?, ?)",
+            (owner, file_id, seq, ts, client),
+        )
+
+    def start_page_token(self) -> int:
+        """The token that will see every change made from now on."""
+        with self.lock:
+            return self._next_seq
+
+    def changes_since(self, owner: str, token: int) -> list[tuple[str, int, int, str]]:
+        """(file_id, seq, time_ms, creator_client) of files changed at or after `token`, oldest first."""
+        with self.lock:
+            out = []
+            for file_id in reversed(self._changes.get(owner, {})):
+                seq, ts, client = self._changes[owner][file_id]
+                if seq < token:
+                    break
+                out.append((file_id, seq, ts, client))
+            out.reverse()
+            return out
+
+    # ------------------------------------------------------------ daily upload volume
+
+    @staticmethod
+    def _today() -> str:
+        return time.strftime("%Y-%m-%d", time.gmtime())
+
+    def uploaded_today(self, owner: str) -> int:
+        with self.lock:
+            return self._uploads.get((owner, self._today()), 0)
+
+    def add_uploaded(self, owner: str, nbytes: int) -> None:
+        with self.lock:
+            key = (owner, self._today())
+            self._uploads[key] = self._uploads.get(key, 0) + nbytes
+            self._db.execute(
+                "INSERT OR REPLACE INTO uploads (owner, day, bytes) VALUES (?, ?, ?)", (owner, key[1], self._uploads[key])
+            )
+
+    # ------------------------------------------------------------ blobs
+
+    def blob_path(self, sha256: str) -> Path:
+        return self.blob_dir / sha256[:2] / sha256
+
+    def ingest(self, media: bytes | Path | None) -> Blob:
+        """Put content in the blob store (hashing as it streams); a Path is moved in when possible.
+
+        The blob comes back *pinned* (one extra reference) so a concurrent delete of the same
+        content cannot remove it before our revision refers to it: call `unpin` afterwards.
+        """
+        return self._ingest(media)
+
+    def unpin(self, blob: Blob) -> None:
+        """Drop the pin `ingest` took; content no revision refers to is removed."""
+        with self.lock:
+            self._blob_refs[blob.sha256] -= 1
+            self._gc_blobs({blob.sha256})
+
+    def _pin(self, sha256: str) -> None:
+        with self.lock:
+            self._blob_refs[sha256] += 1
+
+    def _ingest(self, media: bytes | Path | None) -> Blob:
+        md5, sha1, sha256 = hashlib.md5(), hashlib.sha1(), hashlib.sha256()
+        if media is None:
+            media = b""
+        if isinstance(media, (bytes, bytearray, memoryview)):
+            data = bytes(media)
+            md5.update(data), sha1.update(data), sha256.update(data)
+            blob = Blob(sha256.hexdigest(), md5.hexdigest(), sha1.hexdigest(), len(data))
+            self._pin(blob.sha256)
+            dest = self.blob_path(blob.sha256)
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=self.tmp_dir)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, dest)
+            return blob
+        src = Path(media)
+        size = 0
+        with open(src, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                size += len(chunk)
+                md5.update(chunk), sha1.update(chunk), sha256.update(chunk)
+        blob = Blob(sha256.hexdigest(), md5.hexdigest(), sha1.hexdigest(), size)
+        self._pin(blob.sha256)
+        dest = self.blob_path(blob.sha256)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(src, dest)
+            except OSError:
+                fd, tmp = tempfile.mkstemp(dir=self.tmp_dir)
+                os.close(fd)
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, dest)
+        return blob
+
+    def read_blob(self, sha256: str, start: int = 0, length: int | None = None) -> bytes:
+        with open(self.blob_path(sha256), "rb") as fh:
+            fh.seek(start)
+            return fh.read() if length is None else fh.read(length)
