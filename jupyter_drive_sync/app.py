@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 import time
 import urllib.request
@@ -21,7 +20,7 @@ from traitlets import Enum, Float, Int, List, Unicode, default
 
 from . import config as cfg
 from .auth import Connection, PendingFlows, WebAuth, check_connection
-from .jobs import EXTERNAL_JOB_ID, JobManager
+from .jobs import EXTERNAL_JOB_ID, JobManager, probe_home_lock, read_last_push, root_folder_url
 from .model import DeletePolicy, Policy
 from .prompt import PromptState
 
@@ -121,33 +120,15 @@ class DriveSyncService:
 
     def last_push(self) -> dict[str, Any] | None:
         """The last finished push of this home, whoever ran it (server, CLI, nightly job)."""
-        ours = self.jobs.last_finished()
-        theirs = _state_db_last_push(self.settings)
-        if theirs and (not ours or float(theirs.get("finished_at") or 0) > float(ours.get("finished_at") or 0)):
-            return theirs
-        if not ours:
-            return None
-        return {
-            "finished_at": ours.get("finished_at"),
-            "started_at": ours.get("started_at"),
-            "ok": ours.get("state") == "done",
-            "summary": ours.get("summary"),
-            "error": ours.get("error"),
-            "source": "server",
-        }
+        return read_last_push(self.settings.state_dir)
 
     def root_folder_url(self, last: dict[str, Any] | None) -> str | None:
-        folder_id = ((last or {}).get("summary") or {}).get("root_folder_id")
-        if not folder_id:
-            return None
-        if self.folder_url_base is not None:
-            return f"{self.folder_url_base}#{folder_id}"
-        return f"https://drive.google.com/drive/folders/{folder_id}"
+        return root_folder_url(last, self.folder_url_base)
 
     # ------------------------------------------------------------ lock probe
 
     def _lock_holder(self) -> dict[str, Any] | None:
-        return _probe_home_lock(self.settings.state_dir)
+        return probe_home_lock(self.settings.state_dir)
 
     def disconnect(self) -> bool:
         from .auth import disconnect
@@ -159,58 +140,6 @@ class DriveSyncService:
 
     def stop(self) -> None:
         self.jobs.shutdown()
-
-
-def _probe_home_lock(state_dir: Path) -> dict[str, Any] | None:
-    """Who holds the home lock right now (the CLI, the nightly job); None when it is free."""
-    from .state import HomeLock
-
-    return HomeLock(state_dir).holder()
-
-
-def _read_state_meta(state_dir: Path, keys: tuple[str, ...]) -> dict[str, str]:
-    """Read a few meta values from the state DB, read-only: status must never write it."""
-    from .state import DB_NAME
-
-    path = state_dir / DB_NAME
-    if not path.is_file():
-        return {}
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return {}
-    try:
-        marks = ",".join("?" * len(keys))
-        rows = conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys).fetchall()
-        return {k: v for k, v in rows if v is not None}
-    except sqlite3.Error:
-        return {}
-    finally:
-        conn.close()
-
-
-def _state_db_last_push(settings: cfg.SyncSettings) -> dict[str, Any] | None:
-    """The last push recorded in the state DB by any entry point (server, CLI, nightly job)."""
-    from .state import META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID
-
-    meta = _read_state_meta(settings.state_dir, (META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID))
-    if META_LAST_PUSH not in meta or META_LAST_PUSH_TIME not in meta:
-        return None
-    try:
-        summary = json.loads(meta[META_LAST_PUSH])
-        when = float(meta[META_LAST_PUSH_TIME])
-    except ValueError:
-        return None
-    if isinstance(summary, dict) and not summary.get("root_folder_id") and meta.get(META_ROOT_FOLDER_ID):
-        summary["root_folder_id"] = meta[META_ROOT_FOLDER_ID]
-    return {
-        "finished_at": when,
-        "started_at": None,
-        "ok": not (summary or {}).get("failed"),
-        "summary": summary,
-        "error": None,
-        "source": "state",
-    }
 
 
 def _fetch_json(url: str, timeout: float = 10.0) -> dict[str, Any]:

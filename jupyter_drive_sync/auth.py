@@ -389,3 +389,86 @@ def require_credentials(settings: SyncSettings) -> Credentials:
     if creds is None:
         raise NotConnected("Google Drive is not connected: run `jupyter-drive-sync auth`.")
     return creds
+
+
+# ---------------------------------------------------------------- status and the CLI commands
+
+
+def home_status(settings: SyncSettings, *, live: bool = True) -> dict[str, Any]:
+    """What `status` reports for a home (the CLI's view of the server's status route)."""
+    from .jobs import probe_home_lock, read_last_push, root_folder_url
+
+    conn = check_connection(settings, live=live)
+    last = read_last_push(settings.state_dir)
+    return {
+        "home": str(settings.home),
+        "connected": conn.connected,
+        "account": conn.account,
+        "needs_reauth": conn.needs_reauth,
+        "problem": conn.problem,
+        "folder": settings.folder_template.replace("{username}", settings.username),
+        "root_folder_id": ((last or {}).get("summary") or {}).get("root_folder_id"),
+        "root_folder_url": root_folder_url(last),
+        "last_push": last,
+        "running": probe_home_lock(settings.state_dir),
+    }
+
+
+def settings_from_args(args: Any) -> SyncSettings:
+    """SyncSettings from the common CLI options (`--home`, `--api-root`, ...)."""
+    return SyncSettings.for_home(
+        args.home,
+        api_root=getattr(args, "api_root", None),
+        client_secrets_file=getattr(args, "client_secrets", None),
+        credentials_path=getattr(args, "credentials", None),
+        username=getattr(args, "user", None),
+    )
+
+
+def cmd_auth(args: Any) -> int:
+    from .cli import EXIT_NOT_CONNECTED, EXIT_USAGE
+
+    settings = settings_from_args(args)
+    try:
+        email = run_loopback_auth(settings, open_browser=not args.no_browser, timeout=args.timeout)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OAuthError, CredentialsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOT_CONNECTED
+    print(f"Connected Google Drive{' as ' + email if email else ''}; credentials in {settings.credentials_file}")
+    return 0
+
+
+def cmd_status(args: Any) -> int:
+    from .cli import EXIT_NOT_CONNECTED
+
+    status = home_status(settings_from_args(args), live=not args.offline)
+    if args.json:
+        print(json.dumps(status, indent=None, default=str))
+    else:
+        if not status["connected"]:
+            print("Google Drive: not connected (run `jupyter-drive-sync auth --home DIR`)")
+        elif status["needs_reauth"]:
+            print(f"Google Drive: must reconnect ({status['problem']})")
+        else:
+            print(f"Google Drive: connected as {status['account'] or '(unknown account)'}")
+        print(f"Folder: {status['folder']}" + (f"  {status['root_folder_url']}" if status["root_folder_url"] else ""))
+        last = status["last_push"]
+        if last:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(last.get("finished_at") or 0)))
+            outcome = "ok" if last.get("ok") else (last.get("error") or {}).get("message", "with errors")
+            print(f"Last push: {when}, {outcome}")
+        else:
+            print("Last push: never")
+        if status["running"]:
+            print(f"Running now: {status['running'].get('kind', 'push')} (pid {status['running'].get('pid', '?')})")
+    return 0 if status["connected"] and not status["needs_reauth"] else EXIT_NOT_CONNECTED
+
+
+def cmd_disconnect(args: Any) -> int:
+    settings = settings_from_args(args)
+    removed = disconnect(settings)
+    print("Disconnected Google Drive." if removed else "Google Drive was not connected.")
+    return 0

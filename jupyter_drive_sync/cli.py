@@ -90,6 +90,56 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_account_options(p: argparse.ArgumentParser) -> None:
+    """The options of DESIGN §6 shared by auth, status and disconnect."""
+    p.add_argument("--home", required=True, metavar="DIR", help="the home folder")
+    p.add_argument("--user", default=None, help="name in the Drive folder (default: JUPYTERHUB_USER or the home's name)")
+    p.add_argument("--api-root", default=None, metavar="URL", help="Drive API root (default: Google's)")
+    p.add_argument("--client-secrets", default=None, metavar="FILE", help="OAuth client secrets JSON")
+    p.add_argument("--credentials", default=None, metavar="FILE",
+                   help="credentials file (default: <home>/.local/share/jupyter/drive_sync/credentials.json)")
+
+
+def _add_auth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("auth", help="connect Google Drive from a terminal (loopback redirect)")
+    _add_account_options(p)
+    p.add_argument("--no-browser", action="store_true", help="only print the URL to open")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
+
+    def run(args: argparse.Namespace) -> int:
+        from .auth import cmd_auth
+
+        return cmd_auth(args)
+
+    p.set_defaults(func=run)
+
+
+def _add_status(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="connected?, account, Drive folder, last push")
+    _add_account_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--offline", action="store_true", help="do not ask Google whether the sign-in still holds")
+
+    def run(args: argparse.Namespace) -> int:
+        from .auth import cmd_status
+
+        return cmd_status(args)
+
+    p.set_defaults(func=run)
+
+
+def _add_disconnect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("disconnect", help="revoke the Google sign-in and delete the stored credentials")
+    _add_account_options(p)
+
+    def run(args: argparse.Namespace) -> int:
+        from .auth import cmd_disconnect
+
+        return cmd_disconnect(args)
+
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jupyter-drive-sync",
@@ -99,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_emulator(sub)
     _add_hub(sub)
+    _add_auth(sub)
+    _add_status(sub)
+    _add_disconnect(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -149,12 +150,7 @@ class JobManager:
 
     def last_finished(self) -> dict[str, Any] | None:
         """The last job that ran here (this process or an earlier one), from disk."""
-        try:
-            with open(self.state_dir / LAST_JOB_FILENAME, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        return _read_last_job(self.state_dir)
 
     # ------------------------------------------------------------ starting
 
@@ -278,3 +274,99 @@ class JobManager:
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("drive-sync: cannot save the last job's record: %s", exc)
+
+
+# ---------------------------------------------------------------- what status shows (server and CLI)
+
+
+def probe_home_lock(state_dir: Path) -> dict[str, Any] | None:
+    """Who holds the home lock right now (the CLI, the nightly job); None when it is free."""
+    from .state import HomeLock
+
+    return HomeLock(state_dir).holder()
+
+
+def _read_state_meta(state_dir: Path, keys: tuple[str, ...]) -> dict[str, str]:
+    """Read a few meta values from the state DB, read-only: status must never write it."""
+    from .state import DB_NAME
+
+    path = state_dir / DB_NAME
+    if not path.is_file():
+        return {}
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return {}
+    try:
+        marks = ",".join("?" * len(keys))
+        rows = conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys).fetchall()
+        return {k: v for k, v in rows if v is not None}
+    except sqlite3.Error:
+        return {}
+    finally:
+        conn.close()
+
+
+def _state_db_last_push(state_dir: Path) -> dict[str, Any] | None:
+    """The last push recorded in the state DB by any entry point (server, CLI, nightly job)."""
+    from .state import META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID
+
+    meta = _read_state_meta(state_dir, (META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID))
+    if META_LAST_PUSH not in meta or META_LAST_PUSH_TIME not in meta:
+        return None
+    try:
+        summary = json.loads(meta[META_LAST_PUSH])
+        when = float(meta[META_LAST_PUSH_TIME])
+    except ValueError:
+        return None
+    if isinstance(summary, dict) and not summary.get("root_folder_id") and meta.get(META_ROOT_FOLDER_ID):
+        summary["root_folder_id"] = meta[META_ROOT_FOLDER_ID]
+    return {
+        "finished_at": when,
+        "started_at": None,
+        "ok": not (summary or {}).get("failed"),
+        "summary": summary,
+        "error": None,
+        "source": "state",
+    }
+
+
+def read_last_push(state_dir: Path) -> dict[str, Any] | None:
+    """The newer of: the state DB's last push (any entry point) and this server's last job.
+
+    The state DB records successful runs by the CLI and the nightly job too; the job record
+    also keeps runs that ended early (e.g. "reconnect"), which the DB never sees.
+    """
+    theirs = _state_db_last_push(state_dir)
+    ours = _read_last_job(state_dir)
+    if ours is not None:
+        ours = {
+            "finished_at": ours.get("finished_at"),
+            "started_at": ours.get("started_at"),
+            "ok": ours.get("state") == DONE,
+            "summary": ours.get("summary"),
+            "error": ours.get("error"),
+            "source": "server",
+        }
+    if theirs and (not ours or float(theirs["finished_at"] or 0) > float(ours.get("finished_at") or 0) + 1e-3):
+        return theirs
+    return ours
+
+
+def _read_last_job(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        with open(Path(state_dir) / LAST_JOB_FILENAME, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def root_folder_url(last: dict[str, Any] | None, folder_url_base: str | None = None) -> str | None:
+    """A link to the home's folder: Google Drive's, or the emulator's tree view."""
+    folder_id = ((last or {}).get("summary") or {}).get("root_folder_id")
+    if not folder_id:
+        return None
+    if folder_url_base is not None:
+        return f"{folder_url_base}#{folder_id}"
+    return f"https://drive.google.com/drive/folders/{folder_id}"
