@@ -221,6 +221,7 @@ class UploadSession:
     headers: dict[str, str]
     metadata: dict[str, Any]
     total: int | None
+    media_mime: str | None = None
     received: int = 0
     created: float = field(default_factory=time.time)
     result: dict[str, Any] | None = None  # final {status, headers, body} once complete
@@ -327,17 +328,11 @@ def handle(req: Request, spool: BodySpool, api: Any, ctx: "EmulatorContext", ses
     if upload_type == "resumable":
         return _initiate(req, spool, api, ctx, sessions, file_id)
     if upload_type == "media":
-        metadata: dict[str, Any] = {}
-        content_type = req.headers.get("content-type")
-        if file_id is None and content_type:
-            metadata["mimeType"] = content_type.split(";")[0].strip()
-        return _commit(api, req, file_id, metadata, spool.media())
+        return _commit(api, req, file_id, {}, spool.media(), _mime(req.headers.get("content-type")))
     if upload_type == "multipart":
         metadata, media, media_type = _multipart(spool, req.headers.get("content-type", ""), sessions.tmp_dir)
-        if file_id is None and media_type and "mimeType" not in metadata:
-            metadata["mimeType"] = media_type.split(";")[0].strip()
         try:
-            return _commit(api, req, file_id, metadata, media)
+            return _commit(api, req, file_id, metadata, media, _mime(media_type))
         finally:
             if isinstance(media, Path):
                 try:
@@ -348,11 +343,17 @@ def handle(req: Request, spool: BodySpool, api: Any, ctx: "EmulatorContext", ses
                      location="uploadType", location_type="parameter")
 
 
+def _mime(content_type: str | None) -> str | None:
+    """The media type of a Content-Type header value (DriveApi uses it when metadata has none)."""
+    value = (content_type or "").split(";")[0].strip()
+    return value or None
+
+
 def _commit(api: Any, req: Request, file_id: str | None, metadata: dict[str, Any],
-            media: bytes | Path | None) -> Response:
+            media: bytes | Path | None, media_mime: str | None = None) -> Response:
     if file_id is None:
-        return api.files_create(req, metadata, media)
-    return api.files_update(req, file_id, metadata, media)
+        return api.files_create(req, metadata, media, media_mime=media_mime)
+    return api.files_update(req, file_id, metadata, media, media_mime=media_mime)
 
 
 def _initiate(req: Request, spool: BodySpool, api: Any, ctx: "EmulatorContext", sessions: UploadSessions,
@@ -375,9 +376,6 @@ def _initiate(req: Request, spool: BodySpool, api: Any, ctx: "EmulatorContext", 
         if total < 0:
             raise _bad_request("Invalid X-Upload-Content-Length.", "X-Upload-Content-Length")
         api.check_upload_allowed(req.principal, total)
-    media_type = req.headers.get("x-upload-content-type")
-    if file_id is None and media_type and "mimeType" not in metadata:
-        metadata["mimeType"] = media_type
     if file_id is not None:  # updating: the file must exist and be visible now, not at the end
         probe = Request("GET", f"/drive/v3/files/{file_id}", {"fields": ["id"]}, {}, b"", req.principal)
         found = api.handle(probe)
@@ -388,7 +386,8 @@ def _initiate(req: Request, spool: BodySpool, api: Any, ctx: "EmulatorContext", 
                         scopes=sorted(req.principal.scopes), method=req.method, path=req.path,
                         file_id=file_id, query=query,
                         headers={k: v for k, v in req.headers.items() if k != "authorization"},
-                        metadata=metadata, total=total)
+                        metadata=metadata, total=total,
+                        media_mime=_mime(req.headers.get("x-upload-content-type")))
     path = "upload/drive/v3/files" + (f"/{file_id}" if file_id else "")
     location = f"{ctx.base_url}{path}?uploadType=resumable&upload_id={s.id}"
     return Response(200, {"Location": location, "X-GUploader-UploadID": s.id, "Content-Length": "0"})
@@ -459,7 +458,7 @@ def _finalize(s: UploadSession, api: Any, sessions: UploadSessions) -> Response:
     req = Request(s.method, s.path, dict(s.query), dict(s.headers), b"", s.principal())
     part = sessions.part_path(s.id)
     try:
-        resp = _commit(api, req, s.file_id, dict(s.metadata), part)
+        resp = _commit(api, req, s.file_id, dict(s.metadata), part, s.media_mime)
     except DriveError:
         sessions.discard(s)
         raise
