@@ -1,0 +1,316 @@
+/**
+ * The REST client for the server extension (DESIGN §6).
+ *
+ * Every call goes through `ServerConnection.makeRequest`, which adds the Jupyter token and the
+ * XSRF header, so the same code works standalone, under JupyterHub and behind a base URL.
+ * The server's JSON is normalised here, in one place, so the rest of the UI never guesses
+ * at field names.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** One file the push did not copy, with the reason in words. */
+export interface IFileProblem {
+  path: string;
+  reason: string;
+}
+
+/** What a finished push reports (a subset of the CLI's `push --json` summary). */
+export interface IPushSummary {
+  created: number;
+  updated: number;
+  unchanged: number;
+  skipped: IFileProblem[];
+  failed: IFileProblem[];
+  bytesUploaded: number;
+  /** When the push finished, in ms since the epoch (null when unknown). */
+  finishedAt: number | null;
+}
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed';
+
+/** A run-level error, classified so the UI can say what to do about it. */
+export interface IRunError {
+  kind: 'reconnect' | 'drive_full' | 'daily_cap' | 'busy' | 'config' | 'other';
+  message: string;
+}
+
+/** A background push or restore as `GET drive-sync/push/<id>` describes it. */
+export interface IJob {
+  id: string;
+  state: JobState;
+  phase: string;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  currentPath: string | null;
+  errors: IFileProblem[];
+  summary: IPushSummary | null;
+  error: IRunError | null;
+}
+
+/** `GET drive-sync/status`. */
+export interface IStatus {
+  configured: boolean;
+  connected: boolean;
+  account: string | null;
+  needsReauth: boolean;
+  prompt: boolean;
+  rootFolderUrl: string | null;
+  folder: string | null;
+  lastPush: IPushSummary | null;
+  job: IJob | null;
+}
+
+/** The answers the first-login dialog can remember on the server. */
+export type PromptChoice = 'not_now' | 'never';
+
+/** An HTTP error from the server extension, with its JSON body when there is one. */
+export class DriveSyncError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: any
+  ) {
+    super(message);
+  }
+}
+
+const ROUTE = 'drive-sync';
+
+/** The absolute URL of a drive-sync route (for links and popups, which cannot use fetch). */
+export function routeUrl(...parts: string[]): string {
+  const settings = ServerConnection.makeSettings();
+  return URLExt.join(settings.baseUrl, ROUTE, ...parts);
+}
+
+async function request(
+  parts: string[],
+  init: RequestInit = {},
+  okStatuses: number[] = []
+): Promise<any> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, ROUTE, ...parts);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ServerConnection.NetworkError(error as TypeError);
+  }
+  const text = await response.text();
+  let body: any = null;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { message: text };
+    }
+  }
+  if (!response.ok && !okStatuses.includes(response.status)) {
+    const message =
+      (body && (body.message || body.reason || body.error)) ||
+      `${response.status} ${response.statusText}`;
+    throw new DriveSyncError(
+      typeof message === 'string' ? message : JSON.stringify(message),
+      response.status,
+      body
+    );
+  }
+  return body;
+}
+
+function num(...values: unknown[]): number {
+  for (const value of values) {
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      return value;
+    }
+  }
+  return 0;
+}
+
+/** Accepts ISO strings, epoch seconds and epoch milliseconds. */
+export function parseTime(value: unknown): number | null {
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    return value < 1e12 ? value * 1000 : value;
+  }
+  if (typeof value === 'string' && value) {
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? null : parsed;
+  }
+  return null;
+}
+
+function problems(value: unknown): IFileProblem[] {
+  if (!Array.isArray(value)) {
+    return [];
+  }
+  return value.map((item: any) => ({
+    path: String(item?.path ?? ''),
+    reason: String(item?.reason ?? item?.error ?? item?.message ?? '')
+  }));
+}
+
+/** Classify a run-level error from its code, exception name or message. */
+export function classifyError(raw: any): IRunError | null {
+  if (raw === null || raw === undefined || raw === false || raw === '') {
+    return null;
+  }
+  const message =
+    typeof raw === 'string'
+      ? raw
+      : String(raw.message ?? raw.detail ?? raw.error ?? raw.reason ?? '');
+  const code =
+    typeof raw === 'string'
+      ? ''
+      : String(raw.kind ?? raw.code ?? raw.type ?? raw.error_type ?? '');
+  const haystack = `${code} ${message}`.toLowerCase();
+  let kind: IRunError['kind'] = 'other';
+  if (
+    /notconnected|not_connected|needs_reauth|reauth|reconnect|invalid_grant|revoked/.test(
+      haystack
+    )
+  ) {
+    kind = 'reconnect';
+  } else if (/daily|uploadlimit|upload_cap|daily_cap/.test(haystack)) {
+    kind = 'daily_cap';
+  } else if (
+    /storagequota|storage_quota|drive_full|drive is full|storage full|driverefused|drive_refused/.test(
+      haystack
+    )
+  ) {
+    kind = 'drive_full';
+  } else if (/alreadyrunning|already_running|busy|lock/.test(haystack)) {
+    kind = 'busy';
+  } else if (/config/.test(haystack)) {
+    kind = 'config';
+  }
+  return { kind, message };
+}
+
+/** Normalise a push summary (`push --json` keys) into the UI's shape. */
+export function parseSummary(raw: any): IPushSummary | null {
+  if (!raw || typeof raw !== 'object') {
+    return null;
+  }
+  const summary = raw.summary && typeof raw.summary === 'object' ? raw.summary : raw;
+  return {
+    created: num(summary.created),
+    updated: num(summary.updated),
+    unchanged: num(summary.unchanged),
+    skipped: problems(summary.skipped),
+    failed: problems(summary.failed),
+    bytesUploaded: num(summary.bytes_uploaded),
+    finishedAt: parseTime(
+      raw.finished_at ??
+        raw.finished ??
+        raw.ended_at ??
+        raw.time ??
+        raw.at ??
+        summary.finished_at ??
+        summary.finished ??
+        summary.ended_at
+    )
+  };
+}
+
+const STATES: JobState[] = ['queued', 'running', 'done', 'failed'];
+
+function jobState(raw: any): JobState {
+  const state = String(raw.state ?? raw.status ?? 'running').toLowerCase();
+  if ((STATES as string[]).includes(state)) {
+    return state as JobState;
+  }
+  if (['finished', 'succeeded', 'success', 'completed', 'complete', 'ok'].includes(state)) {
+    return 'done';
+  }
+  if (['error', 'errored', 'crashed', 'cancelled'].includes(state)) {
+    return 'failed';
+  }
+  return state === 'pending' || state === 'starting' ? 'queued' : 'running';
+}
+
+/** Normalise a job: flat fields or a nested `progress` object are both accepted. */
+export function parseJob(raw: any): IJob | null {
+  if (!raw || typeof raw !== 'object') {
+    return null;
+  }
+  const job = raw.job && typeof raw.job === 'object' ? raw.job : raw;
+  const progress = job.progress && typeof job.progress === 'object' ? job.progress : job;
+  const state = jobState(job);
+  const error = classifyError(job.error ?? null);
+  return {
+    id: String(job.id ?? job.job_id ?? ''),
+    state: error && state === 'done' ? 'failed' : state,
+    phase: String(progress.phase ?? job.phase ?? ''),
+    filesDone: num(progress.files_done),
+    filesTotal: num(progress.files_total),
+    bytesDone: num(progress.bytes_done),
+    bytesTotal: num(progress.bytes_total),
+    currentPath: progress.current_path ?? progress.current ?? null,
+    errors: problems(progress.errors ?? job.errors),
+    summary: parseSummary(job.summary ?? job.result ?? null),
+    error
+  };
+}
+
+/** Normalise `GET drive-sync/status`. */
+export function parseStatus(raw: any): IStatus {
+  raw = raw ?? {};
+  const job = parseJob(raw.job);
+  return {
+    configured: raw.configured !== false,
+    connected: !!raw.connected,
+    account: raw.account ?? null,
+    needsReauth: !!raw.needs_reauth,
+    prompt: !!raw.prompt,
+    rootFolderUrl: raw.root_folder_url ?? null,
+    folder: raw.folder ?? raw.root_folder_path ?? raw.folder_path ?? null,
+    lastPush: parseSummary(raw.last_push),
+    job: job && job.id ? job : null
+  };
+}
+
+/** The server extension's routes, as typed calls. */
+export const api = {
+  async status(): Promise<IStatus> {
+    return parseStatus(await request(['status']));
+  },
+
+  /** Start a push; when one already runs (409) its job is returned instead. */
+  async push(): Promise<IJob> {
+    const body = await request(['push'], { method: 'POST', body: '{}' }, [409]);
+    const job = parseJob(body);
+    if (!job || !job.id) {
+      throw new DriveSyncError('The server did not return a job.', 500, body);
+    }
+    return job;
+  },
+
+  async job(id: string): Promise<IJob> {
+    const job = parseJob(await request(['push', encodeURIComponent(id)]));
+    if (!job) {
+      throw new DriveSyncError('The server returned no job.', 500, null);
+    }
+    if (!job.id) {
+      job.id = id;
+    }
+    return job;
+  },
+
+  async prompt(choice: PromptChoice): Promise<void> {
+    await request(['prompt'], {
+      method: 'POST',
+      body: JSON.stringify({ choice })
+    });
+  },
+
+  async disconnect(): Promise<void> {
+    await request(['disconnect'], { method: 'POST', body: '{}' });
+  },
+
+  /** The page that starts Google's consent (opened in a popup, never fetched). */
+  authStartUrl(): string {
+    return routeUrl('auth', 'start');
+  }
+};
