@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import http.client
 import json
 import logging
 import mimetypes
@@ -191,17 +192,45 @@ class _ChunkReader(MediaIoBaseUpload):
 
 
 class _CountingHttp(httplib2.Http):
-    """httplib2.Http that counts media bytes put on the wire (including our resends)."""
+    """httplib2.Http for Drive: 308 is not a redirect; counts upload bytes we send."""
 
     def __init__(self, counter: Callable[[int], None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._count = counter
+        # Resumable uploads answer 308 "Resume Incomplete" without a Location: not a redirect
+        # (googleapiclient's own build_http() does the same).
+        self.redirect_codes = self.redirect_codes - {308}
 
     def request(self, uri, method="GET", body=None, headers=None, *args, **kwargs):  # type: ignore[override]
         if body is not None and method in ("PUT", "POST") and "/upload/" in str(uri):
             if isinstance(body, (bytes, str)):
                 self._count(len(body))
         return super().request(uri, method, body, headers, *args, **kwargs)
+
+    def _conn_request(self, conn, request_uri, method, body, headers):  # type: ignore[override]
+        # httplib2 silently re-sends a request whose connection closed before the answer. For
+        # a chunk PUT that re-sends the whole chunk even when the server already stored it;
+        # failing instead lets next_chunk() ask the server what it has (`bytes */TOTAL`) and
+        # send only the rest.
+        if method == "PUT" and body:
+            conn = _NoReplayConnection(conn)
+        return super()._conn_request(conn, request_uri, method, body, headers)
+
+
+class _NoReplayConnection:
+    """A connection whose 'closed without an answer' is an error, not a cue to replay."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def getresponse(self) -> Any:
+        try:
+            return self._conn.getresponse()
+        except (http.client.BadStatusLine, http.client.ResponseNotReady) as exc:
+            raise ConnectionResetError(f"connection closed before the answer ({type(exc).__name__})") from exc
 
 
 @dataclass
@@ -470,19 +499,25 @@ class DriveClient:
             round_no += 1
             part_errors: dict[str, DriveApiError] = {}
 
+            # Short request ids: a 33-char Drive ID makes the part's Content-ID header long
+            # enough for the MIME generator to fold it, which not every server unfolds.
+            order = list(todo)
+
             def callback(request_id: str, response: Any, exception: Exception | None) -> None:
+                fid = order[int(request_id)]
                 if exception is None:
-                    results[request_id] = DriveFile.from_api(response)
-                    todo.pop(request_id, None)
+                    results[fid] = DriveFile.from_api(response)
+                    todo.pop(fid, None)
                     return
                 err = self._translate(exception)
                 if not isinstance(err, DriveApiError):
                     err = DriveApiError(0, type(err).__name__, str(err), retryable=True)
-                part_errors[request_id] = err
+                part_errors[fid] = err
 
             def send(st: _ThreadState) -> None:
                 batch = st.service.new_batch_http_request(callback=callback)
-                for f in todo.values():
+                for n, fid in enumerate(order):
+                    f = todo[fid]
                     body = {
                         "id": f.id,
                         "name": f.name,
@@ -490,7 +525,7 @@ class DriveClient:
                         "parents": [f.parent_id],
                         "modifiedTime": to_rfc3339(f.modified_ms),
                     }
-                    batch.add(st.files.create(body=body, fields=FILE_FIELDS), request_id=f.id)
+                    batch.add(st.files.create(body=body, fields=FILE_FIELDS), request_id=str(n))
                 batch.execute(http=st.http)
 
             part_errors.clear()
