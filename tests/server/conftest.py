@@ -18,7 +18,10 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
+# pytest_jupyter's server fixtures and hooks, for this directory only. (The plugin's usual
+# `pytest_plugins = ("pytest_jupyter.jupyter_server",)` is refused by pytest in a conftest
+# below the rootdir; importing it here scopes it to these tests instead of the whole suite.)
+from pytest_jupyter.jupyter_server import *  # noqa: E402,F403
 
 EMAIL = "ann@example.edu"
 HUB_VARS = (
