@@ -134,7 +134,7 @@ class DriveSyncPageHandler(_ServiceMixin, JupyterHandler):
     def render_page(self, *, ok: bool, title: str, message: str, error: str | None = None,
                     account: str | None = None) -> None:
         """A page that tells the opener (same origin only) how it went, then closes itself."""
-        payload = {"source": "jupyter-drive-sync", "type": "connected" if ok else "error",
+        payload = {"type": "drive-sync:connected" if ok else "drive-sync:error",
                    "account": account, "error": error}
         # JSON inside <script>: escape "<" so a value can never close the tag.
         data = json.dumps(payload).replace("<", "\\u003c")

@@ -33,7 +33,8 @@ async def test_round_trip_connects_and_stores_encrypted(api, emulator, h, creden
 
     page = await h.connect(api, emulator)
     text = page.body.decode()
-    assert "postMessage" in text and "window.location.origin" in text
+    assert "postMessage" in text and "window.location.origin" in text  # same origin only
+    assert '"type": "drive-sync:connected"' in text  # what the frontend listens for
     assert h.EMAIL in text
     csp = page.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "nonce-" in csp
