@@ -191,7 +191,7 @@ class _ChunkReader(MediaIoBaseUpload):
         return False
 
 
-class _CountingHttp(httplib2.Http):
+class _DriveHttp(httplib2.Http):
     """httplib2.Http for Drive: 308 is not a redirect; counts upload bytes we send."""
 
     def __init__(self, counter: Callable[[int], None], **kwargs: Any) -> None:
@@ -244,7 +244,13 @@ class _ThreadState:
 
 
 class DriveClient:
-    """Everything the sync does on Drive, retried and paced. Safe to share between threads."""
+    """Everything the sync does on Drive, retried and paced. Safe to share between threads.
+
+    Errors: DriveApiError (and NotFound) for what failed for good; NeedsReauth, StorageFull
+    and DailyCapReached end a run (they are also errors.NotConnected / errors.DriveRefused).
+    `progress(n)` callbacks get the bytes of *this* file that Drive has confirmed so far
+    (cumulative, never decreasing, ending at the file size).
+    """
 
     def __init__(
         self,
@@ -262,7 +268,8 @@ class DriveClient:
             raise ValueError(f"chunk_size must be a positive multiple of {CHUNK_GRANULE} bytes")
         self.credentials = credentials
         self.api_root = api_root if api_root.endswith("/") else api_root + "/"
-        self.pacer = pacer
+        # No pacer given: one of its own, so even a lone client backs off together on rate limits.
+        self.pacer = pacer if pacer is not None else Pacer()
         self.chunk_size = chunk_size
         self.multipart_limit = multipart_limit
         self.http_timeout = http_timeout
@@ -292,7 +299,7 @@ class DriveClient:
     def _state(self) -> _ThreadState:
         st = getattr(self._local, "state", None)
         if st is None:
-            raw = _CountingHttp(self._count, timeout=self.http_timeout)
+            raw = _DriveHttp(self._count, timeout=self.http_timeout)
             authed = google_auth_httplib2.AuthorizedHttp(self.credentials, http=raw)
             service = build_from_document(discovery_document(self.api_root), http=authed)
             st = _ThreadState(authed, service, service.files())
@@ -543,7 +550,7 @@ class DriveClient:
                     results[fid] = err
                     todo.pop(fid, None)
             if todo and retry_later:
-                if self.pacer is not None and any(is_rate_limited(e) for e in retry_later):
+                if any(is_rate_limited(e) for e in retry_later):
                     self.pacer.throttled()  # the batch itself was fine; some calls in it were not
                 worst = max(retry_later, key=lambda e: e.retry_after or 0.0)
                 self.retry.sleep(self.retry.delay(round_no, worst))
@@ -703,22 +710,19 @@ class DriveClient:
 
     def _call_once(self, make: Callable[[_ThreadState], Any], *, what: str) -> Any:
         """One paced attempt, errors translated; the caller decides about retrying."""
-        if self.pacer is not None:
-            self.pacer.acquire(1.0)
+        self.pacer.acquire(1.0)
         try:
             self._ensure_token()
             result = make(self._state())
         except Exception as raw:  # noqa: BLE001
             exc = self._translate(raw)
-            if self.pacer is not None:
-                self.pacer.report(ok=False, rate_limited=is_rate_limited(exc))
+            self.pacer.report(ok=False, rate_limited=is_rate_limited(exc))
             if exc is raw:
                 raise
             raise exc from raw
         finally:
             self._note_refresh()
-        if self.pacer is not None:
-            self.pacer.report(ok=True, rate_limited=False)
+        self.pacer.report(ok=True, rate_limited=False)
         return result
 
     def _backoff(self, failures: int, exc: BaseException) -> int:

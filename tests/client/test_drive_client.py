@@ -174,6 +174,18 @@ def test_create_folders_batches_parents_first_and_is_idempotent(emulator, client
     assert len([f for f in files if f["mimeType"] == FOLDER_MIME]) == 161
 
 
+def test_create_folders_under_faults_converges_without_duplicates(emulator, client, account):
+    root = root_folder(client)
+    ids = client.generate_ids(120)
+    items = [NewFolder(ids[i], f"d{i}", root if i < 20 else ids[i % 20], MTIME) for i in range(120)]
+    emulator.set_faults(0.3, ["500", "503", "429", "403-rate", "reset", "lost-after-commit"], 21)
+    res = client.create_folders(items)
+    emulator.set_faults(0, [], None)
+    assert {k: (v.name, v.parent_id) for k, v in res.items()} == {f.id: (f.name, f.parent_id) for f in items}
+    folders = [f for f in admin_files(emulator, account["email"]) if f["mimeType"] == FOLDER_MIME]
+    assert sorted(f["id"] for f in folders) == sorted(ids + [root])
+
+
 def test_children_of_a_failed_folder_are_not_sent(client):
     ids = client.generate_ids(2)
     res = client.create_folders([NewFolder(ids[0], "a", "no-such-parent-id-000000000000000", MTIME),
