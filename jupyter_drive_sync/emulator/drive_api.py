@@ -520,9 +520,10 @@ class DriveApi:
         self._apply_props(rec, metadata, p.client_id)
         if not rec.is_folder:
             rec.revisions.append(self._new_revision(rec, blob, keep))
-        store.write(rec)
-        if has_media:
-            store.add_uploaded(p.email, blob.size)
+        with store.transaction():  # one commit for the file and the day's upload volume
+            store.write(rec)
+            if has_media:
+                store.add_uploaded(p.email, blob.size)
         return self._answer(self._file_json(rec, p), tree)
 
     def _new_revision(self, rec: FileRec, blob: Blob, keep: bool) -> RevRec:

@@ -9,6 +9,7 @@ distinct SHA-256 under `blobs/`, reference-counted across revisions.
 
 from __future__ import annotations
 
+import base64
 import calendar
 import contextlib
 import hashlib
@@ -284,7 +285,10 @@ class DriveStore:
     # ------------------------------------------------------------ ids
 
     def _random_id(self, length: int = ID_LENGTH, prefix: str = "1") -> str:
-        return prefix + "".join(self._rng.choice(ID_ALPHABET) for _ in range(length - len(prefix)))
+        # base64url of random bytes is exactly the [A-Za-z0-9_-] alphabet, and cheap to make
+        n = length - len(prefix)
+        raw = base64.urlsafe_b64encode(self._rng.randbytes((n * 3 + 3) // 4)).decode("ascii")
+        return prefix + raw[:n]
 
     def new_id(self) -> str:
         with self.lock:

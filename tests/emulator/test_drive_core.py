@@ -517,3 +517,31 @@ def test_long_get_as_form_post(ann: Client) -> None:
                   urllib.parse.urlencode({"q": q, "fields": "files(name)"}).encode(), ann.principal)
     resp = ann.api.handle(req)
     assert resp.status == 200 and json.loads(resp.body) == {"files": [{"name": "needle"}]}
+
+
+def test_batch_part_with_bad_token_fails_alone(ann: Client, api: DriveApi) -> None:
+    raw = (
+        "--b\r\nContent-Type: application/http\r\nContent-ID: <x + 1>\r\n\r\n"
+        "GET /drive/v3/files/root?fields=id HTTP/1.1\r\nAuthorization: Bearer not-a-token\r\n\r\n\r\n"
+        "--b\r\nContent-Type: application/http\r\nContent-ID: <x + 2>\r\n\r\n"
+        "GET /drive/v3/files/root?fields=id HTTP/1.1\r\n\r\n\r\n"
+        "--b\r\nContent-Type: application/http\r\nContent-ID: <x + 3>\r\n\r\n"
+        "POST /upload/drive/v3/files?uploadType=media HTTP/1.1\r\n\r\nabc\r\n"
+        "--b--\r\n"
+    ).encode()
+    req = Request("POST", "/batch/drive/v3", {}, {"content-type": "multipart/mixed; boundary=b"}, raw, ann.principal)
+    text = handle_batch(req, api, api.ctx).body.decode()
+    first, second, third = text.split("--batch_")[1:4]
+    assert "<response-x + 1>" in first and "HTTP/1.1 401 Unauthorized" in first
+    assert "<response-x + 2>" in second and "HTTP/1.1 200 OK" in second
+    assert "HTTP/1.1 400 Bad Request" in third  # no media in a batch
+
+
+def test_copy_makes_an_independent_file(ann: Client) -> None:
+    d = ann.create("d", folder=True)
+    src = ann.create("src.txt", parent=d["id"], media=b"copy me")
+    out = ann.ok("POST", f"files/{src['id']}/copy", {}, fields="id,name,parents,md5Checksum")
+    assert out["id"] != src["id"] and out["name"] == "Copy of src.txt" and out["parents"] == [d["id"]]
+    assert out["md5Checksum"] == src["md5Checksum"]
+    ann.raw("DELETE", f"files/{src['id']}")
+    assert ann.raw("GET", f"files/{out['id']}", alt="media").body == b"copy me"
