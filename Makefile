@@ -5,14 +5,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test emulator bench clean
+.PHONY: install demo test emulator bench clean frontend wheel browser
+
+# Frontend (labextension/ -> jupyter_drive_sync/labextension): built by jlpm from jupyter-builder.
+# `pip install -e` runs the hatch build hook (only when the sources changed); the prebuilt copy
+# it puts in the venv is then replaced by a link so `make frontend` rebuilds are live.
+LABEXT_DEST := $(VENV)/share/jupyter/labextensions/jupyter-drive-sync
+JLPM := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jlpm
+# Browser for the UI tests (tests/ui): Debian's chromium, never a Playwright download.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml package.json
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	mkdir -p $(dir $(LABEXT_DEST)) && rm -rf $(LABEXT_DEST) && ln -s $(CURDIR)/jupyter_drive_sync/labextension $(LABEXT_DEST)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,11 +33,24 @@ demo: install
 emulator: install
 	$(BIN)/jupyter-drive-sync emulator --port 8765
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 bench: install
 	$(BIN)/python bench/emulator_throughput.py
 
+frontend: install
+	$(JLPM) install
+	$(JLPM) build:prod
+
+wheel: install
+	$(BIN)/python -m build --wheel --outdir dist .
+
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium \
+	  || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+
+browser: $(CHROMIUM)
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info node_modules .yarn/cache labextension/lib tsconfig.tsbuildinfo jupyter_drive_sync/labextension
