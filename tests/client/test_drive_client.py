@@ -430,6 +430,28 @@ def test_one_client_shared_by_worker_threads(emulator, client, account, tmp_path
     assert len(admin_files(emulator, account["email"])) == 25
 
 
+def test_worker_threads_under_faults_converge(emulator, account, tmp_path):
+    """Small and chunked uploads from several threads while a fifth of requests fail."""
+    with make_client(emulator, account, chunk_size=256 * KIB, multipart_limit=256 * KIB) as client:
+        root = root_folder(client)
+        ids = client.generate_ids(16)
+        contents = {fid: blob(1000 + i * 90_000, seed=100 + i) for i, fid in enumerate(ids)}
+        emulator.set_faults(0.2, ["500", "503", "429", "403-rate", "reset", "lost-after-commit"], 13)
+
+        def upload(fid: str) -> str:
+            p = write(tmp_path / fid, contents[fid])
+            return client.create_file(file_id=fid, name=fid, parent_id=root, local_path=p,
+                                      size=len(contents[fid]), modified_ms=MTIME).md5
+
+        with ThreadPoolExecutor(4) as pool:
+            got = dict(zip(ids, pool.map(upload, ids)))
+        emulator.set_faults(0, [], None)
+    assert got == {fid: md5(data) for fid, data in contents.items()}
+    files = [f for f in admin_files(emulator, account["email"]) if f["mimeType"] != FOLDER_MIME]
+    assert sorted(f["id"] for f in files) == sorted(ids)
+    assert {f["id"]: f["md5Checksum"] for f in files} == got
+
+
 def test_pacer_slows_down_on_rate_limits(emulator, account):
     pacer = Pacer(rate=1000, max_concurrency=8, cooldown=0)
     with make_client(emulator, account, pacer=pacer) as client:
