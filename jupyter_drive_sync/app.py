@@ -114,6 +114,8 @@ class DriveSyncService:
             "needs_reauth": conn.needs_reauth,
             "prompt": self.prompt.should_prompt(connected=conn.connected),
             "root_folder_url": self.root_folder_url(last),
+            # where the backup goes, for the first-login dialog ("home/alice")
+            "folder": self.settings.folder_template.replace("{username}", self.settings.username),
             "last_push": last,
             "job": job.to_dict() if job else None,
         }
