@@ -528,7 +528,7 @@ class DriveApi:
 
     def _new_revision(self, rec: FileRec, blob: Blob, keep: bool) -> RevRec:
         return RevRec(
-            id=self.store.new_revision_id(), md5=blob.md5, sha1=blob.sha1, sha256=blob.sha256, size=blob.size,
+            id=self.store.new_revision_id({r.id for r in rec.revisions}), md5=blob.md5, sha1=blob.sha1, sha256=blob.sha256, size=blob.size,
             modified_ms=rec.modified_ms, keep_forever=keep, mime_type=rec.mime_type,
             original_filename=rec.original_filename,
         )

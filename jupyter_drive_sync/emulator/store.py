@@ -198,6 +198,9 @@ class DriveStore:
             """
         )
         self._load()
+        if seed is not None and self._next_seq > 1:
+            # a restarted seeded emulator must not replay the id stream it already used
+            self._rng = random.Random(f"{seed}:{self._next_seq}:{len(self._files)}")
 
     # ------------------------------------------------------------ loading and persistence
 
@@ -297,9 +300,13 @@ class DriveStore:
                 if id_ not in self._files and id_ not in self._generated:
                     return id_
 
-    def new_revision_id(self) -> str:
+    def new_revision_id(self, taken: set[str] | frozenset[str] = frozenset()) -> str:
+        """A revision id not in `taken` (the file's current revision ids)."""
         with self.lock:
-            return self._random_id(length=51, prefix="0B")
+            while True:
+                rev_id = self._random_id(length=51, prefix="0B")
+                if rev_id not in taken:
+                    return rev_id
 
     def generate_ids(self, owner: str, count: int) -> list[str]:
         """Reserve `count` fresh ids for `owner` (persisted: a restart keeps them usable)."""
