@@ -195,8 +195,15 @@ def _make_fernet(key: bytes | str | None) -> Fernet | None:
         ) from exc
 
 
+STATE_DIR_NAME = "drive_sync"  # <home>/.local/share/jupyter/drive_sync (DESIGN §5)
+
+
 def _ensure_private_dir(path: Path) -> None:
-    """Create missing directories as 0700; tighten the parent to 0700 if it is ours and not shared."""
+    """Create missing directories as 0700; tighten an existing one only if it is the tool's own.
+
+    Any other existing directory (a home, /tmp, a Secret mount) is left as it is: the file
+    itself is 0600 either way, and changing a user's home permissions is not ours to do.
+    """
     missing = []
     p = path
     while not p.exists():
@@ -210,10 +217,9 @@ def _ensure_private_dir(path: Path) -> None:
         except FileExistsError:
             pass
         os.chmod(d, 0o700)
-    if not missing:
+    if not missing and path.name == STATE_DIR_NAME:
         st = path.stat()
-        shared = st.st_mode & stat.S_ISVTX  # a sticky dir such as /tmp is never ours to change
-        if st.st_uid == os.getuid() and not shared and stat.S_IMODE(st.st_mode) & 0o077:
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
             try:
                 os.chmod(path, 0o700)
             except OSError:

@@ -52,12 +52,17 @@ def test_save_creates_private_file_and_dir(tmp_path):
     assert info["token_uri"] == EMU_TOKEN_URI
 
 
-def test_save_tightens_an_existing_parent(tmp_path):
-    d = tmp_path / "state"
-    d.mkdir(mode=0o755)
+def test_save_tightens_the_existing_state_dir_but_no_other_dir(tmp_path):
+    d = tmp_path / "drive_sync"
+    d.mkdir()
     os.chmod(d, 0o755)
     CredentialStore(d / "credentials.json").save(make_creds())
     assert mode(d) == 0o700
+    other = tmp_path / "home"  # e.g. --credentials ~/creds.json: the home keeps its mode
+    other.mkdir()
+    os.chmod(other, 0o755)
+    CredentialStore(other / "creds.json").save(make_creds())
+    assert mode(other) == 0o755 and mode(other / "creds.json") == 0o600
 
 
 def test_roundtrip_preserves_token_uri_token_and_expiry(tmp_path):
@@ -171,6 +176,12 @@ def test_file_without_refresh_token_is_rejected(tmp_path):
     path.write_text(json.dumps({"client_id": "c", "client_secret": "s"}))
     with pytest.raises(CredentialsError, match="refresh token"):
         CredentialStore(path).load()
+
+
+def test_unwritable_location_raises_oserror_and_leaves_nothing():
+    # /proc refuses new files even to root: stands in for a read-only Secret mount
+    with pytest.raises(OSError):
+        CredentialStore("/proc/self/credentials.json").save(make_creds())
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file modes")
