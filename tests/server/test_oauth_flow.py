@@ -14,8 +14,8 @@ from jupyter_drive_sync.credentials import DRIVE_FILE_SCOPE, CredentialStore
 async def test_status_before_connecting(api, h):
     code, status = await h.get_json(api, "drive-sync", "status")
     assert code == 200
-    assert set(status) == {"configured", "connected", "account", "needs_reauth", "prompt",
-                           "root_folder_url", "last_push", "job"}
+    assert {"configured", "connected", "account", "needs_reauth", "prompt",
+            "root_folder_url", "last_push", "job"} <= set(status)  # the contract's keys
     assert status["configured"] is True
     assert status["connected"] is False
     assert status["prompt"] is True
