@@ -239,3 +239,10 @@ class Helpers:
 @pytest.fixture
 def h() -> type[Helpers]:
     return Helpers
+
+
+@pytest.fixture
+def require_push() -> None:
+    """Skip until the push engine (push.run_push) has landed."""
+    if not push_is_real():
+        pytest.skip("push.run_push has not landed yet")
