@@ -60,11 +60,13 @@ export interface IStatus {
   rootFolderUrl: string | null;
   folder: string | null;
   lastPush: IPushSummary | null;
+  /** How the last push ended early (null when it finished). */
+  lastError: IRunError | null;
   job: IJob | null;
 }
 
 /** The answers the first-login dialog can remember on the server. */
-export type PromptChoice = 'not_now' | 'never';
+export type PromptChoice = 'not-now' | 'never';
 
 /** An HTTP error from the server extension, with its JSON body when there is one. */
 export class DriveSyncError extends Error {
@@ -151,7 +153,18 @@ function problems(value: unknown): IFileProblem[] {
   }));
 }
 
-/** Classify a run-level error from its code, exception name or message. */
+/** The server's error kinds (jobs.error_kind, handlers.translate) → what the UI says. */
+const KINDS: Record<string, IRunError['kind']> = {
+  needs_reauth: 'reconnect',
+  not_connected: 'reconnect',
+  drive_full: 'drive_full',
+  upload_cap: 'daily_cap',
+  already_running: 'busy',
+  config: 'config',
+  not_configured: 'config'
+};
+
+/** Classify a run-level error from its kind, else from its message. */
 export function classifyError(raw: any): IRunError | null {
   if (raw === null || raw === undefined || raw === false || raw === '') {
     return null;
@@ -159,31 +172,20 @@ export function classifyError(raw: any): IRunError | null {
   const message =
     typeof raw === 'string'
       ? raw
-      : String(raw.message ?? raw.detail ?? raw.error ?? raw.reason ?? '');
+      : String(raw.message ?? raw.detail ?? raw.reason ?? '');
   const code =
-    typeof raw === 'string'
-      ? ''
-      : String(raw.kind ?? raw.code ?? raw.type ?? raw.error_type ?? '');
+    typeof raw === 'string' ? '' : String(raw.kind ?? raw.error ?? raw.code ?? '');
+  if (KINDS[code]) {
+    return { kind: KINDS[code], message };
+  }
   const haystack = `${code} ${message}`.toLowerCase();
   let kind: IRunError['kind'] = 'other';
-  if (
-    /notconnected|not_connected|needs_reauth|reauth|reconnect|invalid_grant|revoked/.test(
-      haystack
-    )
-  ) {
+  if (/invalid_grant|revoked|reconnect|not connected/.test(haystack)) {
     kind = 'reconnect';
-  } else if (/daily|uploadlimit|upload_cap|daily_cap/.test(haystack)) {
-    kind = 'daily_cap';
-  } else if (
-    /storagequota|storage_quota|drive_full|drive is full|storage full|driverefused|drive_refused/.test(
-      haystack
-    )
-  ) {
+  } else if (/storagequotaexceeded|storage quota|drive is full/.test(haystack)) {
     kind = 'drive_full';
-  } else if (/alreadyrunning|already_running|busy|lock/.test(haystack)) {
-    kind = 'busy';
-  } else if (/config/.test(haystack)) {
-    kind = 'config';
+  } else if (/daily upload|uploadlimit/.test(haystack)) {
+    kind = 'daily_cap';
   }
   return { kind, message };
 }
@@ -267,6 +269,7 @@ export function parseStatus(raw: any): IStatus {
     rootFolderUrl: raw.root_folder_url ?? null,
     folder: raw.folder ?? raw.root_folder_path ?? raw.folder_path ?? null,
     lastPush: parseSummary(raw.last_push),
+    lastError: classifyError(raw.last_push?.error ?? null),
     job: job && job.id ? job : null
   };
 }
@@ -280,9 +283,10 @@ export const api = {
   /** Start a push; when one already runs (409) its job is returned instead. */
   async push(): Promise<IJob> {
     const body = await request(['push'], { method: 'POST', body: '{}' }, [409]);
-    const job = parseJob(body);
+    const job = body && body.job ? parseJob(body.job) : null;
     if (!job || !job.id) {
-      throw new DriveSyncError('The server did not return a job.', 500, body);
+      // A 409 without a job is a refusal (e.g. needs_reauth), not "already running".
+      throw new DriveSyncError(body?.message ?? 'The push did not start.', 409, body);
     }
     return job;
   },

@@ -9,7 +9,7 @@ import type { IFileProblem, IRunError, IStatus } from './api';
 import { countText, describeError, formatBytes, progressDetail, timeAgo } from './format';
 import type { SyncModel } from './model';
 
-export type PromptAnswer = 'connect' | 'not_now' | 'never';
+export type PromptAnswer = 'connect' | 'not-now' | 'never';
 
 export const PROMPT_TITLE = 'Back up your home folder to Google Drive?';
 
@@ -72,7 +72,7 @@ export async function showPrompt(status: IStatus | null, username?: string): Pro
   if (result.button.label === never.label) {
     return 'never';
   }
-  return 'not_now';
+  return 'not-now';
 }
 
 /** A table of files the backup left out, with the reason for each. */

@@ -64,7 +64,11 @@ export class SyncModel {
     if (this._status?.needsReauth) {
       return { kind: 'reconnect', message: 'needs_reauth' };
     }
-    return this._error;
+    if (this.running) {
+      return null;
+    }
+    // A request that failed here, else how the last push (from anywhere) ended.
+    return this._error ?? this._status?.lastError ?? null;
   }
 
   /** Fetch the status now; starts following a job someone else started. */
@@ -185,7 +189,7 @@ export class SyncModel {
       }
       this._job = job;
       if (job.state === 'done' || job.state === 'failed') {
-        this._error = job.error;
+        this._error = null; // the status's last_push now says how it ended
         this._tracking = null;
         await this.refresh();
         this._jobFinished.emit(job);

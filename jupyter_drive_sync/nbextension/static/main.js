@@ -39,15 +39,17 @@ define([
 
   // ---- words ---------------------------------------------------------------------------------
 
+  // The server's error kinds (needs_reauth, drive_full, upload_cap, ...) → what we say.
+  var KINDS = { needs_reauth: 'reconnect', not_connected: 'reconnect', drive_full: 'drive_full',
+                upload_cap: 'daily_cap', already_running: 'busy', config: 'other' };
+
   function classify(raw) {
     if (!raw) { return null; }
-    var message = typeof raw === 'string' ? raw : String(raw.message || raw.detail || raw.error || raw.reason || '');
-    var code = typeof raw === 'string' ? '' : String(raw.kind || raw.code || raw.type || raw.error_type || '');
-    var text = (code + ' ' + message).toLowerCase();
-    if (/notconnected|not_connected|needs_reauth|reauth|reconnect|invalid_grant|revoked/.test(text)) { return 'reconnect'; }
-    if (/daily|uploadlimit|upload_cap/.test(text)) { return 'daily_cap'; }
-    if (/storagequota|storage_quota|drive_full|drive is full|storage full|driverefused|drive_refused/.test(text)) { return 'drive_full'; }
-    if (/alreadyrunning|already_running|busy|lock/.test(text)) { return 'busy'; }
+    var code = typeof raw === 'string' ? raw : String(raw.kind || raw.error || '');
+    if (KINDS[code]) { return KINDS[code]; }
+    var text = (code + ' ' + (raw.message || '')).toLowerCase();
+    if (/invalid_grant|revoked|reconnect/.test(text)) { return 'reconnect'; }
+    if (/storagequotaexceeded|drive is full/.test(text)) { return 'drive_full'; }
     return 'other';
   }
 
@@ -116,7 +118,8 @@ define([
       return;
     }
     $button.prop('disabled', false);
-    var kind = st.needs_reauth ? 'reconnect' : state.error;
+    var kind = st.needs_reauth ? 'reconnect'
+      : (state.error || (st.last_push && st.last_push.error ? classify(st.last_push.error) : null));
     if (!st.connected) {
       $button.text('Connect Google Drive');
       $text.text('Not backed up yet');
@@ -166,7 +169,7 @@ define([
         if (isFinished(p.state)) {
           state.job = null;
           state.following = null;
-          state.error = j.error ? classify(j.error) : null;
+          state.error = null; // status.last_push now says how it ended
           refresh();
           return;
         }
@@ -185,7 +188,8 @@ define([
   function syncNow() {
     state.error = null;
     return call('POST', ['push'], {}).then(function (data) {
-      follow(data.job || data);
+      if (!data.job) { state.error = classify(data) || 'other'; render(); return; }
+      follow(data.job);
     }, function (err) {
       state.error = classify(err.body && (err.body.error || err.body)) || classify(err.message) || 'other';
       render();
@@ -253,7 +257,7 @@ define([
       body: $body,
       buttons: {
         "Don't ask again": { click: function () { remember('never'); } },
-        'Not now': { click: function () { remember('not_now'); } },
+        'Not now': { click: function () { remember('not-now'); } },
         'Connect Google Drive': { 'class': 'btn-primary', click: function () { connect(); } }
       }
     });
