@@ -114,6 +114,24 @@ def _add_auth(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_push(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("push", help="back up one home to Google Drive now")
+    _add_account_options(p)
+    p.add_argument("--dry-run", action="store_true", help="show what would be done; change nothing")
+    p.add_argument("--json", action="store_true", help="print one summary object on stdout")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="parallel uploads")
+    p.add_argument("--policy", choices=["last-write-wins", "local-wins"], default=None)
+    p.add_argument("--delete", choices=["keep", "trash"], default=None,
+                   help="what a local deletion does on Drive (default: keep)")
+
+    def run(args: argparse.Namespace) -> int:
+        from .push import cmd_push
+
+        return cmd_push(args)
+
+    p.set_defaults(func=run)
+
+
 def _add_status(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="connected?, account, Drive folder, last push")
     _add_account_options(p)
@@ -150,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_emulator(sub)
     _add_hub(sub)
     _add_auth(sub)
+    _add_push(sub)
     _add_status(sub)
     _add_disconnect(sub)
     return parser

@@ -1,33 +1,612 @@
-"""Push one home to Drive: scan, merge the Drive changes feed, plan, execute.
+"""Push one home to Drive: scan, merge the Drive changes feed, plan, execute (DESIGN §2).
 
-INTERFACE (agreed between the CLI, the server extension and the hub job; implement it here):
+INTERFACE (agreed between the CLI, the server extension and the hub job):
 
-    @dataclass
-    class PushOptions:
-        home: Path
-        user: str | None = None                 # default: the home's basename
-        folder_template: str = "home/{username}"
-        api_root: str = "https://www.googleapis.com/"
-        credentials_path: Path | None = None    # default: <home>/.local/share/jupyter/drive_sync/credentials.json
-        encryption_key: str | None = None       # Fernet key for the credentials file
-        policy: Policy = Policy.LAST_WRITE_WINS
-        delete_policy: DeletePolicy = DeletePolicy.KEEP
-        workers: int = 8
-        dry_run: bool = False
-        max_file_size: int = 5 * 1024**4
-        extra_excludes: tuple[str, ...] = ()
-        wait_for_lock: float = 0.0               # seconds to wait for the home lock; 0 = fail at once
-        pacer: Pacer | None = None               # shared by the hub job across homes
+    run_push(options: PushOptions, progress: Callable[[ProgressEvent], None] | None = None) -> PushSummary
+        raises errors.NotConnected (no credentials / needs reconnect), errors.DriveRefused (storage
+        full, daily cap), errors.AlreadyRunning (lock held), errors.ConfigError; per-file problems go
+        in the summary. The summary is also saved in the state DB (last push) for `status`.
 
-    @dataclass
-    class ProgressEvent:
-        phase: str            # "scanning" | "planning" | "uploading" | "done"
-        files_done: int; files_total: int; bytes_done: int; bytes_total: int
-        current_path: str | None
-        errors: list[dict]    # [{path, error}] so far
-
-    def run_push(options: PushOptions, progress: Callable[[ProgressEvent], None] | None = None) -> PushSummary
-        # raises errors.NotConnected (no credentials / needs reconnect), errors.DriveRefused (storage full,
-        # daily cap), errors.AlreadyRunning (lock held), errors.ConfigError; per-file problems go in the summary.
-        # The summary is also saved in the state DB (last push) for `status`.
+Duplicates can't happen: new IDs come from `generateIds` and are recorded as pending before
+any create; creates carry those IDs (a retry meets 409 and becomes a get); every confirmed
+action is committed to the state DB at once. A lost state DB triggers adoption: the existing
+Drive folder is walked and matched by path before anything is created.
 """
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import ConfigError, DriveRefused, NotConnected
+from .excludes import Excludes
+from .model import (
+    Action,
+    ActionKind,
+    DeletePolicy,
+    EntryStatus,
+    LocalEntry,
+    Policy,
+    PushSummary,
+    RemoteChange,
+    StateEntry,
+)
+from .plan import plan
+from .scan import display_path, hash_candidates, scan
+from .state import HomeLock, StateDB, state_dir_for
+
+if TYPE_CHECKING:
+    from .drive import DriveClient, DriveFile
+    from .pacing import Pacer
+
+log = logging.getLogger(__name__)
+
+GOOGLE_API_ROOT = "https://www.googleapis.com/"
+
+
+@dataclass
+class PushOptions:
+    home: Path
+    user: str | None = None  # default: the home's basename
+    folder_template: str = "home/{username}"
+    api_root: str = GOOGLE_API_ROOT
+    credentials_path: Path | None = None  # default: <home>/.local/share/jupyter/drive_sync/credentials.json
+    encryption_key: str | None = None  # Fernet key for the credentials file
+    policy: Policy = Policy.LAST_WRITE_WINS
+    delete_policy: DeletePolicy = DeletePolicy.KEEP
+    workers: int = 8
+    dry_run: bool = False
+    max_file_size: int = 5 * 1024**4
+    extra_excludes: tuple[str, ...] = ()
+    wait_for_lock: float = 0.0  # seconds to wait for the home lock; 0 = fail at once
+    pacer: "Pacer | None" = None  # shared by the hub job across homes
+
+
+@dataclass
+class ProgressEvent:
+    phase: str  # "scanning" | "planning" | "uploading" | "done"
+    files_done: int = 0
+    files_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    current_path: str | None = None
+    errors: list[dict] = field(default_factory=list)
+
+
+_UPLOADS = (ActionKind.CREATE, ActionKind.UPDATE_CONTENT)
+
+
+def _ms(ns: int) -> int:
+    return ns // 1_000_000
+
+
+def _synced_row(path: str, f: "DriveFile", local: LocalEntry, *, md5: str | None = None) -> StateEntry:
+    """What the state DB remembers after Drive confirmed a write of `local` as `f`."""
+    return StateEntry(
+        path=path,
+        drive_id=f.id,
+        is_dir=local.is_dir,
+        status=EntryStatus.SYNCED,
+        local_size=local.size,
+        local_mtime_ns=local.mtime_ns,
+        md5=md5 if md5 is not None else f.md5,
+        drive_md5=f.md5,
+        drive_modified_ms=f.modified_ms,
+        drive_head_revision=f.head_revision,
+        drive_trashed=f.trashed,
+    )
+
+
+def apply_changes_in_memory(state: dict[str, StateEntry], changes: list[RemoteChange]) -> None:
+    """What `StateDB.apply_remote_changes` does, on a dict (for dry runs, which write nothing)."""
+    by_id = {r.drive_id: r for r in state.values()}
+    for ch in changes:
+        r = by_id.get(ch.drive_id)
+        if r is None:
+            continue
+        if ch.removed:
+            r.drive_removed = True
+            if r.is_dir:
+                prefix = r.path + "/"
+                for other in state.values():
+                    if other.path.startswith(prefix):
+                        other.drive_removed = True
+        else:
+            r.drive_md5, r.drive_modified_ms = ch.md5, ch.modified_ms
+            r.drive_head_revision, r.drive_trashed, r.drive_removed = ch.head_revision, ch.trashed, False
+
+
+class _Run:
+    """One push: holds the client, the DB and the running summary."""
+
+    def __init__(self, options: PushOptions, progress: Callable[[ProgressEvent], None] | None) -> None:
+        self.o = options
+        self.home = Path(options.home)
+        self.user = options.user or self.home.resolve().name or "user"
+        self._progress_cb = progress
+        self.summary = PushSummary()
+        self.client: DriveClient | None = None
+        self.db: StateDB | None = None
+        self._lock = threading.Lock()
+        self.files_done = 0
+        self.files_total = 0
+        self.bytes_done = 0
+        self.bytes_total = 0
+
+    # -- progress and bookkeeping --------------------------------------------------------------
+
+    def emit(self, phase: str, current: str | None = None) -> None:
+        if self._progress_cb is None:
+            return
+        with self._lock:
+            ev = ProgressEvent(phase, self.files_done, self.files_total, self.bytes_done, self.bytes_total,
+                               current, [dict(e) for e in self.summary.failed])
+        try:
+            self._progress_cb(ev)
+        except Exception:  # noqa: BLE001 - a broken progress display must not stop a backup
+            log.exception("progress callback failed")
+
+    def fail(self, path: str, error: str) -> None:
+        with self._lock:
+            self.summary.failed.append({"path": display_path(path), "error": error})
+
+    def skip(self, path: str, reason: str) -> None:
+        with self._lock:
+            self.summary.skipped.append({"path": display_path(path), "reason": reason})
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def connect(self) -> "DriveClient":
+        from .credentials import CredentialsError, CredentialStore
+        from .drive import DriveClient
+
+        cred_path = self.o.credentials_path or (state_dir_for(self.home) / "credentials.json")
+        store = CredentialStore(cred_path, self.o.encryption_key)
+        try:
+            creds = store.load()
+        except CredentialsError as exc:
+            raise NotConnected(str(exc)) from exc
+        if creds is None:
+            raise NotConnected("Google Drive is not connected for this home: run `jupyter-drive-sync auth` first")
+        return DriveClient(creds, api_root=self.o.api_root, pacer=self.o.pacer, on_credentials_refreshed=store.save)
+
+    def folder_parts(self) -> list[str]:
+        try:
+            text = self.o.folder_template.format(username=self.user, user=self.user)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"bad folder template {self.o.folder_template!r}: {exc}") from exc
+        parts = [p for p in text.split("/") if p]
+        if not parts:
+            raise ConfigError("the Drive folder template names no folder")
+        return parts
+
+    def ensure_root(self, client: "DriveClient", db: StateDB) -> tuple[str, bool]:
+        """The home's Drive folder ID (stored, or found/created by path); True if it existed."""
+        from .drive import NewFolder, NotFound
+
+        root_id = db.root_folder_id
+        if root_id:
+            try:
+                f = client.get(root_id)
+            except NotFound:
+                f = None
+            if f is not None and not f.trashed:
+                return root_id, True
+            if f is not None and f.trashed:  # the whole backup was trashed: bring it back
+                client.update_metadata(root_id, trashed=False)
+                return root_id, True
+            db.forget_all()  # gone for good: every stored ID is meaningless now
+            db.root_folder_id = None
+        parent = "root"
+        existed = True
+        now_ms = int(time.time() * 1000)
+        for name in self.folder_parts():
+            found = sorted(client.find_folders(name, parent), key=lambda f: (f.modified_ms, f.id)) if existed else []
+            if found:
+                if len(found) > 1:
+                    self.skip(name, f"{len(found)} Drive folders are called {name!r} here; using {found[0].id}")
+                parent = found[0].id
+                continue
+            existed = False
+            new_id = client.generate_ids(1)[0]
+            result = client.create_folders([NewFolder(new_id, name, parent, now_ms)])[new_id]
+            if isinstance(result, Exception):
+                raise result
+            parent = result.id
+        db.root_folder_id = parent
+        db.account_email = db.account_email or client.about_email()
+        return parent, existed
+
+    def _setup_root(self, client: "DriveClient", db: StateDB) -> str:
+        """First push, lost state, or the root folder changed on Drive: find or make the folder,
+        start the changes feed, and adopt what the folder already holds."""
+        token = client.start_page_token()  # before any write of ours
+        root_id, existed = self.ensure_root(client, db)
+        db.page_token = token
+        if existed and db.count() == 0:
+            self.adopt(client, db, root_id)
+        return root_id
+
+    def adopt(self, client: "DriveClient", db: StateDB, root_id: str) -> None:
+        """Fresh state, existing Drive folder: match what Drive holds by path and take its IDs.
+
+        Local values are set to Drive's (size, modifiedTime), so an identical file costs nothing,
+        a touched one a metadata update, and a changed one an update by ID: never a second copy.
+        """
+        rows: list[StateEntry] = []
+        stack = [(root_id, "")]
+        while stack:
+            folder_id, prefix = stack.pop()
+            by_name: dict[str, list[DriveFile]] = {}
+            for f in client.list_children(folder_id):
+                by_name.setdefault(f.name, []).append(f)
+            for name, files in sorted(by_name.items()):
+                files.sort(key=lambda f: (f.modified_ms, f.id))
+                chosen = files[0]
+                path = prefix + name
+                if len(files) > 1:
+                    self.skip(path, f"{len(files)} files with this name already on Drive; adopted {chosen.id}, "
+                                    "left the others alone")
+                rows.append(StateEntry(
+                    path=path, drive_id=chosen.id, is_dir=chosen.is_folder, status=EntryStatus.SYNCED,
+                    local_size=chosen.size or 0, local_mtime_ns=chosen.modified_ms * 1_000_000,
+                    md5=chosen.md5, drive_md5=chosen.md5, drive_modified_ms=chosen.modified_ms,
+                    drive_head_revision=chosen.head_revision, drive_trashed=chosen.trashed,
+                ))
+                if chosen.is_folder:
+                    stack.append((chosen.id, path + "/"))
+        db.record_synced_many(rows)
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> PushSummary:
+        started = time.monotonic()
+        home = self.home
+        if not home.is_dir():
+            raise ConfigError(f"the home folder {home} does not exist or is not a folder")
+        lock = HomeLock(state_dir_for(home), kind="push")
+        lock.acquire(timeout=self.o.wait_for_lock)
+        try:
+            return self._locked_run(started)
+        finally:
+            lock.release()
+
+    def _locked_run(self, started: float) -> PushSummary:
+        o = self.o
+        self.emit("scanning")
+        excludes = Excludes.for_home(self.home, extra=o.extra_excludes)
+        for problem in excludes.problems:
+            self.skip(".drivesyncignore", problem)
+        snap = scan(self.home, excludes, max_file_size=o.max_file_size)
+        for s in snap.skipped:
+            self.skip(s.path, s.reason)
+
+        client = self.connect()
+        self.client = client
+        db = StateDB.for_home(self.home)
+        self.db = db
+        try:
+            return self._with_client(client, db, snap, started)
+        finally:
+            client.close()
+            db.close()
+
+    def _with_client(self, client: "DriveClient", db: StateDB, snap: Any, started: float) -> PushSummary:
+        o = self.o
+        self.emit("planning")
+        if o.dry_run:
+            state = db.load()
+            root_id = db.root_folder_id
+            if root_id and db.page_token:
+                changes, _ = client.list_changes(db.page_token)
+                apply_changes_in_memory(state, changes)
+        else:
+            root_id, token = db.root_folder_id, db.page_token
+            if root_id and token:
+                changes, new_token = client.list_changes(token)  # a no-op push: this one call
+                db.apply_remote_changes(changes, new_token)
+                if any(ch.drive_id == root_id and (ch.removed or ch.trashed) for ch in changes):
+                    root_id = self._setup_root(client, db)
+            else:
+                root_id = self._setup_root(client, db)
+            state = db.load()
+        self.summary.root_folder_id = root_id
+        hashes = hash_candidates(self.home, snap, state)
+        the_plan = plan(snap, state, hashes, policy=o.policy, delete_policy=o.delete_policy)
+        self.summary.unchanged = the_plan.unchanged
+        actions = the_plan.actions
+        self.files_total = sum(1 for a in actions if a.kind in _UPLOADS or a.kind is ActionKind.UPDATE_MTIME)
+        self.bytes_total = sum(a.local.size for a in actions if a.kind in _UPLOADS and a.local is not None)
+
+        if o.dry_run:
+            self._count_dry(actions)
+        elif actions:
+            self.emit("uploading")
+            self._execute(client, db, state, root_id, actions)
+
+        self.summary.seconds = round(time.monotonic() - started, 3)
+        if not o.dry_run:
+            db.set_last_push(asdict(self.summary))
+        self.emit("done")
+        return self.summary
+
+    def _count_dry(self, actions: list[Action]) -> None:
+        s = self.summary
+        for a in actions:
+            self._count(a)
+            if a.kind in _UPLOADS and a.local is not None:
+                s.bytes_uploaded += a.local.size
+
+    def _count(self, a: Action) -> None:
+        s = self.summary
+        k = a.kind
+        with self._lock:
+            if k is ActionKind.MKDIR:
+                s.folders_created += 1
+            elif k is ActionKind.CREATE:
+                s.created += 1
+            elif k is ActionKind.UPDATE_CONTENT:
+                s.updated += 1
+            elif k is ActionKind.UPDATE_MTIME:
+                s.metadata_updated += 1
+            elif k is ActionKind.TRASH:
+                s.trashed += 1
+            elif k is ActionKind.KEEP_DRIVE:
+                s.kept_drive_copy += 1
+            if a.conflict:
+                s.conflicts += 1
+
+    # -- execution -----------------------------------------------------------------------------
+
+    def _execute(self, client: "DriveClient", db: StateDB, state: dict[str, StateEntry], root_id: str,
+                 actions: list[Action]) -> None:
+        from .drive import NewFolder
+
+        # 1. fresh IDs for everything new, recorded as pending before any create
+        new = [a for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE) and a.drive_id is None]
+        if new:
+            ids = client.generate_ids(len(new))
+            new_set = {id(a) for a in new}
+            assigned = {a.path: i for a, i in zip(new, ids)}
+            actions = [replace(a, drive_id=assigned[a.path]) if id(a) in new_set else a for a in actions]
+        creates = [a for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE)]
+        db.record_pending(
+            StateEntry(path=a.path, drive_id=a.drive_id, is_dir=a.kind is ActionKind.MKDIR,
+                       local_size=a.local.size, local_mtime_ns=a.local.mtime_ns)
+            for a in creates if a.local is not None and a.drive_id is not None
+        )
+
+        folder_ids: dict[str, str] = {"": root_id}
+        for p, r in state.items():
+            if r.is_dir:
+                folder_ids[p] = r.drive_id
+        failed_folders: set[str] = set()
+
+        def parent_id(a: Action) -> str | None:
+            parent = a.parent_path or ""
+            if parent in failed_folders:
+                return None
+            return folder_ids.get(parent)
+
+        # 2. folders: untrash first (top-down), then creates in batches
+        folder_actions = [a for a in actions if a.local is not None and a.local.is_dir
+                          and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME)]
+        for a in folder_actions:
+            if a.kind is ActionKind.MKDIR:
+                folder_ids[a.path] = a.drive_id  # children may be created in the same batch round
+        for a in folder_actions:
+            if a.kind is ActionKind.UPDATE_MTIME:
+                self._guard(a, lambda a=a: self._folder_meta(client, db, a))
+        mkdirs = [a for a in folder_actions if a.kind is ActionKind.MKDIR]
+        if mkdirs:
+            items = []
+            for a in mkdirs:
+                pid = parent_id(a)
+                if pid is None:
+                    failed_folders.add(a.path)
+                    self.fail(a.path, "its parent folder could not be created")
+                    continue
+                items.append(NewFolder(a.drive_id, a.path.rpartition("/")[2], pid, _ms(a.local.mtime_ns)))
+            results = client.create_folders(items)
+            for a in mkdirs:
+                if a.path in failed_folders:
+                    continue
+                r = results.get(a.drive_id)
+                if r is None or isinstance(r, Exception):
+                    failed_folders.add(a.path)
+                    self.fail(a.path, str(r) if r is not None else "folder not created")
+                    continue
+                db.record_synced(_synced_row(a.path, r, a.local))
+                self._count(a)
+
+        # 3. files, in a worker pool
+        in_folders = {id(a) for a in folder_actions}
+        file_actions = [a for a in actions if a.kind is not ActionKind.TRASH and id(a) not in in_folders]
+        forget = [a.path for a in file_actions if a.kind is ActionKind.FORGET_LOCAL]
+        if forget:
+            db.mark_local_deleted(forget)
+        with ThreadPoolExecutor(max_workers=max(1, self.o.workers), thread_name_prefix="push") as pool:
+            futures: list[Future] = []
+            for a in file_actions:
+                if a.kind in (ActionKind.KEEP_DRIVE, ActionKind.SKIP):
+                    self._count(a)
+                    continue
+                if a.kind is ActionKind.FORGET_LOCAL:
+                    continue
+                pid = parent_id(a)
+                if pid is None:
+                    self.fail(a.path, "its parent folder could not be created")
+                    continue
+                futures.append(pool.submit(self._guard, a, lambda a=a, pid=pid: self._file(client, db, state, a, pid)))
+            done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+            for f in done:
+                if f.exception() is not None:
+                    for g in not_done:
+                        g.cancel()
+                    raise f.exception()  # run-ending (reauth, storage full, daily cap)
+
+        # 4. trashes
+        for a in actions:
+            if a.kind is ActionKind.TRASH:
+                self._guard(a, lambda a=a: self._trash(client, db, state, a))
+
+    def _guard(self, a: Action, fn: Callable[[], None]) -> None:
+        """Run one action; per-file errors go to the summary, run-ending ones propagate."""
+        from .drive import DriveApiError
+
+        try:
+            fn()
+        except (NotConnected, DriveRefused):
+            raise
+        except FileNotFoundError:
+            self.skip(a.path, "disappeared before it could be uploaded")
+        except PermissionError as exc:
+            self.fail(a.path, f"cannot read: {exc.strerror or exc}")
+        except DriveApiError as exc:
+            self.fail(a.path, str(exc))
+        except OSError as exc:
+            self.fail(a.path, f"{type(exc).__name__}: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - one file's surprise must not end the run
+            log.exception("unexpected error on %s", display_path(a.path))
+            self.fail(a.path, f"{type(exc).__name__}: {exc}")
+
+    def _folder_meta(self, client: "DriveClient", db: StateDB, a: Action) -> None:
+        f = client.update_metadata(a.drive_id, modified_ms=_ms(a.local.mtime_ns), trashed=False if a.untrash else None)
+        db.record_synced(_synced_row(a.path, f, a.local))
+        self._count(a)
+
+    def _file(self, client: "DriveClient", db: StateDB, state: dict[str, StateEntry], a: Action, pid: str) -> None:
+        local = a.local
+        assert local is not None and a.drive_id is not None
+        abs_path = self.home / a.path
+        self.emit("uploading", a.path)
+        if a.kind in _UPLOADS:
+            st = os.lstat(abs_path)
+            if not stat.S_ISREG(st.st_mode):  # replaced by a symlink or other since the scan
+                self.skip(a.path, "no longer a regular file")
+                return
+        sent = [0]
+
+        def progress(n: int) -> None:
+            with self._lock:
+                self.bytes_done += n - sent[0]
+            sent[0] = n
+
+        mtime_ms = _ms(local.mtime_ns)
+        if a.kind is ActionKind.CREATE:
+            f = client.create_file(file_id=a.drive_id, name=a.path.rpartition("/")[2], parent_id=pid,
+                                   local_path=abs_path, size=local.size, modified_ms=mtime_ms, progress=progress)
+            row = _synced_row(a.path, f, local)
+        elif a.kind is ActionKind.UPDATE_CONTENT:
+            if a.pin_revision:
+                client.pin_revision(a.drive_id, a.pin_revision)
+            f = client.update_content(a.drive_id, abs_path, local.size, mtime_ms, untrash=a.untrash, progress=progress)
+            row = _synced_row(a.path, f, local)
+        elif a.kind is ActionKind.UPDATE_MTIME:
+            f = client.update_metadata(a.drive_id, modified_ms=mtime_ms, trashed=False if a.untrash else None)
+            old = state.get(a.path)
+            row = _synced_row(a.path, f, local, md5=old.md5 if old is not None else None)
+        else:
+            return
+        db.record_synced(row)
+        with self._lock:
+            self.files_done += 1
+            if a.kind in _UPLOADS:
+                self.summary.bytes_uploaded += local.size
+        self._count(a)
+        self.emit("uploading", a.path)
+
+    def _trash(self, client: "DriveClient", db: StateDB, state: dict[str, StateEntry], a: Action) -> None:
+        from .drive import NotFound
+
+        try:
+            client.update_metadata(a.drive_id, trashed=True)
+        except NotFound:
+            pass  # never created, or already gone: the goal is reached
+        current = db.get(a.path)
+        if current is not None and current.drive_id == a.drive_id:  # not a kind change: the row is still ours
+            db.mark_drive_trashed(a.drive_id, local_deleted=True)
+        old = state.get(a.path)
+        if old is not None and old.is_dir and old.drive_id == a.drive_id:
+            prefix = a.path + "/"
+            db.mark_local_deleted([p for p in state if p.startswith(prefix)])
+        self._count(a)
+
+
+def run_push(options: PushOptions, progress: Callable[[ProgressEvent], None] | None = None) -> PushSummary:
+    """Push one home (see the module docstring for what it raises)."""
+    return _Run(options, progress).run()
+
+
+def summary_dict(summary: PushSummary) -> dict[str, Any]:
+    return asdict(summary)
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+
+def _terminal_progress(stream: Any) -> Callable[[ProgressEvent], None]:
+    last = [0.0]
+
+    def show(ev: ProgressEvent) -> None:
+        now = time.monotonic()
+        if ev.phase != "done" and now - last[0] < 0.1:
+            return
+        last[0] = now
+        if ev.phase in ("scanning", "planning"):
+            text = f"{ev.phase}…"
+        else:
+            pct = 100 * ev.bytes_done // ev.bytes_total if ev.bytes_total else 100
+            text = f"{ev.files_done}/{ev.files_total} files, {pct}% of {ev.bytes_total} bytes"
+        stream.write("\r\033[K" + text + ("\n" if ev.phase == "done" else ""))
+        stream.flush()
+
+    return show
+
+
+def cmd_push(args: Any) -> int:
+    """`jupyter-drive-sync push` (DESIGN §6): exit 0 ok, 1 failures, 2 usage, 3 reconnect, 4 refused."""
+    import json
+
+    from .config import SyncSettings
+    from .errors import SyncError
+
+    try:
+        settings = SyncSettings.for_home(
+            args.home, username=args.user, api_root=args.api_root, client_secrets_file=args.client_secrets,
+            credentials_path=args.credentials,
+        )
+        overrides: dict[str, Any] = {"dry_run": bool(args.dry_run)}
+        if args.workers is not None:
+            if args.workers < 1:
+                raise ConfigError("--workers must be at least 1")
+            overrides["workers"] = args.workers
+        if args.policy:
+            overrides["policy"] = Policy(args.policy)
+        if args.delete:
+            overrides["delete_policy"] = DeletePolicy(args.delete)
+        options = settings.push_options(**overrides)
+        progress = None if args.json or not sys.stderr.isatty() else _terminal_progress(sys.stderr)
+        summary = run_push(options, progress)
+    except SyncError as exc:
+        print(f"jupyter-drive-sync push: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.json:
+        print(json.dumps(asdict(summary), ensure_ascii=False))
+    else:
+        s = summary
+        print(f"created {s.created}, updated {s.updated}, metadata {s.metadata_updated}, unchanged {s.unchanged}, "
+              f"folders {s.folders_created}, trashed {s.trashed}, kept Drive copy {s.kept_drive_copy}, "
+              f"conflicts {s.conflicts}, skipped {len(s.skipped)}, failed {len(s.failed)}, "
+              f"{s.bytes_uploaded} bytes in {s.seconds:.1f}s")
+        for f in s.failed:
+            print(f"  failed: {f['path']}: {f['error']}", file=sys.stderr)
+    return 1 if summary.failed else 0
