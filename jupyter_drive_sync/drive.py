@@ -190,6 +190,10 @@ class _ChunkReader(MediaIoBaseUpload):
     def has_stream(self) -> bool:
         return False
 
+    def getbytes(self, begin: int, length: int) -> bytes:
+        # Never past the size announced at the start, even if the file grows meanwhile.
+        return super().getbytes(begin, max(0, min(length, self.size() - begin)))
+
 
 class _DriveHttp(httplib2.Http):
     """httplib2.Http for Drive: 308 is not a redirect; counts upload bytes we send."""
