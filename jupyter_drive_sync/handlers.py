@@ -141,7 +141,6 @@ class DriveSyncPageHandler(_ServiceMixin, JupyterHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("Referrer-Policy", "no-referrer")
-        _ = self.content_security_policy  # make sure the nonce exists
         self.set_header("Content-Security-Policy", self.content_security_policy)
         self.finish(
             "<!doctype html><html><head><meta charset='utf-8'>"
