@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -278,6 +279,8 @@ def dispatch_options_from_args(args: argparse.Namespace) -> Any:
     image = args.image or os.environ.get("DRIVE_SYNC_IMAGE")
     if not image:
         raise ConfigError("--kubernetes needs --image (or DRIVE_SYNC_IMAGE): the image the push Jobs run")
+    if args.night and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", args.night):
+        raise ConfigError("--night must look like 2026-05-01")
     if args.max_parallel < 1:
         raise ConfigError("--max-parallel must be at least 1")
     hub_url = args.hub_api_url or None

@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -461,8 +462,8 @@ class Dispatcher:
         targets, skipped = discover(self.core, opts)
         for line in skipped:
             self._emit(line)
-        if opts.hub_api_url:
-            activity = hub_activity(opts.hub_api_url, opts.hub_api_token)
+        activity = self._activity() if opts.hub_api_url else None
+        if activity is not None:
             still: list[Target] = []
             for t in targets:
                 if idle_since_last_push(t, activity):
@@ -519,6 +520,14 @@ class Dispatcher:
                 break
         return self._summary(started)
 
+    def _activity(self) -> dict[str, dt.datetime | None] | None:
+        """The hub's view of who was active; None (push everyone) when the hub cannot say."""
+        try:
+            return hub_activity(self.options.hub_api_url or "", self.options.hub_api_token)
+        except (OSError, ValueError, KeyError) as exc:  # URLError is an OSError
+            log.warning("JupyterHub API unavailable (%s): pushing every user tonight", type(exc).__name__)
+            return None
+
     def _poll(self, tracked: dict[str, _Tracked]) -> None:
         """GET each unfinished Job (≤ max_parallel requests); report and forget finished ones."""
         from kubernetes.client.exceptions import ApiException
@@ -528,8 +537,9 @@ class Dispatcher:
             try:
                 job = self.batch.read_namespaced_job(name=name, namespace=self.options.namespace)
             except ApiException as exc:
-                if exc.status != 404:
-                    raise
+                if exc.status != 404:  # a busy or restarting API server: ask again next round
+                    log.warning("cannot read Job %s (%s); retrying", name, exc.status)
+                    continue
                 del tracked[name]
                 if entry.target:
                     self._emit(_line(entry.target.username, entry.target.pvc, "failed",
@@ -619,5 +629,13 @@ class Dispatcher:
 def dispatch(options: DispatchOptions, out: TextIO, api_client: Any | None = None,
              kube_host: str | None = None, sleep: Callable[[float], None] = time.sleep) -> int:
     """Run one night's dispatch; exit status 0 when nobody failed, 1 otherwise."""
+    from kubernetes.client.exceptions import ApiException
+
     api = api_client if api_client is not None else make_api_client(kube_host)
-    return Dispatcher(api, options, out, sleep=sleep).run()
+    try:
+        return Dispatcher(api, options, out, sleep=sleep).run()
+    except ApiException as exc:
+        # Most often RBAC (403) or a wrong namespace: say which call, not a traceback.
+        print(f"jupyter-drive-sync hub: Kubernetes API refused a request: {exc.status} {exc.reason}",
+              file=sys.stderr)
+        return 2

@@ -95,6 +95,7 @@ class FakeKube:
         self.log: list[tuple[str, str]] = []  # (method, path?query)
         self.created: list[str] = []
         self.conflicts = 0
+        self.forbidden: set[tuple[str, str]] = set()  # (method, resource) answered 403, as RBAC would
         self.max_active = 0
         self.tick = 0
         self._job_born: dict[str, int] = {}
@@ -200,6 +201,9 @@ class FakeKube:
                 return 404, status_object(404, "NotFound", f"the server could not find {parts.path}")
             if store is None or ns != self.namespace:
                 return 404, status_object(404, "NotFound", f"{kind} in {ns} not served")
+            if (method, kind) in self.forbidden:
+                return 403, status_object(403, "Forbidden", f'{kind} is forbidden: User "system:serviceaccount:'
+                                          f'{ns}:jupyter-drive-sync" cannot {method.lower()} resource "{kind}"')
             if kind == "jobs":
                 self._advance()
             if name is None and method == "GET":

@@ -258,6 +258,30 @@ def test_idle_users_skipped_via_hub_api_and_last_push_recorded(kube, kube_api):
     assert code == 0
 
 
+def test_hub_api_down_means_push_everyone(kube, kube_api):
+    kube.add_pvc("claim-a", "a", annotations={k8s.LAST_PUSH_ANNOTATION: "2026-04-30T02:00:00Z"})
+    code, lines = run(kube_api, opts(hub_api_url=f"{kube.url}/no-hub-here"))  # 404 from the hub URL
+    assert users(lines)["a"]["status"] == "ok" and code == 0
+
+
+def test_without_patch_rights_pushes_still_succeed(kube, kube_api):
+    kube.forbidden.add(("PATCH", "persistentvolumeclaims"))
+    kube.add_pvc("claim-a", "a")
+    kube.add_pvc("claim-b", "b")
+    kube.hub_users = [{"name": "a", "last_activity": None}, {"name": "b", "last_activity": None}]
+    code, lines = run(kube_api, opts(hub_api_url=f"{kube.url}/hub/api"))
+    assert {u["status"] for u in users(lines).values()} == {"ok"} and code == 0
+    assert sum(1 for m, p in kube.log if m == "PATCH") == 1  # asked once, then stopped asking
+
+
+def test_rbac_refusal_is_a_clear_configuration_error(kube, kube_api, capsys):
+    kube.forbidden.add(("GET", "persistentvolumeclaims"))
+    kube.add_pvc("claim-a", "a")
+    out = io.StringIO()
+    assert k8s.dispatch(opts(), out, api_client=kube_api, sleep=lambda s: None) == 2
+    assert "403" in capsys.readouterr().err and kube.created == []
+
+
 def test_wait_timeout_stops_unfinished_jobs(kube, kube_api):
     kube.job_ticks = 10_000
     for n in ("a", "b", "c"):
