@@ -187,7 +187,8 @@ class DriveSyncApp(ExtensionApp):
     encryption_key = Unicode(
         "",
         help=f"""Fernet key that encrypts the stored credentials (the same key the nightly job
-        gets). Default: ${cfg.KEY_ENV}. Empty: stored as 0600 plain JSON.""",
+        gets). Default: ${cfg.KEY_ENV}, which is preferable: config values are echoed by
+        `--debug` logging. Empty: stored as 0600 plain JSON.""",
     ).tag(config=True)
 
     excludes = List(
