@@ -6,7 +6,6 @@ import asyncio
 import subprocess
 import sys
 
-
 from jupyter_drive_sync.jobs import read_last_push
 from jupyter_drive_sync.state import HomeLock
 
