@@ -715,19 +715,21 @@ class DriveClient:
     def _call_once(self, make: Callable[[_ThreadState], Any], *, what: str) -> Any:
         """One paced attempt, errors translated; the caller decides about retrying."""
         self.pacer.acquire(1.0)
+        ok, limited = False, False
         try:
             self._ensure_token()
             result = make(self._state())
+            ok = True
+            return result
         except Exception as raw:  # noqa: BLE001
             exc = self._translate(raw)
-            self.pacer.report(ok=False, rate_limited=is_rate_limited(exc))
+            limited = is_rate_limited(exc)
             if exc is raw:
                 raise
             raise exc from raw
         finally:
+            self.pacer.report(ok=ok, rate_limited=limited)
             self._note_refresh()
-        self.pacer.report(ok=True, rate_limited=False)
-        return result
 
     def _backoff(self, failures: int, exc: BaseException) -> int:
         failures += 1

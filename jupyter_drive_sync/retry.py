@@ -264,24 +264,26 @@ class RetryPolicy:
             attempt += 1
             if pacer is not None:
                 pacer.acquire(cost)
+            ok, limited = False, False
             try:
                 result = fn()
+                ok = True
             except Exception as raw:  # noqa: BLE001 - classified below, re-raised if not retryable
                 exc = translate(raw) if translate is not None else raw
-                if pacer is not None:
-                    pacer.report(ok=False, rate_limited=is_rate_limited(exc))
+                limited = is_rate_limited(exc)
                 if not is_retryable(exc) or attempt >= self.max_tries:
                     if exc is raw:
                         raise
                     raise exc from raw
-                wait = self.delay(attempt, exc)
-                log.info("%s failed (%s); retry %d/%d in %.1fs", what, _describe(exc), attempt,
-                         self.max_tries - 1, wait)
-                self.sleep(wait)
-                continue
-            if pacer is not None:
-                pacer.report(ok=True, rate_limited=False)
-            return result
+            finally:
+                if pacer is not None:  # every acquire is released, whatever happened
+                    pacer.report(ok=ok, rate_limited=limited)
+            if ok:
+                return result
+            wait = self.delay(attempt, exc)
+            log.info("%s failed (%s); retry %d/%d in %.1fs", what, _describe(exc), attempt,
+                     self.max_tries - 1, wait)
+            self.sleep(wait)
 
 
 def _describe(exc: BaseException) -> str:
