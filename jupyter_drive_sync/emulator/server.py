@@ -147,12 +147,18 @@ class DriveHandler(BaseHandler):
         self.api = api
         self.sessions: uploads.UploadSessions = sessions
         self._spool: uploads.BodySpool | None = None
+        self._sink: uploads.ChunkSink | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._last_data = 0.0
 
-    def prepare(self) -> None:  # no by-route counting here: done after X-HTTP-Method-Override
+    async def prepare(self) -> None:  # no by-route counting here: done after X-HTTP-Method-Override
         self._spool = uploads.BodySpool(self.sessions.tmp_dir)
         headers = self.request.headers
+        if self.request.method == "PUT" and self.request.path.startswith("/upload/"):
+            upload_id = self.get_query_argument("upload_id", None)
+            if upload_id:  # a resumable chunk: stream it straight into the session's file
+                await self.sessions.wait_idle(upload_id)
+                self._sink = self.sessions.open_sink(upload_id, headers.get("Content-Range"))
         expects_body = int(headers.get("Content-Length", "0") or 0) > 0 or \
             "chunked" in headers.get("Transfer-Encoding", "").lower()
         if expects_body:
@@ -181,20 +187,33 @@ class DriveHandler(BaseHandler):
 
     def data_received(self, chunk: bytes) -> None:
         self._last_data = time.monotonic()
-        assert self._spool is not None
-        self._spool.write(chunk)
+        if self._sink is not None:
+            self._sink.write(chunk)
+        else:
+            assert self._spool is not None
+            self._spool.write(chunk)
+
+    def _close_sink(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
 
     def on_connection_close(self) -> None:
         self._cancel_watchdog()
+        self._close_sink()
         super().on_connection_close()
 
     def on_finish(self) -> None:
         self._cancel_watchdog()
+        self._close_sink()
         if self._spool is not None:
             self._spool.close()
 
     async def get(self) -> None:
-        await self._serve()
+        try:
+            await self._serve()
+        finally:
+            self._close_sink()
 
     post = put = patch = delete = get
 
@@ -207,8 +226,11 @@ class DriveHandler(BaseHandler):
         path = self.request.path
         query = parse_qs(self.request.query, keep_blank_values=True)
         headers = {k.lower(): v for k, v in self.request.headers.get_all()}
+        sink = self._sink
+        if sink is not None:
+            await sink.flush()
         if path.startswith("/upload/"):
-            ctx.stats.add_bytes(spool.size)
+            ctx.stats.add_bytes(sink.size if sink is not None else spool.size)
         override = headers.get("x-http-method-override")
         if override:
             method = override.upper()
@@ -234,7 +256,7 @@ class DriveHandler(BaseHandler):
 
         req = Request(method=method, path=path, query=query, headers=headers, body=b"")
         try:
-            resp = self._handle(req, spool)
+            resp = self._handle(req, spool, sink)
         except DriveError as err:
             resp = err.to_response()
         except Exception:  # never a hang, never a traceback on the wire
@@ -247,7 +269,7 @@ class DriveHandler(BaseHandler):
             return
         self.send_response(resp)
 
-    def _handle(self, req: Request, spool: uploads.BodySpool) -> Response:
+    def _handle(self, req: Request, spool: uploads.BodySpool, sink: uploads.ChunkSink | None) -> Response:
         ctx = self.ctx
         if self.api is None:
             raise DriveError(501, "notImplemented", f"Drive core unavailable: {_MISSING}")
@@ -264,7 +286,7 @@ class DriveHandler(BaseHandler):
             ctx.limiter.charge(req.principal.email)
             ctx.stats.add_units(1)
         if is_upload:
-            return uploads.handle(req, spool, self.api, ctx, self.sessions)
+            return uploads.handle(req, spool, self.api, ctx, self.sessions, sink)
         req.body = spool.read_bytes()
         if is_batch:
             if _batch is None:

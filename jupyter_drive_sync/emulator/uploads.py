@@ -8,7 +8,9 @@ for byte (reference/drive-api-v3.md, "Resumable uploads").
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import json
 import mmap
 import os
@@ -240,6 +242,7 @@ class UploadSessions:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._sessions: dict[str, UploadSession] = {}
+        self._busy: set[str] = set()  # sessions with a chunk streaming in right now
         self._load()
 
     def _load(self) -> None:
@@ -253,7 +256,9 @@ class UploadSessions:
                 self._remove_files(s.id)
                 continue
             part = self.part_path(s.id)
-            s.received = part.stat().st_size if part.exists() else (s.received if s.result else 0)
+            if s.result is None:
+                # bytes beyond the last acknowledged chunk (a chunk cut off by a crash) do not count
+                s.received = min(s.received, part.stat().st_size) if part.exists() else 0
             self._sessions[s.id] = s
 
     def part_path(self, upload_id: str) -> Path:
@@ -294,6 +299,40 @@ class UploadSessions:
         s = self.get(upload_id)
         return s.principal() if s is not None else None
 
+    def acknowledge(self, s: UploadSession, size: int) -> None:
+        """A chunk is in: advance and persist the received offset (what a restart resumes from)."""
+        s.received += size
+        with self._lock:
+            self._save(s)
+
+    def open_sink(self, upload_id: str, content_range: str | None) -> "ChunkSink | None":
+        """Stream a chunk straight into the part file when it starts where the session stands.
+
+        Anything unusual (status query, wrong offset, a concurrent PUT) returns None and the
+        body goes to a spool instead, to be judged by `_session_request`.
+        """
+        s = self.get(upload_id)
+        if s is None or s.result is not None or not content_range or s.id in self._busy:
+            return None
+        m = _RANGE_RE.fullmatch(content_range.strip())
+        if not m or m.group(1) is None or int(m.group(1)) != s.received:
+            return None
+        self._busy.add(s.id)
+        return ChunkSink(self, s)
+
+    def release(self, s: UploadSession) -> None:
+        self._busy.discard(s.id)
+
+    def busy(self, s: UploadSession) -> bool:
+        return s.id in self._busy
+
+    async def wait_idle(self, upload_id: str, limit_s: float = 30.0) -> None:
+        """Wait until no other chunk of this session is being written (a client retrying fast)."""
+        waited = 0.0
+        while upload_id in self._busy and waited < limit_s:
+            await asyncio.sleep(0.002)
+            waited += 0.002
+
     def complete(self, s: UploadSession, resp: Response) -> None:
         """Remember the final answer: a status query after a lost response must get it again."""
         s.result = {"status": resp.status, "headers": dict(resp.headers),
@@ -311,13 +350,52 @@ class UploadSessions:
             self._remove_files(s.id)
 
 
+_WRITER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-writer")
+
+
+class ChunkSink:
+    """A chunk body written to the session's part file by a writer thread while it arrives.
+
+    File writes release the GIL, so they overlap with receiving the rest of the chunk; the part
+    file is cut back to the acknowledged offset first, so a chunk that is never acknowledged
+    (dropped connection, injected fault, bad range) leaves no trace.
+    """
+
+    def __init__(self, sessions: UploadSessions, s: UploadSession) -> None:
+        self.sessions = sessions
+        self.session = s
+        self.size = 0
+        self._file = open(sessions.part_path(s.id), "r+b")
+        self._file.truncate(s.received)
+        self._file.seek(s.received)
+        self._last: concurrent.futures.Future[Any] | None = None
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self._last = _WRITER.submit(self._file.write, chunk)
+
+    async def flush(self) -> None:
+        """Wait until every byte received so far is in the file."""
+        if self._last is not None:
+            await asyncio.wrap_future(_WRITER.submit(self._file.flush))
+
+    def close(self) -> None:
+        """Close the file after the queued writes; only then may another chunk touch it."""
+        done = _WRITER.submit(self._file.close)
+        done.add_done_callback(lambda _: self.sessions.release(self.session))
+
+
 # ---- the protocol -------------------------------------------------------------------------------
 
-def handle(req: Request, spool: BodySpool, api: Any, ctx: "EmulatorContext", sessions: UploadSessions) -> Response:
-    """Any request under /upload/drive/v3/files (req.principal set, quota already charged)."""
+def handle(req: Request, spool: BodySpool, api: Any, ctx: "EmulatorContext", sessions: UploadSessions,
+           sink: ChunkSink | None = None) -> Response:
+    """Any request under /upload/drive/v3/files (req.principal set, quota already charged).
+
+    `sink`: the body was already streamed into the session's part file (see `open_sink`).
+    """
     upload_id = req.arg("upload_id")
     if upload_id:
-        return _session_request(req, spool, api, sessions, upload_id)
+        return _session_request(req, spool, api, sessions, upload_id, sink)
     m = _PATH_RE.fullmatch(req.path)
     if not m:
         raise DriveError(404, "notFound", "Not Found")
@@ -406,7 +484,7 @@ def _stored_result(s: UploadSession) -> Response:
 
 
 def _session_request(req: Request, spool: BodySpool, api: Any, sessions: UploadSessions,
-                     upload_id: str) -> Response:
+                     upload_id: str, sink: ChunkSink | None = None) -> Response:
     s = sessions.get(upload_id)
     if s is None:
         raise DriveError(404, "notFound", "Upload session not found or expired.")
@@ -414,7 +492,7 @@ def _session_request(req: Request, spool: BodySpool, api: Any, sessions: UploadS
         raise DriveError(405, "badRequest", f"Method {req.method} not allowed on an upload session")
     if s.result is not None:
         return _stored_result(s)
-    size = spool.size
+    size = sink.size if sink is not None else spool.size
     header = req.headers.get("content-range")
     if header is None:
         # The whole content in one request (a zero-byte file is exactly this, with no body).
@@ -446,9 +524,14 @@ def _session_request(req: Request, spool: BodySpool, api: Any, sessions: UploadS
     if start != s.received:
         return _progress(s)  # the client resends from the Range we report
     if size:
-        with open(sessions.part_path(s.id), "ab") as part:
-            spool.copy_to(part)
-        s.received += size
+        if sink is None and sessions.busy(s):
+            return _progress(s)  # another chunk's bytes are still being written: resend later
+        if sink is None:
+            with open(sessions.part_path(s.id), "r+b") as part:
+                part.truncate(s.received)  # drop bytes of any chunk that was never acknowledged
+                part.seek(s.received)
+                spool.copy_to(part)
+        sessions.acknowledge(s, size)
     if s.total is not None and s.received >= s.total:
         return _finalize(s, api, sessions)
     return _progress(s)
@@ -457,6 +540,8 @@ def _session_request(req: Request, spool: BodySpool, api: Any, sessions: UploadS
 def _finalize(s: UploadSession, api: Any, sessions: UploadSessions) -> Response:
     req = Request(s.method, s.path, dict(s.query), dict(s.headers), b"", s.principal())
     part = sessions.part_path(s.id)
+    with open(part, "r+b") as f:
+        f.truncate(s.received)
     try:
         resp = _commit(api, req, s.file_id, dict(s.metadata), part, s.media_mime)
     except DriveError:
