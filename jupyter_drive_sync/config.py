@@ -76,7 +76,9 @@ def _join(base: str, *parts: str) -> str:
     """Join URL pieces with exactly one slash between them."""
     out = base.rstrip("/")
     for part in parts:
-        out += "/" + part.strip("/")
+        part = part.strip("/")
+        if part:  # base_url "/" adds nothing (else "http://host//drive-sync/...")
+            out += "/" + part
     return out
 
 
