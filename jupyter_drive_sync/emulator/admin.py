@@ -128,10 +128,19 @@ def routes(ctx: "EmulatorContext") -> list[Any]:
 
     class Clients(Admin):
         def post(self) -> None:
-            uris = self.body_json().get("redirect_uris", [])
+            """A new client, or with `client_id`: more redirect URIs for an existing one."""
+            body = self.body_json()
+            uris = body.get("redirect_uris", [])
             if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
                 raise _AdminError(400, "redirect_uris must be a list of strings")
-            client = ctx.accounts.create_client(uris)
+            if body.get("client_id"):
+                client = ctx.accounts.client(body["client_id"])
+                if client is None:
+                    raise _AdminError(404, "no such client")
+                for uri in uris:
+                    ctx.accounts.add_redirect_uri(client.client_id, uri)
+            else:
+                client = ctx.accounts.create_client(uris)
             self.reply({"client_id": client.client_id, "client_secret": client.client_secret,
                         "redirect_uris": client.redirect_uris})
 

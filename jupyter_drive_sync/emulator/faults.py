@@ -36,7 +36,7 @@ class FaultInjector:
 
     def __init__(self, rate: float = 0.0, kinds: Iterable[str] | None = None, seed: int | None = None) -> None:
         self._lock = threading.Lock()
-        self.slow_s = 1.0  # extra delay for the "slow" kind
+        self.slow_s = 0.5  # extra delay for the "slow" kind (admin: slow_ms)
         self.configure(rate, kinds, seed)
 
     def configure(

@@ -306,7 +306,17 @@ def make_app(ctx: EmulatorContext) -> tornado.web.Application:
     routes += oauth.routes(ctx)
     routes += admin.routes(ctx)
     return tornado.web.Application(routes, default_handler_class=NotFoundHandler,
-                                   default_handler_args=kw, compress_response=False)
+                                   default_handler_args=kw, compress_response=False, log_function=_log_request)
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Access log without query strings: they may carry tokens (`/revoke?token=`) or codes."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    access = logging.getLogger("tornado.access")
+    if access.isEnabledFor(level):
+        access.log(level, "%d %s %s %.2fms", status, handler.request.method, handler.request.path,
+                   1000.0 * handler.request.request_time())
 
 
 def _listen(app: tornado.web.Application, port: int) -> tuple[tornado.httpserver.HTTPServer, int]:

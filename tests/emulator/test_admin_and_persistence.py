@@ -277,3 +277,10 @@ def test_without_data_dir_the_temp_dir_is_removed(tmp_path):
     finally:
         assert _stop_cli(proc) == 0
     assert not any(p.exists() for p in during)
+
+
+def test_discovery_document_points_at_the_emulator(emulator):
+    doc = requests.get(emulator.url + "discovery/v1/apis/drive/v3/rest", timeout=30).json()
+    assert doc["rootUrl"] == emulator.url and doc["baseUrl"] == emulator.url + "drive/v3/"
+    assert requests.get(emulator.url + "discovery/v1/apis/sheets/v4/rest", timeout=30).status_code == 404
+    assert requests.get(emulator.url + "no/such/route", timeout=30).status_code == 404

@@ -179,3 +179,25 @@ def test_unregistered_redirect_uri_and_unknown_client_are_refused(emulator):
     refused = requests.get(emulator.url + "o/oauth2/auth", allow_redirects=False, timeout=10, params={
         "client_id": other["client_id"], "redirect_uri": REDIRECT, "response_type": "code", "scope": DRIVE_FILE})
     assert refused.status_code == 400
+
+
+def test_builtin_client_accepts_a_redirect_registered_through_admin(emulator):
+    hub = "https://hub.example.edu/hub/user-redirect/drive-sync/oauth2callback"
+    web = emulator.client_secrets()["web"]
+    params = {"client_id": web["client_id"], "redirect_uri": hub, "response_type": "code",
+              "scope": DRIVE_FILE, "login_hint": "hub@example.edu"}
+    before = requests.get(web["auth_uri"], params=params, allow_redirects=False, timeout=10)
+    assert before.status_code == 400
+    emulator._admin("POST", "_emulator/clients", json={"client_id": web["client_id"], "redirect_uris": [hub]})
+    after = requests.get(web["auth_uri"], params=params, allow_redirects=False, timeout=10)
+    assert after.status_code == 302 and after.headers["Location"].startswith(hub + "?code=")
+    assert hub in emulator.client_secrets()["web"]["redirect_uris"]
+
+
+def test_tokens_never_reach_the_access_log(emulator, caplog):
+    acct = emulator.create_account("log@example.edu")
+    with caplog.at_level("INFO", logger="tornado.access"):
+        requests.post(emulator.url + "revoke", params={"token": acct["refresh_token"]}, timeout=10)
+        requests.post(emulator.url + "revoke", params={"token": "unknown-token-value"}, timeout=10)
+    assert "POST /revoke" in caplog.text
+    assert acct["refresh_token"] not in caplog.text and "unknown-token-value" not in caplog.text
