@@ -224,3 +224,25 @@ def test_long_get_as_post_with_method_override(emulator, token):
     assert resp.status_code == 200, resp.text
     assert resp.json()["files"] == [{"id": made["id"], "name": "needle"}]
     assert emulator.stats()["by_route"]["GET /drive/v3/files"] == 1
+
+
+@pytest.mark.parametrize("upload_type", ["multipart", "media"])
+def test_large_single_request_uploads_are_staged_on_disk(emulator, token, upload_type):
+    """Bodies beyond the in-memory limit go through a temp file (and its mmap for multipart)."""
+    from jupyter_drive_sync.emulator.uploads import MEMORY_LIMIT
+
+    content = os.urandom(MEMORY_LIMIT + 12345)
+    if upload_type == "multipart":
+        boundary = "big-boundary"
+        body = _multipart_body(boundary, {"name": "big-single.bin"}, content, b"\n")
+        ctype = f"multipart/related; boundary={boundary}"
+    else:
+        body, ctype = content, "application/octet-stream"
+    resp = requests.post(emulator.url + "upload/drive/v3/files",
+                         params={"uploadType": upload_type, "fields": "id,md5Checksum,size"},
+                         headers=_auth(token, **{"Content-Type": ctype}), data=body, timeout=60)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["md5Checksum"] == hashlib.md5(content).hexdigest()
+    assert _download_md5(emulator, token, resp.json()["id"]) == hashlib.md5(content).hexdigest()
+    leftovers = list((emulator.ctx.settings.data_dir / "tmp").iterdir())
+    assert leftovers == []  # staged bodies are cleaned up
