@@ -16,6 +16,7 @@ import {
   Notification
 } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
+import { CommandToolbarButton } from '@jupyterlab/ui-components';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { Widget } from '@lumino/widgets';
@@ -39,6 +40,8 @@ export namespace CommandIDs {
 
 /** Name of the TopBar toolbar item (see schema/plugin.json). */
 const TOPBAR_ITEM = 'drive-sync-status';
+/** Name of the Notebook and FileBrowser toolbar items. */
+const TOOLBAR_ITEM = 'drive-sync';
 const CATEGORY = 'Google Drive Backup';
 
 interface ISettings {
@@ -199,6 +202,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
     if (toolbarRegistry) {
+      // The default toolbar factory drops the label of a command with an icon; ours keeps it,
+      // so the button itself reads "Sync now" / "Syncing 45%".
+      for (const toolbar of ['Notebook', 'FileBrowser']) {
+        toolbarRegistry.addFactory(toolbar, TOOLBAR_ITEM, () => {
+          const button = new CommandToolbarButton({
+            commands,
+            id: CommandIDs.syncNow,
+            args: { toolbar: true }
+          });
+          button.addClass('jp-DriveSync-button');
+          return button;
+        });
+      }
       toolbarRegistry.addFactory('TopBar', TOPBAR_ITEM, () => {
         if (statusBar) {
           // JupyterLab shows the status bar item; an empty placeholder avoids a duplicate.

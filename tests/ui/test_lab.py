@@ -1,0 +1,66 @@
+"""JupyterLab 4: a fresh student, from the first-login prompt to their files on (emulated) Drive."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from .conftest import EMAIL, USERNAME, drive_paths, screenshot
+
+PROMPT = "Back up your home folder to Google Drive?"
+
+
+def open_lab(page: Any, server: Any) -> None:
+    page.goto(server.page_url("lab"))
+    page.locator("#jp-main-statusbar").wait_for()
+
+
+def status_item(page: Any) -> Any:
+    return page.locator("#jp-main-statusbar .jp-DriveSync-status")
+
+
+def allow_in_popup(popup: Any, email: str = EMAIL) -> None:
+    """Play the student on the (emulated) Google consent page."""
+    popup.wait_for_load_state()
+    popup.locator("input[name=new_email]").fill(email)
+    popup.locator("#allow").click()
+
+
+def test_fresh_user_prompt_connect_sync(page: Any, server: Any, emulator: Any, sample_home: Any) -> None:
+    home, files = sample_home
+    emulator.settings(latency_ms=120)  # slow enough for the progress to be seen
+    open_lab(page, server)
+
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text(PROMPT)
+    expect(dialog).to_contain_text(f"home/{USERNAME}")
+    screenshot(page, "prompt")
+
+    with page.expect_popup() as popup_info:
+        dialog.get_by_role("button", name="Connect Google Drive").click()
+    allow_in_popup(popup_info.value)
+
+    # Connected without a reload; the first sync starts by itself and shows live progress.
+    item = status_item(page)
+    expect(item).to_contain_text(re.compile(r"Syncing \d+% · \d+/\d+ files"), timeout=30_000)
+    screenshot(page, "progress", page.locator("#jp-main-statusbar"))
+    expect(item).to_contain_text("Synced just now", timeout=60_000)
+    expect(item.locator("a.jp-DriveSync-driveLink")).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/#"))
+    screenshot(page, "synced", page.locator("#jp-main-statusbar"))
+
+    assert drive_paths(emulator) == set(files)  # caches and .ssh stayed home
+    status = server.status()
+    assert status["connected"] and status["account"] == EMAIL
+
+    # "Sync now" in the file browser toolbar sends a change.
+    (home / "README.md").write_text("# My coursework, edited\n")
+    button = page.locator(".jp-FileBrowser-toolbar [data-command='drive-sync:sync-now']")
+    expect(button).to_contain_text("Sync now")
+    button.click()
+    expect(item).to_contain_text("Synced just now", timeout=60_000)
+    readme = [f for f in emulator.files(EMAIL) if f["name"] == "README.md"]
+    assert len(readme) == 1  # updated in place, never a second copy
+    assert int(readme[0]["size"]) == len("# My coursework, edited\n")
