@@ -158,6 +158,24 @@ def _add_disconnect(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="JupyterLab wired to the embedded Drive emulator (no Google account)")
+    p.add_argument("--workdir", default=".demo", help="where the sample home and the emulator's data live")
+    p.add_argument("--port", type=int, default=8765, help="emulator port on 127.0.0.1 (taken: any free one)")
+    p.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port on 127.0.0.1")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    p.add_argument("--no-lab", action="store_true",
+                   help="no JupyterLab: connect the sample home and push it from the command line")
+    p.add_argument("--exit", action="store_true", help="with --no-lab: exit after the push instead of serving")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jupyter-drive-sync",
@@ -171,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_push(sub)
     _add_status(sub)
     _add_disconnect(sub)
+    _add_demo(sub)
     return parser
 
 
