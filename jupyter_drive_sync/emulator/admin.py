@@ -12,7 +12,6 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import tornado.web
 
 from .accounts import BUILTIN_CLIENT_ID, DRIVE_FILE_SCOPE
 

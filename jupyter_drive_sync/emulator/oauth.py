@@ -16,7 +16,6 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-import tornado.web
 
 from .accounts import OAuthClient, OAuthError
 

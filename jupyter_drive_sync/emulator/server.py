@@ -24,30 +24,14 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from . import admin, oauth, uploads
+from . import admin, batch, discovery, oauth, uploads
 from .accounts import AccountStore
+from .drive_api import DriveApi
 from .context import EmulatorContext, EmulatorSettings
 from .faults import FaultInjector, QuotaLimiter, Stats, fault_error, route_template
+from .store import DriveStore
 from .wire import DriveError, Request, Response
 
-def _optional(name: str) -> Any:
-    """E1's Drive core modules; the shell still starts without them (their routes answer 501)."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"{__package__}.{name}")
-    except ImportError as exc:  # pragma: no cover - only while the core is being written
-        _MISSING[name] = str(exc)
-        return None
-
-
-_MISSING: dict[str, str] = {}
-_batch = _optional("batch")
-_discovery = _optional("discovery")
-_drive_api = _optional("drive_api")
-_store = _optional("store")
-DriveApi = getattr(_drive_api, "DriveApi", None)
-DriveStore = getattr(_store, "DriveStore", None)
 
 log = logging.getLogger("jupyter_drive_sync.emulator")
 
@@ -64,8 +48,7 @@ def build_context(settings: EmulatorSettings) -> EmulatorContext:
                           faults=FaultInjector(settings.fault_rate, None, settings.seed),
                           limiter=QuotaLimiter(settings.quota_per_minute), stats=Stats())
     ctx.accounts = AccountStore(ctx)
-    if DriveStore is not None:
-        ctx.files = DriveStore(ctx)
+    ctx.files = DriveStore(ctx)
     return ctx
 
 
@@ -127,13 +110,10 @@ class DiscoveryHandler(BaseHandler):
 
     def get(self, api: str, version: str) -> None:
         if (api, version) != ("drive", "v3"):
-            self.write_json(404, DriveError(404, "notFound", f"Requested entity was not found.").envelope())
-            return
-        if _discovery is None:
-            self.write_json(501, DriveError(501, "notImplemented", "Drive core not installed").envelope())
+            self.write_json(404, DriveError(404, "notFound", "Requested entity was not found.").envelope())
             return
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(_discovery.document(self.ctx.base_url))
+        self.finish(discovery.document(self.ctx.base_url))
 
 
 @tornado.web.stream_request_body
@@ -142,7 +122,7 @@ class DriveHandler(BaseHandler):
 
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
-    def initialize(self, ctx: EmulatorContext, api: Any = None, sessions: Any = None) -> None:
+    def initialize(self, ctx: EmulatorContext, api: DriveApi, sessions: uploads.UploadSessions) -> None:
         self.ctx = ctx
         self.api = api
         self.sessions: uploads.UploadSessions = sessions
@@ -271,8 +251,6 @@ class DriveHandler(BaseHandler):
 
     def _handle(self, req: Request, spool: uploads.BodySpool, sink: uploads.ChunkSink | None) -> Response:
         ctx = self.ctx
-        if self.api is None:
-            raise DriveError(501, "notImplemented", f"Drive core unavailable: {_MISSING}")
         is_upload = req.path.startswith("/upload/")
         is_batch = req.path.startswith("/batch/")
         session_id = req.arg("upload_id") if is_upload else None
@@ -289,14 +267,12 @@ class DriveHandler(BaseHandler):
             return uploads.handle(req, spool, self.api, ctx, self.sessions, sink)
         req.body = spool.read_bytes()
         if is_batch:
-            if _batch is None:
-                raise DriveError(501, "notImplemented", f"batch unavailable: {_MISSING}")
-            return _batch.handle_batch(req, self.api, ctx)
+            return batch.handle_batch(req, self.api, ctx)
         return self.api.handle(req)
 
 
 def make_app(ctx: EmulatorContext) -> tornado.web.Application:
-    api = DriveApi(ctx) if DriveApi is not None and ctx.files is not None else None
+    api = DriveApi(ctx)
     sessions = uploads.UploadSessions(ctx)
     kw = {"ctx": ctx}
     routes: list[Any] = [
@@ -420,8 +396,6 @@ def run(port: int, data_dir: str | Path | None, latency_ms: float = 0.0, quota_p
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         print(f"Drive emulator listening on http://127.0.0.1:{bound}", flush=True)
-        if _MISSING:
-            log.warning("Drive core modules missing: %s", _MISSING)
         try:
             await stop.wait()
         finally:
