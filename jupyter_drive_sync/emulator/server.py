@@ -128,6 +128,7 @@ class DriveHandler(BaseHandler):
         self.sessions: uploads.UploadSessions = sessions
         self._spool: uploads.BodySpool | None = None
         self._sink: uploads.ChunkSink | None = None
+        self._serving = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._last_data = 0.0
 
@@ -173,27 +174,32 @@ class DriveHandler(BaseHandler):
             assert self._spool is not None
             self._spool.write(chunk)
 
-    def _close_sink(self) -> None:
+    def _release(self, *, spool: bool) -> None:
+        """Close the chunk sink and (unless a handler still reads it) the body spool; idempotent."""
+        self._cancel_watchdog()
         if self._sink is not None:
             self._sink.close()
             self._sink = None
+        if spool and self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
     def on_connection_close(self) -> None:
-        self._cancel_watchdog()
-        self._close_sink()
+        # While _serve runs it still owns the spool (the request is handled even if the client
+        # left: a create must not turn into an empty one); its finally releases it.
+        self._release(spool=not self._serving)
         super().on_connection_close()
 
     def on_finish(self) -> None:
-        self._cancel_watchdog()
-        self._close_sink()
-        if self._spool is not None:
-            self._spool.close()
+        self._release(spool=not self._serving)
 
     async def get(self) -> None:
+        self._serving = True
         try:
             await self._serve()
         finally:
-            self._close_sink()
+            self._serving = False
+            self._release(spool=True)
 
     post = put = patch = delete = get
 

@@ -246,3 +246,19 @@ def test_large_single_request_uploads_are_staged_on_disk(emulator, token, upload
     assert _download_md5(emulator, token, resp.json()["id"]) == hashlib.md5(content).hexdigest()
     leftovers = list((emulator.ctx.settings.data_dir / "tmp").iterdir())
     assert leftovers == []  # staged bodies are cleaned up
+
+
+def test_dropped_large_request_leaves_no_staged_file(emulator, token):
+    from jupyter_drive_sync.emulator.uploads import MEMORY_LIMIT
+
+    emulator.set_faults(rate=1.0, kinds=["reset"], seed=0)
+    parts = urlsplit(emulator.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.request("POST", "/upload/drive/v3/files?uploadType=media", body=b"z" * (MEMORY_LIMIT + 1),
+                 headers=_auth(token, **{"Content-Type": "application/octet-stream"}))
+    with pytest.raises((http.client.HTTPException, ConnectionError)):
+        conn.getresponse()
+    conn.close()
+    emulator.set_faults(rate=0)
+    assert list((emulator.ctx.settings.data_dir / "tmp").iterdir()) == []
+    assert [f for f in emulator.files("raw@example.edu") if f["mimeType"] != "application/vnd.google-apps.folder"] == []
