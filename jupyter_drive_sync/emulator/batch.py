@@ -42,10 +42,16 @@ def _split_head(blob: bytes) -> tuple[bytes, bytes]:
 def _headers(block: bytes) -> tuple[list[str], dict[str, str]]:
     lines = block.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
     out: dict[str, str] = {}
+    last: str | None = None
     for line in lines:
-        if ":" in line:
+        if line[:1] in (" ", "\t") and last is not None:
+            # A folded header (obs-fold): googleapiclient's email generator wraps long
+            # Content-ID values onto a continuation line; it belongs to the previous header.
+            out[last] = f"{out[last]} {line.strip()}".strip()
+        elif ":" in line:
             key, value = line.split(":", 1)
-            out[key.strip().lower()] = value.strip()
+            last = key.strip().lower()
+            out[last] = value.strip()
     return lines, out
 
 

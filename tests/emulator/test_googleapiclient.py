@@ -231,3 +231,15 @@ def test_drive_file_scope_hides_other_clients_files(emulator, drive) -> None:
     with pytest.raises(HttpError) as exc:
         drive.files().get(fileId=theirs).execute()
     assert exc.value.resp.status == 404
+
+
+def test_batch_with_long_request_ids_round_trips(drive) -> None:
+    """googleapiclient folds a long Content-ID onto a continuation line; the reply must still match."""
+    ids = drive.files().generateIds(count=3, fields="ids").execute()["ids"]
+    results: dict[str, Any] = {}
+    batch = drive.new_batch_http_request(callback=lambda rid, resp, exc: results.__setitem__(rid, exc or resp))
+    for fid in ids:  # request ids as long as Drive IDs (33 characters)
+        batch.add(drive.files().create(body={"id": fid, "name": fid, "mimeType": FOLDER}, fields="id"),
+                  request_id=f"create-folder-{fid}")
+    batch.execute()
+    assert {rid: r["id"] for rid, r in results.items()} == {f"create-folder-{fid}": fid for fid in ids}
