@@ -297,10 +297,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     // Never await app.restored inside activate: that deadlocks start-up.
     void Promise.all([app.restored, loadSettings()]).then(async () => {
       const status = model.status ?? (await model.refresh());
-      if (!status || !status.configured || !status.prompt || !settings.promptOnStartup) {
+      // Marks the start-up decision on <body> (data-drive-sync-prompt), for UI tests and styling.
+      const shown = !!status?.configured && !!status.prompt && settings.promptOnStartup;
+      document.body.dataset.driveSyncPrompt = shown ? 'shown' : 'skipped';
+      if (!shown) {
         return;
       }
-      const answer = await showPrompt(status, hubUser);
+      const answer = await showPrompt(status!, hubUser);
       if (answer === 'connect') {
         await connectThenSync(openConsent(model));
       } else {

@@ -42,7 +42,11 @@ def free_port() -> int:
 def make_sample_home(home: Path, n_files: int = 40) -> list[str]:
     """A small student home: notebooks, data, a nested project, plus things never backed up."""
     files = {
-        "intro.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
+        "intro.ipynb": json.dumps({
+            "cells": [{"cell_type": "markdown", "id": "a1", "metadata": {}, "source": "# Week 1"}],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5,
+        }),
         "README.md": "# My coursework\n",
         "project/analysis.py": "print('hello')\n",
         "project/data/measurements.csv": "t,x\n" + "".join(f"{i},{i * i}\n" for i in range(200)),
@@ -240,3 +244,12 @@ def screenshot(page: Any, name: str, locator: Any | None = None) -> None:
     Path(out).mkdir(parents=True, exist_ok=True)
     (locator or page).screenshot(path=str(Path(out) / f"{name}.png"))
 
+
+
+def connect_without_ui(page: Any, server: JupyterServer, emulator: Any, email: str = EMAIL) -> None:
+    """Connect through the real routes with the emulator approving at once (for tests that
+    start from a connected user): auth/start → consent (automatic) → oauth2callback."""
+    emulator._admin("POST", "_emulator/consent", json={"auto": True, "email": email})
+    page.goto(server.page_url("drive-sync/auth/start"))
+    page.get_by_text("Google Drive is connected").first.wait_for()
+    assert server.status()["connected"]

@@ -60,7 +60,9 @@ def test_fresh_user_prompt_connect_sync(page: Any, server: Any, emulator: Any, s
     button = page.locator(".jp-FileBrowser-toolbar [data-command='drive-sync:sync-now']")
     expect(button).to_contain_text("Sync now")
     button.click()
-    expect(item).to_contain_text("Synced just now", timeout=60_000)
+    expect(button).to_contain_text("Syncing")
+    expect(button).to_contain_text("Sync now", timeout=60_000)
+    expect(item).to_contain_text("Synced just now")
     readme = [f for f in emulator.files(EMAIL) if f["name"] == "README.md"]
     assert len(readme) == 1  # updated in place, never a second copy
     assert int(readme[0]["size"]) == len("# My coursework, edited\n")
