@@ -37,6 +37,7 @@ from .model import (
     Policy,
     PushSummary,
     RemoteChange,
+    Snapshot,
     StateEntry,
 )
 from .plan import plan
@@ -225,22 +226,27 @@ class _Run:
         db.account_email = db.account_email or client.about_email()
         return parent, existed
 
-    def _setup_root(self, client: "DriveClient", db: StateDB) -> str:
+    def _setup_root(self, client: "DriveClient", db: StateDB, snap: Snapshot | None = None) -> str:
         """First push, lost state, or the root folder changed on Drive: find or make the folder,
         start the changes feed, and adopt what the folder already holds."""
         token = client.start_page_token()  # before any write of ours
         root_id, existed = self.ensure_root(client, db)
         db.page_token = token
         if existed and db.count() == 0:
-            self.adopt(client, db, root_id)
+            self.adopt(client, db, root_id, snap)
         return root_id
 
-    def adopt(self, client: "DriveClient", db: StateDB, root_id: str) -> None:
+    def adopt(self, client: "DriveClient", db: StateDB, root_id: str, snap: Snapshot | None = None) -> None:
         """Fresh state, existing Drive folder: match what Drive holds by path and take its IDs.
 
         Local values are set to Drive's (size, modifiedTime), so an identical file costs nothing,
         a touched one a metadata update, and a changed one an update by ID: never a second copy.
+        Drive keeps modifiedTime to the millisecond while local mtimes have nanoseconds: a local
+        file of the same size whose mtime matches to the millisecond is the one we uploaded, so
+        its exact mtime is recorded (else every adopted file would cost a hash and a metadata
+        update, on this push and, for the hash, on every later one).
         """
+        entries = snap.entries if snap is not None else {}
         rows: list[StateEntry] = []
         stack = [(root_id, "")]
         while stack:
@@ -255,9 +261,14 @@ class _Run:
                 if len(files) > 1:
                     self.skip(path, f"{len(files)} files with this name already on Drive; adopted {chosen.id}, "
                                     "left the others alone")
+                mtime_ns = chosen.modified_ms * 1_000_000
+                local = entries.get(path)
+                if (local is not None and not local.is_dir and not chosen.is_folder
+                        and local.size == (chosen.size or 0) and _ms(local.mtime_ns) == chosen.modified_ms):
+                    mtime_ns = local.mtime_ns
                 rows.append(StateEntry(
                     path=path, drive_id=chosen.id, is_dir=chosen.is_folder, status=EntryStatus.SYNCED,
-                    local_size=chosen.size or 0, local_mtime_ns=chosen.modified_ms * 1_000_000,
+                    local_size=chosen.size or 0, local_mtime_ns=mtime_ns,
                     md5=chosen.md5, drive_md5=chosen.md5, drive_modified_ms=chosen.modified_ms,
                     drive_head_revision=chosen.head_revision, drive_trashed=chosen.trashed,
                 ))
@@ -314,9 +325,9 @@ class _Run:
                 changes, new_token = client.list_changes(token)  # a no-op push: this one call
                 db.apply_remote_changes(changes, new_token)
                 if any(ch.drive_id == root_id and (ch.removed or ch.trashed) for ch in changes):
-                    root_id = self._setup_root(client, db)
+                    root_id = self._setup_root(client, db, snap)
             else:
-                root_id = self._setup_root(client, db)
+                root_id = self._setup_root(client, db, snap)
             state = db.load()
         self.summary.root_folder_id = root_id
         hashes = hash_candidates(self.home, snap, state)
