@@ -132,6 +132,33 @@ def _add_push(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_restore(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "restore",
+        help="bring files back from Google Drive into the home",
+        description="Download the home's Drive folder (or --path, one folder or file of it) into the home. "
+                    "With the drive.file permission this sees only what this app put on Drive (what earlier "
+                    "backups uploaded), not other files in your Drive. Local files are never replaced unless "
+                    "--overwrite says so.",
+    )
+    _add_account_options(p)
+    p.add_argument("--path", default="", metavar="SUBPATH",
+                   help="only this folder or file, relative to the home (default: everything)")
+    p.add_argument("--overwrite", choices=["never", "older", "always"], default="never",
+                   help="never: keep every local file (default); older: replace local files older than "
+                        "Drive's copy; always: Drive's copy replaces a different local file")
+    p.add_argument("--dry-run", action="store_true", help="show what would be done; change nothing")
+    p.add_argument("--json", action="store_true", help="print one summary object on stdout")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="parallel downloads")
+
+    def run(args: argparse.Namespace) -> int:
+        from .restore import cmd_restore
+
+        return cmd_restore(args)
+
+    p.set_defaults(func=run)
+
+
 def _add_status(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="connected?, account, Drive folder, last push")
     _add_account_options(p)
@@ -187,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hub(sub)
     _add_auth(sub)
     _add_push(sub)
+    _add_restore(sub)
     _add_status(sub)
     _add_disconnect(sub)
     _add_demo(sub)
