@@ -49,7 +49,7 @@ from .errors import ConfigError, DriveRefused, NotConnected, SyncError
 from .excludes import Excludes
 from .model import EntryStatus, StateEntry
 from .push import ProgressEvent
-from .scan import display_path
+from .scan import RESTORE_PART_SUFFIX, display_path
 from .state import HomeLock, StateDB, state_dir_for
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
 GOOGLE_APPS_PREFIX = "application/vnd.google-apps."
-PART_SUFFIX = ".drive-sync-part"
+PART_SUFFIX = RESTORE_PART_SUFFIX
 MAX_NAME_BYTES = 255
 MAX_EXT_BYTES = 32
 META_LAST_RESTORE = "last_restore"

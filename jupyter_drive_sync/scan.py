@@ -24,6 +24,8 @@ MD5_READ_SIZE = 1024 * 1024
 
 _S_ISDIR = st_mod.S_ISDIR
 _S_ISREG = st_mod.S_ISREG
+# A restore streams each file into ".<name>.drive-sync-part" beside it (restore.py): never pushed.
+RESTORE_PART_SUFFIX = ".drive-sync-part"
 
 
 def display_path(rel: str) -> str:
@@ -139,6 +141,9 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
                         continue
                     mode = st.st_mode
                     if _S_ISREG(mode):
+                        if name.endswith(RESTORE_PART_SUFFIX) and name[0] == ".":
+                            excluded.append(rel)
+                            continue
                         if (user_rules or name in by_name) and why(rel, False) is not None:
                             excluded.append(rel)
                             continue
