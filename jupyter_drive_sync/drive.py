@@ -12,6 +12,7 @@ meets `409 fileIdInUse` and turns into a `get`: no duplicates, ever.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import http.client
@@ -574,17 +575,20 @@ class DriveClient:
         size: int,
         modified_ms: int,
         progress: Callable[[int], None] | None = None,
+        source: BinaryIO | None = None,
     ) -> DriveFile:
         """Upload a new file under its pre-generated ID.
 
         A 409 fileIdInUse means an earlier attempt got there: the existing file is returned,
         after updating its content if that attempt uploaded another version (size or time differ).
+        `source`: read from this open file (the caller opened it safely) instead of `local_path`,
+        which then only names it (MIME type).
         """
         body = {"id": file_id, "name": name, "parents": [parent_id], "modifiedTime": to_rfc3339(modified_ms)}
         try:
             return self._upload(
                 lambda st, media: st.files.create(body=body, media_body=media, fields=FILE_FIELDS),
-                local_path, size, progress,
+                local_path, size, progress, source,
             )
         except DriveApiError as err:
             if not (err.status == 409 and err.reason == "fileIdInUse"):
@@ -594,7 +598,8 @@ class DriveClient:
             if progress is not None:
                 progress(size)
             return existing
-        return self.update_content(file_id, local_path, size, modified_ms, untrash=existing.trashed, progress=progress)
+        return self.update_content(file_id, local_path, size, modified_ms, untrash=existing.trashed, progress=progress,
+                                   source=source)
 
     def update_content(
         self,
@@ -605,14 +610,15 @@ class DriveClient:
         *,
         untrash: bool = False,
         progress: Callable[[int], None] | None = None,
+        source: BinaryIO | None = None,
     ) -> DriveFile:
-        """Upload new content by ID (Drive keeps the previous revision)."""
+        """Upload new content by ID (Drive keeps the previous revision); `source` as in create_file."""
         body: dict[str, Any] = {"modifiedTime": to_rfc3339(modified_ms)}
         if untrash:
             body["trashed"] = False
         return self._upload(
             lambda st, media: st.files.update(fileId=file_id, body=body, media_body=media, fields=FILE_FIELDS),
-            local_path, size, progress,
+            local_path, size, progress, source,
         )
 
     def update_metadata(self, file_id: str, *, modified_ms: int | None = None, trashed: bool | None = None) -> DriveFile:
@@ -645,9 +651,12 @@ class DriveClient:
         local_path: Path,
         size: int,
         progress: Callable[[int], None] | None,
+        source: BinaryIO | None = None,
     ) -> DriveFile:
         mime = mimetypes.guess_type(str(local_path))[0] or "application/octet-stream"
-        with open(local_path, "rb") as fh:
+        if source is not None:
+            source.seek(0)
+        with open(local_path, "rb") if source is None else contextlib.nullcontext(source) as fh:
             actual = _fd_size(fh)
             if max(size, actual) <= self.multipart_limit:
                 media = MediaIoBaseUpload(fh, mimetype=mime, resumable=False)

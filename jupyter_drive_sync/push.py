@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import sys
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from .errors import ConfigError, DriveRefused, NotConnected
 from .excludes import Excludes
@@ -41,7 +40,7 @@ from .model import (
     StateEntry,
 )
 from .plan import plan
-from .scan import display_path, hash_candidates, scan
+from .scan import NotBeneath, display_path, hash_candidates, open_beneath, scan
 from .state import HomeLock, StateDB, state_dir_for
 
 if TYPE_CHECKING:
@@ -495,15 +494,33 @@ class _Run:
         self._count(a)
 
     def _file(self, client: "DriveClient", db: StateDB, state: dict[str, StateEntry], a: Action, pid: str) -> None:
+        self.emit("uploading", a.path)
+        if a.kind not in _UPLOADS:
+            self._file_action(client, db, state, a, pid, None)
+            return
+        try:
+            # never through a symlink, even one swapped in since the scan (see open_beneath)
+            source = open_beneath(self.home, a.path)
+        except NotBeneath as exc:
+            self.skip(a.path, exc.strerror or "no longer a regular file")
+            return
+        with source:
+            before = os.fstat(source.fileno())
+            if not self._file_action(client, db, state, a, pid, source):
+                return
+            after = os.fstat(source.fileno())
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            # Drive has what was read then (a prefix, for a growing log); the state DB keeps the
+            # scan's size and time, so the next push sends the file again.
+            self.skip(a.path, "changed while it was being uploaded: Drive has the version read then; "
+                              "the next push sends it again")
+
+    def _file_action(self, client: "DriveClient", db: StateDB, state: dict[str, StateEntry], a: Action,
+                     pid: str, source: BinaryIO | None) -> bool:
+        """Do one file action (reading content from `source`); True once Drive confirmed it."""
         local = a.local
         assert local is not None and a.drive_id is not None
         abs_path = self.home / a.path
-        self.emit("uploading", a.path)
-        if a.kind in _UPLOADS:
-            st = os.lstat(abs_path)
-            if not stat.S_ISREG(st.st_mode):  # replaced by a symlink or other since the scan
-                self.skip(a.path, "no longer a regular file")
-                return
         sent = [0]
 
         def progress(n: int) -> None:
@@ -514,19 +531,21 @@ class _Run:
         mtime_ms = _ms(local.mtime_ns)
         if a.kind is ActionKind.CREATE:
             f = client.create_file(file_id=a.drive_id, name=a.path.rpartition("/")[2], parent_id=pid,
-                                   local_path=abs_path, size=local.size, modified_ms=mtime_ms, progress=progress)
+                                   local_path=abs_path, size=local.size, modified_ms=mtime_ms, progress=progress,
+                                   source=source)
             row = _synced_row(a.path, f, local)
         elif a.kind is ActionKind.UPDATE_CONTENT:
             if a.pin_revision:
                 client.pin_revision(a.drive_id, a.pin_revision)
-            f = client.update_content(a.drive_id, abs_path, local.size, mtime_ms, untrash=a.untrash, progress=progress)
+            f = client.update_content(a.drive_id, abs_path, local.size, mtime_ms, untrash=a.untrash, progress=progress,
+                                      source=source)
             row = _synced_row(a.path, f, local)
         elif a.kind is ActionKind.UPDATE_MTIME:
             f = client.update_metadata(a.drive_id, modified_ms=mtime_ms, trashed=False if a.untrash else None)
             old = state.get(a.path)
             row = _synced_row(a.path, f, local, md5=old.md5 if old is not None else None)
         else:
-            return
+            return False
         db.record_synced(row)
         with self._lock:
             self.files_done += 1
@@ -534,6 +553,7 @@ class _Run:
                 self.summary.bytes_uploaded += local.size
         self._count(a)
         self.emit("uploading", a.path)
+        return True
 
     def _trash(self, client: "DriveClient", db: StateDB, state: dict[str, StateEntry], a: Action) -> None:
         from .drive import NotFound

@@ -11,11 +11,12 @@ crash on a strange file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat as st_mod
 from pathlib import Path
-from typing import Mapping
+from typing import BinaryIO, Mapping
 
 from .excludes import Excludes
 from .model import EntryStatus, LocalEntry, Skipped, Snapshot, StateEntry
@@ -178,6 +179,66 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
     return snap
 
 
+class NotBeneath(OSError):
+    """The path no longer leads to a regular file inside the home without a symlink on the way."""
+
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def open_beneath(home: Path | str, rel: str) -> BinaryIO:
+    """Open `home/rel` for reading without following any symlink on the way (DESIGN §3).
+
+    The scan only saw real folders, but a folder may be swapped for a symlink between the scan
+    and the read: an ordinary `open()` would then read outside the home (for a privileged job,
+    any file of the machine). Each component is opened with O_NOFOLLOW relative to its parent's
+    descriptor, and the result must be a regular file (O_NONBLOCK: a FIFO put there meanwhile
+    cannot block us). Raises NotBeneath, or FileNotFoundError / PermissionError as usual.
+    """
+    home_str = os.path.realpath(os.fspath(home))  # the home itself may be a symlink (scan notes it)
+    dir_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC
+    parts = rel.split("/")
+    fd = os.open(home_str, dir_flags)
+    try:
+        for part in parts[:-1]:
+            try:
+                nfd = os.open(part, dir_flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise NotBeneath(exc.errno, "a symbolic link or file replaced a folder on its path "
+                                                "since the scan (not followed)") from None
+                raise
+            os.close(fd)
+            fd = nfd
+        try:
+            ffd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _O_CLOEXEC, dir_fd=fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise NotBeneath(exc.errno, "replaced by a symbolic link since the scan (not followed)") from None
+            raise
+    finally:
+        os.close(fd)
+    try:
+        if not _S_ISREG(os.fstat(ffd).st_mode):
+            raise NotBeneath(errno.EINVAL, "no longer a regular file")
+        return os.fdopen(ffd, "rb")
+    except BaseException:
+        os.close(ffd)
+        raise
+
+
+def _md5_of(fh: BinaryIO) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    buf = bytearray(MD5_READ_SIZE)
+    view = memoryview(buf)
+    while True:
+        n = fh.readinto(buf)
+        if not n:
+            break
+        h.update(view[:n])
+    return h.hexdigest()
+
+
 def file_md5(path: Path | str) -> str:
     """md5 of a file's content, read in 1 MiB pieces; a symlink at `path` is refused (ELOOP)."""
     h = hashlib.md5(usedforsecurity=False)
@@ -218,7 +279,8 @@ def hash_candidates(home: Path | str, snapshot: Snapshot, state: Mapping[str, St
         ):
             continue
         try:
-            out[path] = file_md5(os.path.join(home_str, path))
+            with open_beneath(home_str, path) as fh:
+                out[path] = _md5_of(fh)
         except OSError:
             continue
     return out

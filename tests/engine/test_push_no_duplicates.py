@@ -99,9 +99,24 @@ def creates_in(stats: dict) -> int:
     return sum(n for route, n in stats["by_route"].items() if route in CREATE_ROUTES)
 
 
-def cli_push(home: Path, emulator, *extra: str) -> subprocess.Popen:
+def wait_until_locked_by(home: Path, proc: subprocess.Popen, timeout: float = 30) -> bool:
+    """Wait until `proc` holds the home's lock (started, past its imports); False if it ended."""
+    lock_path = state_dir_for(home) / LOCK_NAME
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            holder = json.loads(lock_path.read_text() or "{}")
+        except (OSError, ValueError):
+            holder = {}
+        if holder.get("pid") == proc.pid:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def cli_push(home: Path, emulator, *, workers: int = 4) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "jupyter_drive_sync", "push", "--home", str(home), "--user", USER,
-           "--api-root", emulator.url, "--json", "--workers", "4", *extra]
+           "--api-root", emulator.url, "--json", "--workers", str(workers)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 
@@ -139,26 +154,37 @@ def test_lost_after_commit_never_duplicates(home, emulator, seed):
 
 
 def test_sigkill_at_random_points_then_rerun_converges(home, emulator):
-    emulator.settings(latency_ms=25)  # each request takes a while: kills land mid-push
+    emulator.settings(latency_ms=40)  # each request takes a while: kills land mid-push
     rng = random.Random(20240611)
     mid_upload = 0
-    for trial in range(6):
-        fill(home, 30, f"t{trial}", folders=3 + trial)  # new files (and folders) to create every trial
+    for trial in range(8):
+        fill(home, 40, f"t{trial}", folders=3 + trial)  # new files (and folders) to create every trial
         if trial % 2:  # and changes to files already on Drive
             for p in sorted(home.glob("set0/sub0/*.txt"))[:3]:
                 p.write_bytes(p.read_bytes() + f"edit {trial}\n".encode())
-        proc = cli_push(home, emulator)
-        time.sleep(rng.uniform(0.15, 1.2))
+        proc = cli_push(home, emulator, workers=2)
+        # Random moments counted from landmarks, not from the start (interpreter start-up varies
+        # with the machine's load): even trials anywhere after the push took the lock (setup,
+        # ID generation, folder batch, uploads), odd ones once its first file reached Drive.
+        wait_until_locked_by(home, proc)
+        if trial % 2:
+            deadline = time.monotonic() + 30
+            while proc.poll() is None and time.monotonic() < deadline and \
+                    not any(f"/t{trial}-" in p for p in drive_by_path(emulator)):
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.5))
+        else:
+            time.sleep(rng.uniform(0.0, 2.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=60)
             on_drive = {p for p in drive_by_path(emulator) if f"/t{trial}-" in p}
-            if 0 < len(on_drive) < 30:
+            if 0 < len(on_drive) < 40:
                 mid_upload += 1  # killed while this trial's files were going up
         else:
             proc.communicate(timeout=60)
     # the test is about interrupted pushes: several kills must have landed among the uploads
-    assert mid_upload >= 2
+    assert mid_upload >= 3
 
     emulator.settings(latency_ms=0)
     proc = cli_push(home, emulator)
@@ -199,18 +225,8 @@ def test_two_pushes_at_once_one_reports_already_running(home, emulator):
     finishes normally. The lock is the fcntl lock beside the state DB."""
     fill(home, 40, "two")
     emulator.settings(latency_ms=40)
-    lock_path = state_dir_for(home) / LOCK_NAME
     first = cli_push(home, emulator)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and first.poll() is None:
-        try:
-            holder = json.loads(lock_path.read_text() or "{}")
-        except (OSError, ValueError):
-            holder = {}
-        if holder.get("pid") == first.pid:
-            break
-        time.sleep(0.02)
-    assert first.poll() is None, "the first push ended before the second could start"
+    assert wait_until_locked_by(home, first), "the first push ended before the second could start"
 
     second = cli_push(home, emulator)
     out2, err2 = second.communicate(timeout=60)
