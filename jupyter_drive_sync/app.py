@@ -8,6 +8,7 @@ are built once in `initialize_settings` and handed to the handlers as init kwarg
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -50,10 +51,16 @@ class DriveSyncService:
             lambda: self.settings.push_options(),
             lock_holder=self._lock_holder,
             has_credentials=lambda: self.settings.credentials_file.exists(),
-            on_finished=lambda job, exc: self.forget_connection_check(),
+            on_finished=lambda job, exc: self._job_finished(),
         )
         self._check_lock = threading.Lock()
         self._checked: tuple[Any, float, Connection] | None = None
+        self._backup_probe: tuple[Any, bool] | None = None  # (credentials key, answer)
+
+    def _job_finished(self) -> None:
+        self.forget_connection_check()
+        with self._check_lock:
+            self._backup_probe = None
 
     # ------------------------------------------------------------ redirect URI
 
@@ -118,7 +125,57 @@ class DriveSyncService:
             "folder": self.settings.folder_template.replace("{username}", self.settings.username),
             "last_push": last,
             "job": job.to_dict() if job else None,
+            # the Drive folder already holds a backup: the first-login prompt offers "Restore my files"
+            "has_backup": self.has_backup(conn),
         }
+
+    # ------------------------------------------------------------ restore (blocking: run off-loop)
+
+    def has_backup(self, conn: Connection) -> bool:
+        """Whether the user's Drive folder holds anything. Free once this home has pushed (the
+        state DB knows the folder); else asked of Drive once per sign-in, then remembered."""
+        if not conn.connected or conn.needs_reauth:
+            return False
+        from .jobs import _read_state_meta
+        from .state import META_ROOT_FOLDER_ID
+
+        if _read_state_meta(self.settings.state_dir, (META_ROOT_FOLDER_ID,)):
+            return True
+        path = self.settings.credentials_file
+        try:
+            st = path.stat()
+            key: Any = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return False
+        with self._check_lock:
+            cached = self._backup_probe
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        from .restore import probe_backup, restore_options
+
+        try:
+            answer = probe_backup(restore_options(self.settings))
+        except Exception as exc:  # noqa: BLE001 - status must answer anyway
+            logging.getLogger(__name__).info("drive-sync: cannot tell whether Drive holds a backup: %s", exc)
+            return False
+        with self._check_lock:
+            self._backup_probe = (key, answer)
+        return answer
+
+    def start_restore(self, path: str, overwrite: str) -> Any:
+        """Queue a restore of `path` (relative to the home; "" = all). ValueError for bad input."""
+        from .restore import Overwrite, restore_options, split_subpath
+
+        parts = split_subpath(path)
+        policy = Overwrite(overwrite)  # ValueError for an unknown policy
+        sub = "/".join(parts)
+        return self.jobs.start_restore(lambda: restore_options(self.settings, path=sub, overwrite=policy))
+
+    def remote(self, path: str) -> dict[str, Any]:
+        """What Drive holds at `path` under the user's folder (for the restore dialog)."""
+        from .restore import list_remote, restore_options
+
+        return list_remote(restore_options(self.settings), path)
 
     def last_push(self) -> dict[str, Any] | None:
         """The last finished push of this home, whoever ran it (server, CLI, nightly job)."""
@@ -313,7 +370,7 @@ class DriveSyncApp(ExtensionApp):
         job = service.jobs.current() if service is not None else None
         if job is None or job.id == EXTERNAL_JOB_ID:
             return None
-        return [{"kind": "drive-sync push", "id": job.id}]
+        return [{"kind": f"drive-sync {job.kind}", "id": job.id}]
 
 
 __all__ = ["DriveSyncApp", "DriveSyncService"]

@@ -214,6 +214,48 @@ class PushJobHandler(DriveSyncAPIHandler):
         self.write_json({"job": job.to_dict()})
 
 
+class RestoreHandler(DriveSyncAPIHandler):
+    """`{path, overwrite}` → 202 {job}; 409 with the running job (push or restore) if busy."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, "expected a JSON object {path, overwrite}")
+        path, overwrite = body.get("path") or "", body.get("overwrite") or "never"
+        if not isinstance(path, str) or not isinstance(overwrite, str):
+            raise tornado.web.HTTPError(400, "path and overwrite must be strings")
+        try:
+            job = self.service.start_restore(path, overwrite)  # JobConflict → 409 {job}
+        except ValueError as exc:
+            raise tornado.web.HTTPError(400, f"bad restore request: {exc}") from exc
+        self.write_json({"job": job.to_dict()}, status=202)
+
+
+class RemoteHandler(DriveSyncAPIHandler):
+    """What Drive holds under the user's folder at `?path=` (folders first), for the restore dialog."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .restore import NothingToRestore, split_subpath
+
+        path = self.get_query_argument("path", "")
+        try:
+            split_subpath(path)
+        except ValueError as exc:
+            raise tornado.web.HTTPError(400, f"bad path: {exc}") from exc
+        try:
+            listing = await self.off_loop(self.service.remote, path)
+        except NothingToRestore as exc:
+            raise tornado.web.HTTPError(404, str(exc)) from exc
+        self.write_json(listing)
+
+
 class DisconnectHandler(DriveSyncAPIHandler):
     @tornado.web.authenticated
     @authorized
@@ -237,16 +279,17 @@ class PromptHandler(DriveSyncAPIHandler):
 
 
 def route_table(kwargs: dict[str, Any]) -> list[tuple[str, type, dict[str, Any]]]:
-    """The extension's routes (ExtensionApp prefixes base_url).
-
-    restore and remote are not registered: restore is a later issue.
-    """
+    """The extension's routes (ExtensionApp prefixes base_url). A restore job is read like a
+    push job (`push/<id>`); `restore/<id>` is the same thing under the name the UI expects."""
     return [
         (r"/drive-sync/status", StatusHandler, kwargs),
         (r"/drive-sync/auth/start", AuthStartHandler, kwargs),
         (r"/drive-sync/oauth2callback", OAuthCallbackHandler, kwargs),
         (r"/drive-sync/push", PushHandler, kwargs),
         (r"/drive-sync/push/([A-Za-z0-9_-]+)", PushJobHandler, kwargs),
+        (r"/drive-sync/restore", RestoreHandler, kwargs),
+        (r"/drive-sync/restore/([A-Za-z0-9_-]+)", PushJobHandler, kwargs),
+        (r"/drive-sync/remote", RemoteHandler, kwargs),
         (r"/drive-sync/disconnect", DisconnectHandler, kwargs),
         (r"/drive-sync/prompt", PromptHandler, kwargs),
     ]

@@ -1,6 +1,6 @@
-"""Background pushes for the server extension: one at a time per home, never on the IOLoop.
+"""Background pushes and restores for the server extension: one at a time per home, never on the IOLoop.
 
-A push runs `push.run_push` in a worker thread and feeds a progress snapshot that the REST
+A push runs `push.run_push` (a restore `restore.run_restore`) in a worker thread and feeds a progress snapshot that the REST
 API reads. The home's lock file is shared with the CLI and the nightly job, so a push started
 elsewhere shows here as a running job (and a new one is refused with it). The last job's
 outcome is written beside the state DB, so status after a server restart still shows it.
@@ -32,6 +32,9 @@ KEEP_JOBS = 20
 
 def error_kind(exc: BaseException, *, has_credentials: bool = True) -> str:
     """A stable word the frontend can switch on (`needs_reauth`, `drive_full`, ...)."""
+    own = getattr(exc, "error_kind", None)  # e.g. restore's "nothing_to_restore"
+    if isinstance(own, str):
+        return own
     if isinstance(exc, NotConnected):
         return "needs_reauth" if has_credentials else "not_connected"
     if isinstance(exc, DriveRefused):
@@ -78,10 +81,10 @@ class Job:
 
 
 class JobConflict(Exception):
-    """A push is already running for this home (here or in another process)."""
+    """A push or restore is already running for this home (here or in another process)."""
 
     def __init__(self, job: Job) -> None:
-        super().__init__("a push is already running for this home")
+        super().__init__(f"a {job.kind} is already running for this home")
         self.job = job
 
 
@@ -156,17 +159,26 @@ class JobManager:
 
     def start_push(self) -> Job:
         """Queue a push and return its job; JobConflict with the running one if busy."""
+        return self._start("push", self._make_options, self._runner)
+
+    def start_restore(self, make_options: Callable[[], Any], runner: Callable[..., Any] | None = None) -> Job:
+        """Queue a restore (`make_options()` → RestoreOptions): the same lock, 409 and progress as a push."""
+        if runner is None:
+            from .restore import run_restore as runner
+        return self._start("restore", make_options, runner)
+
+    def _start(self, kind: str, make_options: Callable[[], Any], runner: Callable[..., Any] | None) -> Job:
         with self._lock:
             if self._current is not None and self._current.active:
                 raise JobConflict(self._snapshot(self._current))
             holder = self._safe_holder()
             if holder is not None:
                 raise JobConflict(self._external_job(holder))
-            job = Job(id=secrets.token_hex(8), started_at=self._clock())
+            job = Job(id=secrets.token_hex(8), kind=kind, started_at=self._clock())
             self._current = job
             self._jobs[job.id] = job
             self._forget_old()
-            self._executor.submit(self._run, job)
+            self._executor.submit(self._run, job, make_options, runner)
             return self._snapshot(job)
 
     def shutdown(self) -> None:
@@ -175,7 +187,7 @@ class JobManager:
 
     # ------------------------------------------------------------ the worker thread
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, make_options: Callable[[], Any], runner: Callable[..., Any] | None) -> None:
         exc: BaseException | None = None
         started = time.monotonic()
 
@@ -194,10 +206,9 @@ class JobManager:
         with self._lock:
             job.state = RUNNING
         try:
-            runner = self._runner
             if runner is None:
                 from .push import run_push as runner
-            summary = runner(self._make_options(), progress)
+            summary = runner(make_options(), progress)
             with self._lock:
                 job.summary = _summary_dict(summary)
                 job.state = DONE
@@ -207,8 +218,8 @@ class JobManager:
             exc = e
             kind = error_kind(e, has_credentials=self._safe_has_credentials())
             if kind == "internal":
-                log.exception("drive-sync push failed")
-                message = "The push stopped on an unexpected error; see the server log."
+                log.exception("drive-sync %s failed", job.kind)
+                message = f"The {job.kind} stopped on an unexpected error; see the server log."
             else:
                 message = str(e)
             with self._lock:
@@ -219,7 +230,7 @@ class JobManager:
             with self._lock:
                 job.finished_at = self._clock()
                 record = job.to_dict()
-            self._persist(record)
+            self._persist(record, job.kind)
             if self._on_finished is not None:
                 try:
                     self._on_finished(job, exc)
@@ -264,8 +275,9 @@ class JobManager:
                 if self._jobs[job_id] is not self._current:
                     del self._jobs[job_id]
 
-    def _persist(self, record: dict[str, Any]) -> None:
-        path = self.state_dir / LAST_JOB_FILENAME
+    def _persist(self, record: dict[str, Any], kind: str = "push") -> None:
+        # A restore is not a push: keep it out of `last_job.json`, which status shows as the last push.
+        path = self.state_dir / (LAST_JOB_FILENAME if kind == "push" else f"last_{kind}.json")
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
