@@ -46,7 +46,7 @@ def test_fresh_user_prompt_connect_sync(page: Any, server: Any, emulator: Any, s
     # Connected without a reload; the first sync starts by itself and shows live progress.
     item = status_item(page)
     expect(item).to_contain_text(re.compile(r"Syncing \d+% · \d+/\d+ files"), timeout=30_000)
-    screenshot(page, "progress", page.locator("#jp-main-statusbar"))
+    screenshot(page, "progress")
     expect(item).to_contain_text("Synced just now", timeout=60_000)
     expect(item.locator("a.jp-DriveSync-driveLink")).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/#"))
     screenshot(page, "synced", page.locator("#jp-main-statusbar"))
@@ -66,3 +66,34 @@ def test_fresh_user_prompt_connect_sync(page: Any, server: Any, emulator: Any, s
     readme = [f for f in emulator.files(EMAIL) if f["name"] == "README.md"]
     assert len(readme) == 1  # updated in place, never a second copy
     assert int(readme[0]["size"]) == len("# My coursework, edited\n")
+
+
+def test_menu_palette_and_settings(page: Any, server: Any) -> None:
+    """Sync now is in the File menu and the palette; the settings show in the Settings Editor."""
+    open_lab(page, server)
+    page.locator(".jp-Dialog").get_by_role("button", name="Not now", exact=True).click()
+
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    menu = page.locator(".lm-Menu")
+    expect(menu).to_contain_text("Sync Home Folder to Google Drive Now")
+    expect(menu).to_contain_text("Connect Google Drive")
+    page.keyboard.press("Escape")
+
+    page.keyboard.press("Control+Shift+C")
+    page.locator(".lm-CommandPalette-input").fill("Google Drive")
+    expect(page.locator(".lm-CommandPalette-content")).to_contain_text("Google Drive Backup Status")
+    page.keyboard.press("Escape")
+
+    settings = server.api("GET", "lab/api/settings/jupyter-drive-sync:plugin").json()
+    assert set(settings["schema"]["properties"]) == {"promptOnStartup", "showInToolbars"}
+    open_lab(page, server)  # "Not now" holds: no dialog this time
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Settings Editor").first.click()
+    expect(page.locator(".jp-SettingsPanel, .jp-PluginList").first).to_contain_text("Google Drive Backup")
+
+    # Turning "show in toolbars" off hides the button (users can also move it per toolbar).
+    server.api("PUT", "lab/api/settings/jupyter-drive-sync:plugin",
+               json={"raw": '{"showInToolbars": false}'}).raise_for_status()
+    page.goto(server.page_url("lab"))
+    button = page.locator(".jp-FileBrowser-toolbar [data-command='drive-sync:sync-now']")
+    expect(button).to_be_hidden()

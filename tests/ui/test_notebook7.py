@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import EMAIL, connect_without_ui, drive_paths
+from .conftest import EMAIL, connect_without_ui, drive_paths, screenshot
 
 
 def top_item(page: Any) -> Any:
@@ -29,6 +29,7 @@ def test_tree_and_notebook_pages(page: Any, server: Any, emulator: Any, sample_h
     button.click()
     expect(item).to_contain_text(re.compile(r"Syncing \d+% · \d+/\d+ files"))
     expect(button).to_contain_text(re.compile(r"Syncing"))  # the button shows progress too
+    screenshot(page, "notebook7-progress")
     expect(item).to_contain_text("Synced just now", timeout=60_000)
     assert drive_paths(emulator) == set(files)
 
