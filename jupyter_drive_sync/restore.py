@@ -154,7 +154,7 @@ def _cut_bytes(text: str, limit: int) -> str:
 def with_tag(name: str, tag: str, limit: int = MAX_NAME_BYTES) -> str:
     """`name` with `~tag` before its extension, shortened to `limit` bytes (extension kept)."""
     stem, dot, ext = name.rpartition(".")
-    if not dot or not stem or len(ext.encode("utf-8")) > MAX_EXT_BYTES:
+    if not dot or not stem or not ext or len(ext.encode("utf-8")) > MAX_EXT_BYTES:
         stem, ext = name, ""
     suffix = f"~{tag}" + (f".{ext}" if ext else "")
     return _cut_bytes(stem, limit - len(suffix.encode("utf-8"))) + suffix
