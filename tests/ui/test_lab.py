@@ -46,6 +46,7 @@ def test_fresh_user_prompt_connect_sync(page: Any, server: Any, emulator: Any, s
     # Connected without a reload; the first sync starts by itself and shows live progress.
     item = status_item(page)
     expect(item).to_contain_text(re.compile(r"Syncing \d+% · \d+/\d+ files"), timeout=30_000)
+    expect(item).to_contain_text(re.compile(r"Syncing [1-9]\d?% · [1-9]\d*/\d+ files"))  # it moves
     screenshot(page, "progress")
     expect(item).to_contain_text("Synced just now", timeout=60_000)
     expect(item.locator("a.jp-DriveSync-driveLink")).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/#"))
