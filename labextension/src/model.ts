@@ -26,7 +26,6 @@ export class SyncModel {
   private _error: IRunError | null = null;
   private _changed = new Signal<this, void>(this);
   private _jobFinished = new Signal<this, IJob>(this);
-  private _connected = new Signal<this, IStatus>(this);
   private _tracking: string | null = null;
   private _statusTimer: number | null = null;
   private _disposed = false;
@@ -39,11 +38,6 @@ export class SyncModel {
   /** Emitted once when a tracked job ends (done or failed). */
   get jobFinished(): ISignal<this, IJob> {
     return this._jobFinished;
-  }
-
-  /** Emitted when the account goes from not connected to connected. */
-  get connectedChanged(): ISignal<this, IStatus> {
-    return this._connected;
   }
 
   get status(): IStatus | null {
@@ -80,7 +74,6 @@ export class SyncModel {
       console.warn('drive-sync: status request failed', error);
       return this._status;
     }
-    const wasConnected = !!this._status?.connected;
     this._status = status;
     if (status.connected && !status.needsReauth && this._error?.kind === 'reconnect') {
       this._error = null;
@@ -90,10 +83,6 @@ export class SyncModel {
       void this._follow(status.job.id);
     }
     this._changed.emit();
-    if (!wasConnected && status.connected && this._everLoaded) {
-      this._connected.emit(status);
-    }
-    this._everLoaded = true;
     return status;
   }
 
@@ -202,8 +191,6 @@ export class SyncModel {
     }
     await this.refresh();
   }
-
-  private _everLoaded = false;
 }
 
 function sleep(ms: number): Promise<void> {

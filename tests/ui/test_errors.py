@@ -76,4 +76,12 @@ def test_skipped_files_are_listed(page: Any, server: Any, emulator: Any, sample_
     dialog = page.locator(".jp-Dialog")
     expect(dialog).to_contain_text("not backed up")
     expect(dialog.locator("table.jp-DriveSync-problems")).to_contain_text("shortcut-to-etc")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)
+
+    # The status item opens the details: account, last sync, a link to the Drive folder.
+    item.locator(".jp-DriveSync-main").click()
+    expect(dialog).to_contain_text(f"Connected as {EMAIL}")
+    expect(dialog).to_contain_text("Last synced just now")
+    expect(dialog.locator("a.jp-DriveSync-link")).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/#"))
     no_traceback(page)
