@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, TypeVar
 
 import httplib2
 
-from .errors import DriveRefused, NotConnected
+from .errors import DriveRefused, NotConnected, SyncError
 
 if TYPE_CHECKING:
     from .pacing import Pacer
@@ -41,8 +41,13 @@ _TRANSIENT_ERRNOS = frozenset(
 _DAILY_CAP_REASONS = frozenset({"uploadLimitExceeded", "dailyLimitExceeded", "dailyUploadLimitExceeded"})
 
 
-class DriveApiError(Exception):
-    """A Drive call failed for good (or is about to be retried): HTTP status, errors[0].reason, message."""
+class DriveApiError(SyncError):
+    """A Drive call failed for good (or is about to be retried): HTTP status, errors[0].reason, message.
+
+    A SyncError (exit status 1) so that a run that cannot go on (Drive down after every retry,
+    a wrong --api-root) ends with one clear line, not a traceback; per-file ones are caught
+    before that and go in the summary.
+    """
 
     def __init__(
         self,
@@ -272,6 +277,9 @@ class RetryPolicy:
                 exc = translate(raw) if translate is not None else raw
                 limited = is_rate_limited(exc)
                 if not is_retryable(exc) or attempt >= self.max_tries:
+                    if is_transport_error(exc):  # out of tries: say so plainly (and as a SyncError)
+                        raise DriveApiError(0, "networkError", f"Google Drive could not be reached after "
+                                            f"{attempt} tries ({_describe(exc)})", retryable=True) from raw
                     if exc is raw:
                         raise
                     raise exc from raw

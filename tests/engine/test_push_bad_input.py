@@ -273,3 +273,43 @@ def test_a_folder_swapped_for_a_symlink_mid_push_is_not_followed(tmp_path, emula
     assert {"work/notes.txt", "work/other.txt"} <= set(reported)
     assert "symbolic link" in reported["work/notes.txt"]
     assert md5(b"top\n") in drive_md5s  # the rest of the push went on
+
+
+def test_drive_refusing_every_call_ends_with_a_clear_line_not_a_traceback(tmp_path, emulator):
+    """A run that cannot go on because of Drive itself (here: a wrong API path, every call a
+    404) exits 1 with one line on stderr, like any other run-ending error (DESIGN §6)."""
+    home = tmp_path / USER
+    home.mkdir()
+    connect_home(emulator.url, home, EMAIL)
+    (home / "a.txt").write_bytes(b"a")
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyter_drive_sync", "push", "--home", str(home), "--user", USER,
+         "--api-root", emulator.url + "not-drive/", "--json"],
+        capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and err.startswith("jupyter-drive-sync push: 404")
+    assert proc.stdout == b""
+    assert all(f["name"] != "a.txt" for f in emulator.files(EMAIL))
+
+
+def test_network_gone_after_every_retry_is_a_sync_error():
+    """Out of tries on a dropped network: a DriveApiError (a SyncError, exit 1) naming the
+    cause, so the CLI, the server and the hub report it like any run-ending error."""
+    from jupyter_drive_sync.errors import SyncError
+    from jupyter_drive_sync.retry import DriveApiError, RetryPolicy
+
+    sleeps: list[float] = []
+    calls = []
+
+    def unreachable() -> None:
+        calls.append(1)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    with pytest.raises(DriveApiError) as info:
+        RetryPolicy(max_tries=3, sleep=sleeps.append).call(unreachable)
+    assert len(calls) == 3 and len(sleeps) == 2
+    assert isinstance(info.value, SyncError) and info.value.exit_code == 1
+    assert "could not be reached" in str(info.value) and "ConnectionRefusedError" in str(info.value)
+    assert isinstance(info.value.__cause__, ConnectionRefusedError)
