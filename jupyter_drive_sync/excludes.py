@@ -18,9 +18,10 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from pathspec import GitIgnoreSpec
+if TYPE_CHECKING:  # imported when a home has user rules: most have none, and pathspec costs ~25 ms
+    from pathspec import GitIgnoreSpec
 
 from .model import STATE_DIR_REL
 
@@ -153,6 +154,8 @@ class Excludes:
         self._by_name.setdefault(rule.parts[-1], []).append(rule)
 
     def _compile_user(self, lines: list[str], source: str) -> None:
+        from pathspec import GitIgnoreSpec
+
         good: list[str] = []
         for number, line in enumerate(lines, 1):
             if not line.strip() or line.lstrip().startswith("#"):

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 FOLDER_MIME = "application/vnd.google-apps.folder"
 ROOT_PATH = ""  # the home itself, in relative POSIX paths
 STATE_DIR_REL = ".local/share/jupyter/drive_sync"  # the tool's own dir inside a home (state, lock, credentials)
 
 
-@dataclass(frozen=True, slots=True)
-class LocalEntry:
-    """One file or directory found by the scan (stat only, nothing read)."""
+class LocalEntry(NamedTuple):
+    """One file or directory found by the scan (stat only, nothing read).
+
+    A named tuple, not a dataclass: the scan makes one per file (20,000 in a typical home),
+    and a tuple is built several times faster than a frozen dataclass. It also lets plan
+    decide "unchanged" with one tuple compare against the state DB's (path, is_dir, size,
+    mtime_ns) row (`state.StateRows.clean`).
+    """
 
     path: str  # relative POSIX path from the home, e.g. "work/a.ipynb"; "" is the home
     is_dir: bool

@@ -239,10 +239,13 @@ class _Planner:
         protected = {s.path for s in self.snap.skipped}
         protected.update(self.snap.excluded)
         gone: dict[str, StateEntry] = {}
-        for path, row in self.state.items():
-            if not self.in_scope(path) or row.local_deleted:
+        replaced = self.replaced
+        state = self.state
+        for path in state:  # paths first: a row still present locally is never built
+            if path in entries and path not in replaced:
                 continue
-            if path in entries and path not in self.replaced:
+            row = state[path]
+            if not self.in_scope(path) or row.local_deleted:
                 continue
             if protected and self._under(path, protected):
                 continue  # not seen this run (refused or excluded): not a deletion
@@ -290,11 +293,32 @@ class _Planner:
 
     # -- result ------------------------------------------------------------------------------
 
+    def clean_keys(self) -> dict[str, tuple]:
+        """Rows in sync on both sides whose unchanged local file needs nothing, as the
+        `LocalEntry` tuple it would equal (see `state.StateRows.clean`); empty for a plain
+        mapping, or when some folder is trashed or removed on Drive (then every file below
+        a folder needs the ancestor check of `plan_file`, and the slow path does it)."""
+        clean = getattr(self.state, "clean", None)
+        if not clean:
+            return {}
+        for row in self.state.unclean_values():  # type: ignore[attr-defined]
+            if row.is_dir and _own_state(row) != _ALIVE:
+                return {}
+        return clean
+
     def run(self) -> Plan:
         in_scope = self.in_scope
+        clean_get = self.clean_keys().get
+        scoped = bool(self.root)
+        unchanged = 0
         for path, e in self.snap.entries.items():
+            if clean_get(path) == e:  # untouched file, Drive side as we left it: nothing to do
+                if not scoped or in_scope(path):
+                    unchanged += 1
+                continue
             if in_scope(path):
                 self.plan_entry(e)
+        self.unchanged += unchanged
         self.revive_parents()
         self.plan_deletions()
 

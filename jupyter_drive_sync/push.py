@@ -20,7 +20,6 @@ import os
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
@@ -41,7 +40,7 @@ from .model import (
 )
 from .plan import plan
 from .scan import NotBeneath, display_path, hash_candidates, open_beneath, scan
-from .state import HomeLock, StateDB, state_dir_for
+from .state import HomeLock, StateDB, StateRows, state_dir_for
 
 if TYPE_CHECKING:
     from .drive import DriveClient, DriveFile
@@ -82,6 +81,11 @@ class ProgressEvent:
 
 
 _UPLOADS = (ActionKind.CREATE, ActionKind.UPDATE_CONTENT)
+
+# After a push that wrote this much, read the changes feed once more at its end: the feed
+# then holds our own writes (1,000 per page), and reading them now keeps the next push, often
+# a no-op, at one request instead of one per thousand files of this one.
+DIGEST_FEED_AFTER_WRITES = 500
 
 
 def _ms(ns: int) -> int:
@@ -208,7 +212,9 @@ class _Run:
         parent = "root"
         existed = True
         now_ms = int(time.time() * 1000)
-        for name in self.folder_parts():
+        parts = self.folder_parts()
+        spare_ids: list[str] = []
+        for i, name in enumerate(parts):
             found = sorted(client.find_folders(name, parent), key=lambda f: (f.modified_ms, f.id)) if existed else []
             if found:
                 if len(found) > 1:
@@ -216,7 +222,9 @@ class _Run:
                 parent = found[0].id
                 continue
             existed = False
-            new_id = client.generate_ids(1)[0]
+            if not spare_ids:  # one call for every level still missing
+                spare_ids = client.generate_ids(len(parts) - i)
+            new_id = spare_ids.pop(0)
             result = client.create_folders([NewFolder(new_id, name, parent, now_ms)])[new_id]
             if isinstance(result, Exception):
                 raise result
@@ -327,7 +335,7 @@ class _Run:
                     root_id = self._setup_root(client, db, snap)
             else:
                 root_id = self._setup_root(client, db, snap)
-            state = db.load()
+            state = db.load_rows()
         self.summary.root_folder_id = root_id
         hashes = hash_candidates(self.home, snap, state)
         the_plan = plan(snap, state, hashes, policy=o.policy, delete_policy=o.delete_policy)
@@ -341,12 +349,29 @@ class _Run:
         elif actions:
             self.emit("uploading")
             self._execute(client, db, state, root_id, actions)
+            self._digest_own_writes(client, db)
 
         self.summary.seconds = round(time.monotonic() - started, 3)
         if not o.dry_run:
             db.set_last_push(asdict(self.summary))
         self.emit("done")
         return self.summary
+
+    def _digest_own_writes(self, client: "DriveClient", db: StateDB) -> None:
+        """Fold a big push's own writes out of the changes feed now (best effort)."""
+        from .drive import DriveApiError
+
+        s = self.summary
+        writes = s.folders_created + s.created + s.updated + s.metadata_updated + s.trashed
+        token = db.page_token
+        if writes < DIGEST_FEED_AFTER_WRITES or not token:
+            return
+        try:
+            changes, new_token = client.list_changes(token)
+        except DriveApiError as exc:  # the push itself is done; the next one reads the feed
+            log.info("could not read the changes feed after the push: %s", exc)
+            return
+        db.apply_remote_changes(changes, new_token)
 
     def _count_dry(self, actions: list[Action]) -> None:
         s = self.summary
@@ -395,9 +420,11 @@ class _Run:
         )
 
         folder_ids: dict[str, str] = {"": root_id}
-        for p, r in state.items():
+        # Folder rows are never among a StateRows' clean (file) rows: no need to build those.
+        rows = state.unclean_values() if isinstance(state, StateRows) else state.values()
+        for r in rows:
             if r.is_dir:
-                folder_ids[p] = r.drive_id
+                folder_ids[r.path] = r.drive_id
         failed_folders: set[str] = set()
 
         def parent_id(a: Action) -> str | None:
@@ -443,6 +470,8 @@ class _Run:
         forget = [a.path for a in file_actions if a.kind is ActionKind.FORGET_LOCAL]
         if forget:
             db.mark_local_deleted(forget)
+        from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+
         with ThreadPoolExecutor(max_workers=max(1, self.o.workers), thread_name_prefix="push") as pool:
             futures: list[Future] = []
             for a in file_actions:

@@ -104,6 +104,16 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
     groups = frozenset((os.getegid(), *os.getgroups()))
     check_perms = euid != 0
     limit = max_file_size
+    # Per-entry work is the whole cost of a no-op push: local names for everything the loop
+    # touches, and entries built with tuple.__new__ (LocalEntry is a NamedTuple) instead of
+    # a Python-level constructor call.
+    new_entry = tuple.__new__
+    entry_cls = LocalEntry
+    is_reg = _S_ISREG
+    is_dir_mode = _S_ISDIR
+    own_read = st_mod.S_IRUSR
+    own_list = st_mod.S_IRUSR | st_mod.S_IXUSR
+    part_suffix = RESTORE_PART_SUFFIX
 
     stack: list[tuple[str, str]] = [(home_str, "")]
     pop = stack.pop
@@ -141,14 +151,14 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
                         skipped.append(Skipped(rel, f"cannot stat: {exc.strerror or exc}"))
                         continue
                     mode = st.st_mode
-                    if _S_ISREG(mode):
-                        if name.endswith(RESTORE_PART_SUFFIX) and name[0] == ".":
+                    if is_reg(mode):
+                        if name[0] == "." and name.endswith(part_suffix):
                             excluded.append(rel)
                             continue
                         if (user_rules or name in by_name) and why(rel, False) is not None:
                             excluded.append(rel)
                             continue
-                        if check_perms and not mode_allows_read(
+                        if check_perms and (st.st_uid != euid or not mode & own_read) and not mode_allows_read(
                             mode, st.st_uid, st.st_gid, is_dir=False, euid=euid, groups=groups
                         ) and _confirm_unreadable(entry.path, False):
                             skipped.append(Skipped(rel, "not readable (permission denied)"))
@@ -157,17 +167,17 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
                         if size > limit:
                             skipped.append(Skipped(rel, f"larger than the size limit ({size} > {limit} bytes)"))
                             continue
-                        entries[rel] = LocalEntry(rel, False, size, st.st_mtime_ns)
-                    elif _S_ISDIR(mode):
+                        entries[rel] = new_entry(entry_cls, (rel, False, size, st.st_mtime_ns))
+                    elif is_dir_mode(mode):
                         if (user_rules or name in by_name) and why(rel, True) is not None:
                             excluded.append(rel)
                             continue
-                        if check_perms and not mode_allows_read(
+                        if check_perms and (st.st_uid != euid or mode & own_list != own_list) and not mode_allows_read(
                             mode, st.st_uid, st.st_gid, is_dir=True, euid=euid, groups=groups
                         ) and _confirm_unreadable(entry.path, True):
                             skipped.append(Skipped(rel, "folder not readable (permission denied)"))
                             continue
-                        entries[rel] = LocalEntry(rel, True, 0, st.st_mtime_ns)
+                        entries[rel] = new_entry(entry_cls, (rel, True, 0, st.st_mtime_ns))
                         push((entry.path, rel + "/"))
                     else:
                         if (user_rules or name in by_name) and why(rel, False) is not None:
@@ -266,7 +276,12 @@ def hash_candidates(home: Path | str, snapshot: Snapshot, state: Mapping[str, St
         home_str = os.path.realpath(home_str)
     out: dict[str, str] = {}
     synced = EntryStatus.SYNCED
+    # Rows in sync on both sides (a `StateRows` from the DB): the same (path, is_dir, size,
+    # mtime) tuple means untouched; skip it without building the row.
+    clean_get = (getattr(state, "clean", None) or {}).get
     for path, entry in snapshot.entries.items():
+        if clean_get(path) == entry:
+            continue
         row = state.get(path)
         if (
             row is None

@@ -10,17 +10,18 @@ A DB that is not a database any more is moved aside and replaced by an empty one
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
+import gc
 import json
 import os
-import socket
 import sqlite3
 import stat
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import AlreadyRunning
 from .model import STATE_DIR_REL, EntryStatus, RemoteChange, StateEntry
@@ -76,6 +77,19 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT);
 
 _STATUS = {s.value: s for s in EntryStatus}
 
+# A file row in sync on both sides: confirmed, present locally when last seen, and Drive still
+# holds what we wrote (same md5; modifiedTime = local mtime to the millisecond, floor division
+# written as a range so that SQLite's truncating division never differs from Python's `//`).
+# Such a row needs nothing unless the local (size, mtime) moved, so plan compares it as a tuple.
+_CLEAN = (
+    "status = 'synced' AND is_dir = 0 AND local_deleted = 0 AND drive_trashed = 0 AND drive_removed = 0"
+    " AND drive_md5 IS md5 AND drive_modified_ms * 1000000 <= local_mtime_ns"
+    " AND local_mtime_ns < (drive_modified_ms + 1) * 1000000"
+)
+_SELECT_CLEAN_KEYS = f"SELECT path, is_dir, local_size, local_mtime_ns FROM entries WHERE {_CLEAN}"
+_SELECT_NOT_CLEAN = f"{_SELECT} WHERE NOT ({_CLEAN})"
+_LAZY_FETCH_LIMIT = 64  # after this many single-row fetches, read the remaining rows at once
+
 
 def state_dir_for(home: Path | str) -> Path:
     """`<home>/.local/share/jupyter/drive_sync`: state DB, lock and credentials live here."""
@@ -95,6 +109,20 @@ def ensure_private_dir(path: Path) -> Path:
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(path, 0o700)
     return path
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Reading 20,000 rows allocates 20,000 tuples, and every few hundred allocations the cyclic
+    GC walks the young objects, every few thousand all of them: that doubled the load time.
+    Rows hold no reference cycles, so the collector can wait until they are read."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _row_to_entry(r: tuple) -> StateEntry:
@@ -188,6 +216,24 @@ class StateDB:
             rows = self._conn.execute(_SELECT).fetchall()
         conv = _row_to_entry
         return {r[0]: conv(r) for r in rows}
+
+    def load_rows(self) -> "StateRows":
+        """Every row, cheaply: what a push plans with.
+
+        Rows in sync on both sides (nearly all of them on a quiet day) come back as bare
+        `(path, is_dir, size, mtime_ns)` tuples, built into StateEntry only if asked for;
+        the others as StateEntry at once. One read transaction, two table scans.
+        """
+        with self._lock, _gc_paused():
+            c = self._conn
+            c.execute("BEGIN")
+            try:
+                clean = {r[0]: r for r in c.execute(_SELECT_CLEAN_KEYS)}
+                rest = c.execute(_SELECT_NOT_CLEAN).fetchall()
+            finally:
+                c.execute("COMMIT")
+            conv = _row_to_entry
+            return StateRows(self, clean, {r[0]: conv(r) for r in rest})
 
     def get(self, path: str) -> StateEntry | None:
         with self._lock:
@@ -352,6 +398,94 @@ class StateDB:
             return None
 
 
+class StateRows(Mapping[str, StateEntry]):
+    """The state DB's rows by path, as `StateDB.load_rows` read them (a read-only mapping).
+
+    `clean` maps each path whose row is in sync on both sides to `(path, is_dir, size,
+    mtime_ns)`, which equals the scan's `LocalEntry` of an untouched file: plan and
+    `hash_candidates` skip such files with one tuple compare, without building a StateEntry.
+    Looking a clean path up builds its StateEntry from the DB (once; the same object after);
+    iterating values or items reads all remaining rows in one query. Read before the push
+    writes anything (plan looks up every path it acts on), so lazily built rows are the ones
+    the plan saw.
+    """
+
+    __slots__ = ("_db", "clean", "_full", "_fetched")
+
+    def __init__(self, db: StateDB | None, clean: dict[str, tuple], full: dict[str, StateEntry]) -> None:
+        self._db = db
+        self.clean = clean
+        self._full = full
+        self._fetched = 0
+
+    def __getitem__(self, path: str) -> StateEntry:
+        e = self._full.get(path)
+        if e is None and (path not in self.clean or (e := self._build(path)) is None):
+            raise KeyError(path)
+        return e
+
+    def get(self, path: str, default: Any = None) -> Any:
+        e = self._full.get(path)
+        if e is None and (path not in self.clean or (e := self._build(path)) is None):
+            return default
+        return e
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._full or path in self.clean
+
+    def __iter__(self) -> Iterator[str]:
+        full = self._full
+        yield from list(full)
+        for p in list(self.clean):
+            if p not in full:
+                yield p
+
+    def __len__(self) -> int:
+        full = self._full
+        return len(full) + sum(1 for p in self.clean if p not in full)
+
+    def unclean_values(self) -> list[StateEntry]:
+        """The rows not in sync on both sides (and any clean row already built), cheaply."""
+        return list(self._full.values())
+
+    def values(self) -> Any:  # type: ignore[override]
+        self._build_all()
+        return self._full.values()
+
+    def items(self) -> Any:  # type: ignore[override]
+        self._build_all()
+        return self._full.items()
+
+    def _build(self, path: str) -> StateEntry | None:
+        """The StateEntry of a clean path, read from the DB (None if the row is gone)."""
+        self._fetched += 1
+        if self._fetched > _LAZY_FETCH_LIMIT or self._db is None:
+            self._build_all()
+            return self._full.get(path)
+        e = self._db.get(path)
+        if e is None:
+            del self.clean[path]
+        else:
+            self._full[path] = e
+        return e
+
+    def _build_all(self) -> None:
+        full = self._full
+        missing = [p for p in self.clean if p not in full]
+        if not missing:
+            return
+        rows: dict[str, tuple] = {}
+        if self._db is not None:
+            with self._db._lock:
+                rows = {r[0]: r for r in self._db._conn.execute(_SELECT)}
+        for p in missing:
+            r = rows.get(p)
+            if r is None:
+                del self.clean[p]
+            else:
+                full[p] = _row_to_entry(r)
+
+
 class _Tx:
     """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error) under the DB's thread lock."""
 
@@ -413,7 +547,7 @@ class HomeLock:
         except BaseException:
             os.close(fd)
             raise
-        info = {"pid": os.getpid(), "kind": self.kind, "started": time.time(), "host": socket.gethostname()}
+        info = {"pid": os.getpid(), "kind": self.kind, "started": time.time(), "host": os.uname().nodename}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
