@@ -32,6 +32,7 @@ from __future__ import annotations
 import enum
 import errno
 import hashlib
+import json
 import logging
 import os
 import stat
@@ -512,8 +513,6 @@ class _Run:
                 self.summary.seconds = round(time.monotonic() - started, 3)
                 if not self.o.dry_run:
                     try:
-                        import json
-
                         db.set_meta(META_LAST_RESTORE, json.dumps(asdict(self.summary)))
                     except Exception:  # noqa: BLE001 - the record is a nicety
                         log.warning("could not record the restore summary")
@@ -629,70 +628,97 @@ class _Run:
         queue = deque([(rel, top)])
         while queue:
             rel, folder = queue.popleft()
-            for n in sorted(safe_names(client.list_children(folder.id)), key=lambda n: n.local or ""):
-                f = n.file
-                if n.local is None:
-                    self.skip(_join(rel, f.name), n.skipped or "not restorable")
-                    continue
-                child = _join(rel, n.local)
-                if n.renamed:
-                    with self._lock:
-                        self.summary.renamed.append({"path": display_path(child), "drive_name": f.name,
-                                                     "reason": n.renamed})
-                why = self.guard.why(child, f.is_folder)
-                if why is not None:
-                    self.skip(child, f"never restored ({why})")
-                    continue
-                if f.is_folder:
-                    if self._folder(fs, child, f, folders, state, rows):
-                        queue.append((child, f))
-                else:
-                    self._file(fs, child, f, tasks, state, rows)
+            try:
+                dfd = fs.open_dir(rel)  # once per folder, for all its files
+            except (Blocked, OSError):
+                dfd = -1  # each file opens (and reports) on its own
+            try:
+                self._walk_folder(client, fs, rel, folder, dfd, folders, tasks, state, rows, queue)
+            finally:
+                if dfd is not None and dfd >= 0:
+                    os.close(dfd)
             self.emit("listing", rel, force=False)
 
+    def _walk_folder(self, client: "DriveClient", fs: HomeFS, rel: str, folder: "DriveFile", dfd: int | None,
+                     folders: list[_Folder], tasks: list[_Task], state: dict[str, StateEntry],
+                     rows: list[StateEntry], queue: "deque[tuple[str, DriveFile]]") -> None:
+        for n in sorted(safe_names(client.list_children(folder.id)), key=lambda n: n.local or ""):
+            f = n.file
+            if n.local is None:
+                self.skip(_join(rel, f.name), n.skipped or "not restorable")
+                continue
+            child = _join(rel, n.local)
+            if n.renamed:
+                with self._lock:
+                    self.summary.renamed.append({"path": display_path(child), "drive_name": f.name,
+                                                 "reason": n.renamed})
+            why = self.guard.why(child, f.is_folder)
+            if why is not None:
+                self.skip(child, f"never restored ({why})")
+                continue
+            if f.is_folder:
+                if self._folder(fs, child, f, folders, state, rows):
+                    queue.append((child, f))
+            else:
+                self._file(fs, child, f, tasks, state, rows, dfd)
+
     def _file(self, fs: HomeFS, rel: str, f: "DriveFile", tasks: list[_Task],
-              state: dict[str, StateEntry], rows: list[StateEntry]) -> None:
-        """Decide one Drive file against the local side (reads only)."""
+              state: dict[str, StateEntry], rows: list[StateEntry], parent_fd: int | None = -1) -> None:
+        """Decide one Drive file against the local side (reads only). `parent_fd`: its folder,
+        already open (None: the folder does not exist locally; -1: open it here)."""
         parent, _, name = rel.rpartition("/")
+        if parent_fd is None:
+            tasks.append(_Task(rel, f, replace=False))
+            return
+        if parent_fd >= 0:
+            self._file_at(parent_fd, rel, name, f, tasks, state, rows)
+            return
         try:
             dfd = fs.open_dir(parent)
         except Blocked as exc:
             self.skip(rel, str(exc))
             return
+        except OSError as exc:
+            self.fail(rel, f"cannot open its folder: {exc.strerror or exc}")
+            return
         if dfd is None:
             tasks.append(_Task(rel, f, replace=False))
             return
         try:
-            try:
-                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-            except FileNotFoundError:
-                tasks.append(_Task(rel, f, replace=False))
-                return
-            if stat.S_ISLNK(st.st_mode):
-                self.skip(rel, "a symbolic link is at this path: not replaced")
-                return
-            if not stat.S_ISREG(st.st_mode):
-                what = "folder" if stat.S_ISDIR(st.st_mode) else "special file"
-                self.skip(rel, f"a {what} is at this path: not replaced")
-                return
-            row = state.get(rel)
-            if self._identical(dfd, name, st, f, row):
-                self.count("unchanged")
-                if not (row is not None and row.drive_id == f.id and row.local_size == st.st_size
-                        and row.local_mtime_ns == st.st_mtime_ns and row.md5 == f.md5
-                        and row.status is EntryStatus.SYNCED and not row.local_deleted):
-                    rows.append(_identical_row(rel, f, st))
-                return
-            keep = (self.overwrite is Overwrite.NEVER
-                    or (self.overwrite is Overwrite.OLDER and _ms(st.st_mtime_ns) >= f.modified_ms))
-            if row is None or row.drive_id != f.id:
-                rows.append(_conflict_row(rel, f))  # the next push settles it by last-write-wins
-            if keep:
-                self.count("skipped_existing")
-            else:
-                tasks.append(_Task(rel, f, replace=True))
+            self._file_at(dfd, rel, name, f, tasks, state, rows)
         finally:
             os.close(dfd)
+
+    def _file_at(self, dfd: int, rel: str, name: str, f: "DriveFile", tasks: list[_Task],
+                 state: dict[str, StateEntry], rows: list[StateEntry]) -> None:
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            tasks.append(_Task(rel, f, replace=False))
+            return
+        if stat.S_ISLNK(st.st_mode):
+            self.skip(rel, "a symbolic link is at this path: not replaced")
+            return
+        if not stat.S_ISREG(st.st_mode):
+            what = "folder" if stat.S_ISDIR(st.st_mode) else "special file"
+            self.skip(rel, f"a {what} is at this path: not replaced")
+            return
+        row = state.get(rel)
+        if self._identical(dfd, name, st, f, row):
+            self.count("unchanged")
+            if not (row is not None and row.drive_id == f.id and row.local_size == st.st_size
+                    and row.local_mtime_ns == st.st_mtime_ns and row.md5 == f.md5
+                    and row.status is EntryStatus.SYNCED and not row.local_deleted):
+                rows.append(_identical_row(rel, f, st))
+            return
+        keep = (self.overwrite is Overwrite.NEVER
+                or (self.overwrite is Overwrite.OLDER and _ms(st.st_mtime_ns) >= f.modified_ms))
+        if row is None or row.drive_id != f.id:
+            rows.append(_conflict_row(rel, f))  # the next push settles it by last-write-wins
+        if keep:
+            self.count("skipped_existing")
+        else:
+            tasks.append(_Task(rel, f, replace=True))
 
     def _identical(self, dfd: int, name: str, st: os.stat_result, f: "DriveFile", row: StateEntry | None) -> bool:
         if f.size is None or st.st_size != f.size or f.md5 is None:
@@ -974,8 +1000,6 @@ def _terminal_progress(stream: Any) -> Callable[[ProgressEvent], None]:
 
 def cmd_restore(args: Any) -> int:
     """`jupyter-drive-sync restore`: exit 0 ok, 1 failures, 2 usage, 3 reconnect, 4 refused."""
-    import json
-
     from .config import SyncSettings
 
     try:

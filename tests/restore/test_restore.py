@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -43,7 +42,7 @@ from jupyter_drive_sync.restore import (
     safe_names,
     split_subpath,
 )
-from jupyter_drive_sync.state import HomeLock, StateDB, state_dir_for
+from jupyter_drive_sync.state import HomeLock, state_dir_for
 
 EMAIL = "ann@uni.edu"
 FULL_DRIVE = "https://www.googleapis.com/auth/drive"
@@ -518,3 +517,17 @@ def test_hostile_names_from_drive_never_write_outside_the_home(home, emulator, t
     count = len(emulator.files(EMAIL))
     after = push(home, emulator)
     assert after.created == 0 and len(emulator.files(EMAIL)) == count
+
+
+def test_leftover_temp_files_are_never_pushed_and_a_restore_removes_them(home, emulator):
+    write(home, "d/a.txt", b"alpha", T0 * 10**9)
+    push(home, emulator)
+    write(home, "d/.a.txt.drive-sync-part", b"half of alph")  # what a killed restore leaves
+    write(home, ".b.drive-sync-part", b"half")
+    s = push(home, emulator)
+    assert s.created == 0 and not any("drive-sync-part" in p for p in drive_tree(emulator))
+
+    s = restore(home, emulator)
+    assert s.unchanged == 1 and s.failed == []
+    assert not list(home.rglob("*.drive-sync-part"))
+    assert (home / "d/a.txt").read_bytes() == b"alpha"
