@@ -1,7 +1,8 @@
-"""Background pushes and restores for the server extension: one at a time per home, never on the IOLoop.
+"""Background pushes and restores for the server extension: one at a time per home, never on
+the IOLoop.
 
-A push runs `push.run_push` (a restore `restore.run_restore`) in a worker thread and feeds a progress snapshot that the REST
-API reads. The home's lock file is shared with the CLI and the nightly job, so a push started
+A push runs `push.run_push` (a restore `restore.run_restore`) in a worker thread and feeds a
+progress snapshot that the REST API reads. The home's lock file is shared with the CLI and the nightly job, so a push started
 elsewhere shows here as a running job (and a new one is refused with it). The last job's
 outcome is written beside the state DB, so status after a server restart still shows it.
 """
