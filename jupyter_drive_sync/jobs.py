@@ -2,9 +2,10 @@
 the IOLoop.
 
 A push runs `push.run_push` (a restore `restore.run_restore`) in a worker thread and feeds a
-progress snapshot that the REST API reads. The home's lock file is shared with the CLI and the nightly job, so a push started
-elsewhere shows here as a running job (and a new one is refused with it). The last job's
-outcome is written beside the state DB, so status after a server restart still shows it.
+progress snapshot that the REST API reads. The home's lock file is shared with the CLI and the
+nightly job, so a run started elsewhere shows here as a running job (and a new one is refused
+with it). The last push's outcome is written beside the state DB (a restore's in its own file),
+so status after a server restart still shows it.
 """
 
 from __future__ import annotations
