@@ -123,6 +123,7 @@ def cli_push(home: Path, emulator, *, workers: int = 4) -> subprocess.Popen:
 # -- lost responses ---------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(180)  # retries back off at random (up to 8 tries): bound the worst case
 @pytest.mark.parametrize("seed", [11, 12])
 def test_lost_after_commit_never_duplicates(home, emulator, seed):
     # The emulator's faults hit every route alike, so a rate of 1.0 would also swallow the 409s
