@@ -435,10 +435,15 @@ class DriveClient:
                          what="changes.getStartPageToken")
         return str(res["startPageToken"])
 
-    def list_changes(self, page_token: str) -> tuple[list[model.RemoteChange], str]:
-        """Every change since `page_token` (all pages) and the token to start from next time."""
+    def list_changes(self, page_token: str, *, max_pages: int | None = None) -> tuple[list[model.RemoteChange], str]:
+        """Every change since `page_token` (all pages) and the token to start from next time.
+
+        With `max_pages`, stop after that many pages and return the position reached (the
+        next page's token), so a caller can read a long feed in part and the rest later.
+        """
         changes: list[model.RemoteChange] = []
         token = page_token
+        pages = 0
         fields = f"nextPageToken,newStartPageToken,changes(changeType,fileId,removed,time,file({FILE_FIELDS}))"
         while True:
             res = self._call(
@@ -456,6 +461,9 @@ class DriveClient:
             token = res.get("nextPageToken")
             if not token:  # defensive: a feed that ends without a new token restarts where it was
                 return changes, page_token
+            pages += 1
+            if max_pages is not None and pages >= max_pages:
+                return changes, str(token)
 
     def download(self, file_id: str, dest: BinaryIO, *, progress: Callable[[int], None] | None = None) -> None:
         """Stream the content into `dest` in chunks, resuming a failed chunk where it stopped."""

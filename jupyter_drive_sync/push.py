@@ -81,11 +81,14 @@ class ProgressEvent:
 
 
 _UPLOADS = (ActionKind.CREATE, ActionKind.UPDATE_CONTENT)
+MAX_IDS_PER_CALL = 1000  # files.generateIds
 
-# After a push that wrote this much, read the changes feed once more at its end: the feed
-# then holds our own writes (1,000 per page), and reading them now keeps the next push, often
-# a no-op, at one request instead of one per thousand files of this one.
-DIGEST_FEED_AFTER_WRITES = 500
+# A push's own writes come back in the changes feed (1,000 per page), which the next push
+# (often a no-op, budgeted at 2 requests, DESIGN §10) would have to read. So a push that wrote
+# thousands of items reads all but the last FEED_PAGES_LEFT_FOR_NEXT_PUSH pages of them at its
+# end; the next push reads the rest.
+FEED_PAGE = 1000
+FEED_PAGES_LEFT_FOR_NEXT_PUSH = 2
 
 
 def _ms(ns: int) -> int:
@@ -140,6 +143,7 @@ class _Run:
         self.client: DriveClient | None = None
         self.db: StateDB | None = None
         self._lock = threading.Lock()
+        self._spare_ids: list[str] = []  # generated with the root folder's, not yet used
         self.files_done = 0
         self.files_total = 0
         self.bytes_done = 0
@@ -192,7 +196,7 @@ class _Run:
             raise ConfigError("the Drive folder template names no folder")
         return parts
 
-    def ensure_root(self, client: "DriveClient", db: StateDB) -> tuple[str, bool]:
+    def ensure_root(self, client: "DriveClient", db: StateDB, expect_new: int = 0) -> tuple[str, bool]:
         """The home's Drive folder ID (stored, or found/created by path); True if it existed."""
         from .drive import NewFolder, NotFound
 
@@ -222,13 +226,14 @@ class _Run:
                 parent = found[0].id
                 continue
             existed = False
-            if not spare_ids:  # one call for every level still missing
-                spare_ids = client.generate_ids(len(parts) - i)
+            if not spare_ids:  # one call for every level still missing, and the home's first IDs
+                spare_ids = client.generate_ids(min(MAX_IDS_PER_CALL, len(parts) - i + expect_new))
             new_id = spare_ids.pop(0)
             result = client.create_folders([NewFolder(new_id, name, parent, now_ms)])[new_id]
             if isinstance(result, Exception):
                 raise result
             parent = result.id
+        self._spare_ids = spare_ids  # for _execute: a first push's creates need no extra call
         db.root_folder_id = parent
         db.account_email = db.account_email or client.about_email()
         return parent, existed
@@ -237,7 +242,7 @@ class _Run:
         """First push, lost state, or the root folder changed on Drive: find or make the folder,
         start the changes feed, and adopt what the folder already holds."""
         token = client.start_page_token()  # before any write of ours
-        root_id, existed = self.ensure_root(client, db)
+        root_id, existed = self.ensure_root(client, db, len(snap.entries) if snap is not None else 0)
         db.page_token = token
         if existed and db.count() == 0:
             self.adopt(client, db, root_id, snap)
@@ -363,11 +368,12 @@ class _Run:
 
         s = self.summary
         writes = s.folders_created + s.created + s.updated + s.metadata_updated + s.trashed
+        pages = writes // FEED_PAGE + 1 - FEED_PAGES_LEFT_FOR_NEXT_PUSH
         token = db.page_token
-        if writes < DIGEST_FEED_AFTER_WRITES or not token:
+        if pages < 1 or not token:
             return
         try:
-            changes, new_token = client.list_changes(token)
+            changes, new_token = client.list_changes(token, max_pages=pages)
         except DriveApiError as exc:  # the push itself is done; the next one reads the feed
             log.info("could not read the changes feed after the push: %s", exc)
             return
@@ -408,7 +414,8 @@ class _Run:
         # 1. fresh IDs for everything new, recorded as pending before any create
         new = [a for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE) and a.drive_id is None]
         if new:
-            ids = client.generate_ids(len(new))
+            spare, self._spare_ids = self._spare_ids[:len(new)], self._spare_ids[len(new):]
+            ids = spare + (client.generate_ids(len(new) - len(spare)) if len(new) > len(spare) else [])
             new_set = {id(a) for a in new}
             assigned = {a.path: i for a, i in zip(new, ids)}
             actions = [replace(a, drive_id=assigned[a.path]) if id(a) in new_set else a for a in actions]
