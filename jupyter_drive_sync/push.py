@@ -67,6 +67,10 @@ class PushOptions:
     extra_excludes: tuple[str, ...] = ()
     wait_for_lock: float = 0.0  # seconds to wait for the home lock; 0 = fail at once
     pacer: "Pacer | None" = None  # shared by the hub job across homes
+    # Upload sizes (None: the Drive client's defaults, 8 MiB chunks above 5 MiB). Small values
+    # put every resumable code path in reach of small test files (tests/reliability).
+    chunk_size: int | None = None
+    multipart_limit: int | None = None
 
 
 @dataclass
@@ -184,7 +188,10 @@ class _Run:
             raise NotConnected(str(exc)) from exc
         if creds is None:
             raise NotConnected("Google Drive is not connected for this home: run `jupyter-drive-sync auth` first")
-        return DriveClient(creds, api_root=self.o.api_root, pacer=self.o.pacer, on_credentials_refreshed=store.save)
+        sizes = {k: v for k, v in (("chunk_size", self.o.chunk_size), ("multipart_limit", self.o.multipart_limit))
+                 if v is not None}
+        return DriveClient(creds, api_root=self.o.api_root, pacer=self.o.pacer, on_credentials_refreshed=store.save,
+                           **sizes)
 
     def folder_parts(self) -> list[str]:
         try:
