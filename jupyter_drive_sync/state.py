@@ -540,7 +540,7 @@ class HomeLock:
             raise RuntimeError("this HomeLock is already held")
         fd = self._open()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock_unless_held(fd)
         except BlockingIOError:
             os.close(fd)
             return False
@@ -578,8 +578,8 @@ class HomeLock:
     def holder(self) -> dict[str, Any] | None:
         """Who holds the lock, as its holder wrote it; None when the lock is free.
 
-        Probes with a shared non-blocking flock, so use it for status displays, not in a loop
-        racing other acquirers (a probe can make a simultaneous `try_acquire` fail once).
+        Probes with a shared non-blocking flock, for status displays; an acquirer that meets
+        such a probe tries again (`_flock_unless_held`) instead of reporting the home busy.
         """
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -612,6 +612,32 @@ class HomeLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+_PROBE_GRACE_S = 1.0  # a status probe holds its shared lock for microseconds
+
+
+def _flock_unless_held(fd: int) -> None:
+    """Take the exclusive lock, or raise BlockingIOError if another run holds it.
+
+    A failed exclusive attempt may only mean that a status probe (`holder()`, a shared lock
+    held for an instant) was looking: then a shared attempt succeeds, and we try again instead
+    of telling a nightly run that the home is busy when nothing runs.
+    """
+    deadline = time.monotonic() + _PROBE_GRACE_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise  # an exclusive holder: a real run
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.001)
 
 
 def _parse_info(data: bytes) -> dict[str, Any]:
