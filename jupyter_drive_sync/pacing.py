@@ -62,6 +62,10 @@ class Pacer:
         `rate_increase` is how much the rate grows per second of steady successes (each
         success adds rate_increase / rate); default 5 % of `rate`, so a halved rate is back
         at the ceiling after ~10 s without rejections.
+
+        `burst` defaults to half a second's worth: Drive's own bucket holds about a second's,
+        so at full speed the other half absorbs requests that arrive bunched (a burst as large
+        as Drive's left no margin and drew an occasional 403 userRateLimitExceeded).
         """
         if rate <= 0 or max_concurrency < 1:
             raise ValueError("rate must be > 0 and max_concurrency >= 1")
@@ -69,7 +73,7 @@ class Pacer:
             raise ValueError("decrease must be between 0 and 1")
         self.max_rate = float(rate)
         self.min_rate = min(float(min_rate), self.max_rate)
-        self.burst = float(burst if burst is not None else max(1.0, rate))
+        self.burst = float(burst if burst is not None else max(1.0, rate / 2))
         self.max_concurrency = max_concurrency
         self._decrease = decrease
         self._rate_increase = rate_increase if rate_increase is not None else 0.05 * self.max_rate
