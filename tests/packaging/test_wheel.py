@@ -18,7 +18,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def run(*cmd: str | Path, cwd: Path | None = None) -> str:
-    # The dev venv's bin on PATH: the build hook runs `jlpm` from there (jupyter-builder).
+    # The dev venv's bin on PATH too (jupyter-builder's `jupyter-builder` and `jlpm`).
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     out = ANSI.sub("", proc.stdout + proc.stderr)
@@ -29,8 +29,8 @@ def run(*cmd: str | Path, cwd: Path | None = None) -> str:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    # --no-isolation: the dev venv already has the build backend and jlpm (jupyter-builder).
-    run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, ROOT, cwd=ROOT)
+    # Isolated, as a release build: the backend, the build hook and jlpm come from [build-system].
+    run(sys.executable, "-m", "build", "--wheel", "--outdir", out, ROOT, cwd=ROOT)
     (whl,) = out.glob("jupyter_drive_sync-*.whl")
     return whl
 
