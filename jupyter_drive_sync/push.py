@@ -343,6 +343,7 @@ class _Run:
             if root_id and token:
                 changes, new_token = client.list_changes(token)  # a no-op push: this one call
                 db.apply_remote_changes(changes, new_token)
+                self._report_same_name_arrivals(db, changes, root_id)
                 if any(ch.drive_id == root_id and (ch.removed or ch.trashed) for ch in changes):
                     root_id = self._setup_root(client, db, snap)
             else:
@@ -368,6 +369,25 @@ class _Run:
             db.set_last_push(asdict(self.summary))
         self.emit("done")
         return self.summary
+
+    def _report_same_name_arrivals(self, db: StateDB, changes: list[RemoteChange], root_id: str) -> None:
+        """Report files that appeared on Drive beside ours under the same name (another copy of
+        this app elsewhere, a migration script): we keep writing by ID and leave them alone,
+        but the student should know the folder now shows two of them."""
+        for ch in changes:
+            if ch.removed or ch.trashed or not ch.name or not ch.parent_id or db.by_drive_id(ch.drive_id) is not None:
+                continue
+            if ch.parent_id == root_id:
+                parent_path = ""
+            else:
+                parent = db.by_drive_id(ch.parent_id)
+                if parent is None or not parent.is_dir:
+                    continue
+                parent_path = parent.path + "/"
+            ours = db.get(parent_path + ch.name)
+            if ours is not None and ours.drive_id != ch.drive_id and not ours.drive_removed:
+                self.skip(ours.path, f"another item with this name was added to this Drive folder ({ch.drive_id}); "
+                                     f"the backup keeps updating its own copy ({ours.drive_id}) and leaves it alone")
 
     def _digest_own_writes(self, client: "DriveClient", db: StateDB) -> None:
         """Fold a big push's own writes out of the changes feed now (best effort)."""

@@ -89,9 +89,21 @@ class NeedsReauth(DriveApiError, NotConnected):
 class StorageFull(DriveApiError, DriveRefused):
     """The user's Drive is full (storageQuotaExceeded); retrying cannot help."""
 
+    error_kind = "drive_full"  # the word the server's job API reports (jobs.error_kind)
+
+    def __str__(self) -> str:  # what the student reads: what happened, and what to do
+        return (f"Google Drive is full ({DriveApiError.__str__(self)}). Free space in Google Drive "
+                "or add storage, then push again; what was backed up so far is kept.")
+
 
 class DailyCapReached(DriveApiError, DriveRefused):
     """The 750 GB/day upload cap: unlike per-minute rate limits, it lasts for hours."""
+
+    error_kind = "upload_cap"
+
+    def __str__(self) -> str:  # Google's own words ("User rate limit exceeded.") sound transient
+        return (f"Google Drive's daily upload limit was reached ({DriveApiError.__str__(self)}). "
+                "Uploads are refused until tomorrow; the next push continues where this one stopped.")
 
     @property
     def rate_limited(self) -> bool:  # slowing down does not help: stop

@@ -132,15 +132,20 @@ class Mirror:
     def tree(self) -> dict[str, list[dict[str, Any]]]:
         return drive_paths(self.emulator.files(self.email))
 
-    def compare(self, home: Path, *, download: bool = True, trashed_ok: Iterable[str] = ()) -> MirrorReport:
-        """Compare now. Faults must be off (the downloads go through the Drive API)."""
+    def compare(self, home: Path, *, download: bool = True, trashed_ok: Iterable[str] = (),
+                allow_outside: Iterable[str] = ()) -> MirrorReport:
+        """Compare now. Faults must be off (the downloads go through the Drive API).
+
+        `allow_outside`: Drive paths outside the folder that may exist (e.g. the folder's old
+        parent after the user moved it)."""
         want = local_tree(home)
         tree = self.tree()
         prefix = self.folder + "/"
         rep = MirrorReport()
         rep.duplicates = {p: len(fs) for p, fs in tree.items() if len(fs) > 1}
         chain = {"/".join(self.folder.split("/")[:i + 1]) for i in range(len(self.folder.split("/")))}
-        outside = [p for p in tree if p not in chain and not p.startswith(prefix)]
+        allowed = chain | set(allow_outside)
+        outside = [p for p in tree if p not in allowed and not p.startswith(prefix)]
         rep.extra.extend(outside)
         ok_trashed = set(trashed_ok)
         for path, fs in sorted(tree.items()):
