@@ -44,6 +44,9 @@ def md5(data: bytes) -> str:
 # -- the local side ---------------------------------------------------------------------------
 
 
+MAX_FILE_SIZE = 5 * 1024**4  # the push's default size limit
+
+
 def local_tree(home: Path) -> dict[str, bytes | None]:
     """What a push should carry: relative path → bytes (files) or None (folders).
 
@@ -65,6 +68,8 @@ def local_tree(home: Path) -> dict[str, bytes | None]:
                 if not is_dir and not entry.is_file(follow_symlinks=False):
                     continue
                 if excludes.why(rel, is_dir) is not None or rel == STATE_DIR_REL:
+                    continue
+                if not is_dir and entry.stat(follow_symlinks=False).st_size > MAX_FILE_SIZE:
                     continue
                 if is_dir:
                     out[rel] = None
