@@ -168,7 +168,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64, help="bytes per generated file")
     ap.add_argument("--workers", type=int, default=None, help="push --workers for noop/changed (default: the CLI's)")
     ap.add_argument("--first-workers", type=int, default=None, help="push --workers for the first push")
-    ap.add_argument("--repeat", type=int, default=3, help="timed samples of the no-op push, start-up and walk")
+    ap.add_argument("--repeat", type=int, default=5, help="timed samples of the no-op push, start-up and walk")
     ap.add_argument("--only", choices=["noop", "first_push"], default=None, help="run one scenario group")
     ap.add_argument("--json-out", metavar="FILE", help="also write every line as one JSON array here")
     args = ap.parse_args()
