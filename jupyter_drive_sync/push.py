@@ -181,8 +181,8 @@ class _Run:
         from .drive import DriveClient
 
         cred_path = self.o.credentials_path or (state_dir_for(self.home) / "credentials.json")
-        store = CredentialStore(cred_path, self.o.encryption_key)
         try:
+            store = CredentialStore(cred_path, self.o.encryption_key)  # a malformed key raises here
             creds = store.load()
         except CredentialsError as exc:
             raise NotConnected(str(exc)) from exc

@@ -416,8 +416,8 @@ def connect(home: Path, credentials_path: Path | None, key: str | None, api_root
     from .credentials import CredentialsError, CredentialStore
     from .drive import DriveClient
 
-    store = CredentialStore(credentials_path or (state_dir_for(home) / "credentials.json"), key)
     try:
+        store = CredentialStore(credentials_path or (state_dir_for(home) / "credentials.json"), key)  # bad key raises
         creds = store.load()
     except CredentialsError as exc:
         raise NotConnected(str(exc)) from exc

@@ -24,6 +24,10 @@ from typing import Any, Iterable
 import pytest
 import requests
 
+# pytest-jupyter's server fixtures and its async test hooks, for this directory only (as
+# tests/server/conftest.py does): test_security_suite.py drives a real Jupyter server.
+from pytest_jupyter.jupyter_server import *  # noqa: E402,F401,F403
+
 from jupyter_drive_sync.excludes import Excludes
 from jupyter_drive_sync.model import FOLDER_MIME, STATE_DIR_REL
 from jupyter_drive_sync.state import LOCK_NAME, state_dir_for
