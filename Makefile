@@ -5,12 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test emulator bench clean frontend wheel browser
+.PHONY: install demo test emulator bench clean frontend wheel browser soak
 
 # Frontend (labextension/ -> jupyter_drive_sync/labextension): built by jlpm from jupyter-builder.
 # `pip install -e` runs the hatch build hook (only when the sources changed); the prebuilt copy
-# it puts in the venv is then replaced by a link so `make frontend` rebuilds are live.
+# it puts in the venv is then replaced by a link so `make frontend` rebuilds are live. The
+# classic nbextension is copied (nbclassic refuses symlinks leaving its static dir): `make frontend`.
 LABEXT_DEST := $(VENV)/share/jupyter/labextensions/jupyter-drive-sync
+NBEXT_DEST := $(VENV)/share/jupyter/nbextensions/jupyter_drive_sync
 JLPM := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jlpm
 # Browser for the UI tests (tests/ui): Debian's chromium, never a Playwright download.
 CHROMIUM := /usr/bin/chromium
@@ -36,12 +38,17 @@ emulator: install
 test: install browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
+# The reliability suite at its long counts (50 fault seeds, 30 kills, 50,000 files...): not in CI.
+soak: install
+	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability
+
 bench: install
 	$(BIN)/python bench/emulator_throughput.py
 
 frontend: install
 	$(JLPM) install
 	$(JLPM) build:prod
+	rm -rf $(NBEXT_DEST) && cp -r jupyter_drive_sync/nbextension/static $(NBEXT_DEST)
 
 wheel: install
 	$(BIN)/python -m build --wheel --outdir dist .

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -213,8 +214,20 @@ def context(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(context: Any) -> Any:
-    return context.new_page()
+def page(context: Any) -> Iterator[Any]:
+    """A browser tab; afterwards, no error from our extension may have reached the console.
+
+    Errors are ours when their text or stack names our code (the bundle is served from
+    .../labextensions/jupyter-drive-sync/, the classic one from nbextensions/jupyter_drive_sync/);
+    Notebook 7 itself logs unrelated errors when a page is left while it is still loading.
+    """
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(f"{m.text} @ {m.location.get('url', '')}") if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(f"uncaught: {e} {e.stack or ''}"))
+    yield tab
+    ours = [e for e in errors if re.search(r"drive[-_]?sync", e, re.I)]
+    assert not ours, ours
 
 
 def drive_paths(emulator: Any, email: str = EMAIL) -> set[str]:
