@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test emulator bench clean frontend wheel browser soak soak
+.PHONY: install demo test emulator bench clean frontend wheel browser soak
 
 # Frontend (labextension/ -> jupyter_drive_sync/labextension): built by jlpm from jupyter-builder.
 # `pip install -e` runs the hatch build hook (only when the sources changed); the prebuilt copy
@@ -37,10 +37,6 @@ emulator: install
 
 test: install browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
-
-# The reliability suite at its long counts (50 fault seeds, 30 kills, 50,000 files...): not in CI.
-soak: install
-	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability
 
 # The reliability suite at its long counts (50 fault seeds, 30 kills, 50,000 files...): not in CI.
 soak: install
