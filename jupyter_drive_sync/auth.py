@@ -26,7 +26,7 @@ from typing import Any, Callable, TextIO
 
 from google.oauth2.credentials import Credentials
 
-from .config import SyncSettings
+from .config import SyncSettings, settings_from_args
 from .credentials import DRIVE_FILE_SCOPE, CredentialsError, CredentialStore, RevokeError, revoke
 from .errors import ConfigError, NotConnected
 
@@ -412,17 +412,6 @@ def home_status(settings: SyncSettings, *, live: bool = True) -> dict[str, Any]:
         "last_push": last,
         "running": probe_home_lock(settings.state_dir),
     }
-
-
-def settings_from_args(args: Any) -> SyncSettings:
-    """SyncSettings from the common CLI options (`--home`, `--api-root`, ...)."""
-    return SyncSettings.for_home(
-        args.home,
-        api_root=getattr(args, "api_root", None),
-        client_secrets_file=getattr(args, "client_secrets", None),
-        credentials_path=getattr(args, "credentials", None),
-        username=getattr(args, "user", None),
-    )
 
 
 def cmd_auth(args: Any) -> int:

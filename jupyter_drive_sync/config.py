@@ -191,21 +191,34 @@ class SyncSettings:
     def with_overrides(self, **changes: Any) -> "SyncSettings":
         return replace(self, **changes)
 
-    def push_options(self, **overrides: Any) -> "PushOptions":
-        """The engine's options for this home; `overrides` are PushOptions fields."""
-        from .push import PushOptions
-
-        values: dict[str, Any] = dict(
+    def run_fields(self) -> dict[str, Any]:
+        """The options every run (push, restore) takes from these settings, by field name."""
+        return dict(
             home=self.home,
             user=self.username,
             folder_template=self.folder_template,
             api_root=self.api_root,
             credentials_path=self.credentials_file,
             encryption_key=self.encryption_key,
-            policy=self.policy,
-            delete_policy=self.delete_policy,
             workers=self.workers,
-            extra_excludes=tuple(self.excludes),
         )
+
+    def push_options(self, **overrides: Any) -> "PushOptions":
+        """The engine's options for this home; `overrides` are PushOptions fields."""
+        from .push import PushOptions
+
+        values = self.run_fields()
+        values.update(policy=self.policy, delete_policy=self.delete_policy, extra_excludes=tuple(self.excludes))
         values.update(overrides)
         return PushOptions(**values)
+
+
+def settings_from_args(args: Any) -> SyncSettings:
+    """SyncSettings from the common CLI options (`--home`, `--api-root`, ...)."""
+    return SyncSettings.for_home(
+        args.home,
+        api_root=getattr(args, "api_root", None),
+        client_secrets_file=getattr(args, "client_secrets", None),
+        credentials_path=getattr(args, "credentials", None),
+        username=getattr(args, "user", None),
+    )

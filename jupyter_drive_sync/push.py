@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
@@ -39,8 +37,10 @@ from .model import (
     StateEntry,
 )
 from .plan import plan
+from .progress import ProgressEvent, RunProgress
 from .scan import NotBeneath, display_path, hash_candidates, open_beneath, scan
-from .state import HomeLock, StateDB, StateRows, state_dir_for
+from .session import connect, folder_parts, home_lock, require_home, user_name
+from .state import StateDB, StateRows
 
 if TYPE_CHECKING:
     from .drive import DriveClient, DriveFile
@@ -71,17 +71,6 @@ class PushOptions:
     # put every resumable code path in reach of small test files (tests/reliability).
     chunk_size: int | None = None
     multipart_limit: int | None = None
-
-
-@dataclass
-class ProgressEvent:
-    phase: str  # "scanning" | "planning" | "uploading" | "done"
-    files_done: int = 0
-    files_total: int = 0
-    bytes_done: int = 0
-    bytes_total: int = 0
-    current_path: str | None = None
-    errors: list[dict] = field(default_factory=list)
 
 
 _UPLOADS = (ActionKind.CREATE, ActionKind.UPDATE_CONTENT)
@@ -135,73 +124,30 @@ def apply_changes_in_memory(state: dict[str, StateEntry], changes: list[RemoteCh
             r.drive_head_revision, r.drive_trashed, r.drive_removed = ch.head_revision, ch.trashed, False
 
 
-class _Run:
-    """One push: holds the client, the DB and the running summary."""
+class _Run(RunProgress):
+    """One push: holds the client, the DB and the running summary (counters: RunProgress)."""
+
+    summary: PushSummary
 
     def __init__(self, options: PushOptions, progress: Callable[[ProgressEvent], None] | None) -> None:
+        super().__init__(PushSummary(), progress)
         self.o = options
         self.home = Path(options.home)
-        self.user = options.user or self.home.resolve().name or "user"
-        self._progress_cb = progress
-        self.summary = PushSummary()
+        self.user = user_name(self.home, options.user)
         self.client: DriveClient | None = None
         self.db: StateDB | None = None
-        self._lock = threading.Lock()
         self._spare_ids: list[str] = []  # generated with the root folder's, not yet used
-        self.files_done = 0
-        self.files_total = 0
-        self.bytes_done = 0
-        self.bytes_total = 0
-
-    # -- progress and bookkeeping --------------------------------------------------------------
-
-    def emit(self, phase: str, current: str | None = None) -> None:
-        if self._progress_cb is None:
-            return
-        with self._lock:
-            ev = ProgressEvent(phase, self.files_done, self.files_total, self.bytes_done, self.bytes_total,
-                               current, [dict(e) for e in self.summary.failed])
-        try:
-            self._progress_cb(ev)
-        except Exception:  # noqa: BLE001 - a broken progress display must not stop a backup
-            log.exception("progress callback failed")
-
-    def fail(self, path: str, error: str) -> None:
-        with self._lock:
-            self.summary.failed.append({"path": display_path(path), "error": error})
-
-    def skip(self, path: str, reason: str) -> None:
-        with self._lock:
-            self.summary.skipped.append({"path": display_path(path), "reason": reason})
 
     # -- setup ---------------------------------------------------------------------------------
 
     def connect(self) -> "DriveClient":
-        from .credentials import CredentialsError, CredentialStore
-        from .drive import DriveClient
-
-        cred_path = self.o.credentials_path or (state_dir_for(self.home) / "credentials.json")
-        try:
-            store = CredentialStore(cred_path, self.o.encryption_key)  # a malformed key raises here
-            creds = store.load()
-        except CredentialsError as exc:
-            raise NotConnected(str(exc)) from exc
-        if creds is None:
-            raise NotConnected("Google Drive is not connected for this home: run `jupyter-drive-sync auth` first")
         sizes = {k: v for k, v in (("chunk_size", self.o.chunk_size), ("multipart_limit", self.o.multipart_limit))
                  if v is not None}
-        return DriveClient(creds, api_root=self.o.api_root, pacer=self.o.pacer, on_credentials_refreshed=store.save,
-                           **sizes)
+        return connect(self.home, self.o.credentials_path, self.o.encryption_key, self.o.api_root, self.o.pacer,
+                       **sizes)
 
     def folder_parts(self) -> list[str]:
-        try:
-            text = self.o.folder_template.format(username=self.user, user=self.user)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ConfigError(f"bad folder template {self.o.folder_template!r}: {exc}") from exc
-        parts = [p for p in text.split("/") if p]
-        if not parts:
-            raise ConfigError("the Drive folder template names no folder")
-        return parts
+        return folder_parts(self.o.folder_template, self.user)
 
     def ensure_root(self, client: "DriveClient", db: StateDB, expect_new: int = 0) -> tuple[str, bool]:
         """The home's Drive folder ID (stored, or found/created by path); True if it existed."""
@@ -299,15 +245,9 @@ class _Run:
 
     def run(self) -> PushSummary:
         started = time.monotonic()
-        home = self.home
-        if not home.is_dir():
-            raise ConfigError(f"the home folder {home} does not exist or is not a folder")
-        lock = HomeLock(state_dir_for(home), kind="push")
-        lock.acquire(timeout=self.o.wait_for_lock)
-        try:
+        require_home(self.home)
+        with home_lock(self.home, "push", self.o.wait_for_lock):
             return self._locked_run(started)
-        finally:
-            lock.release()
 
     def _locked_run(self, started: float) -> PushSummary:
         o = self.o
@@ -584,13 +524,7 @@ class _Run:
         local = a.local
         assert local is not None and a.drive_id is not None
         abs_path = self.home / a.path
-        sent = [0]
-
-        def progress(n: int) -> None:
-            with self._lock:
-                self.bytes_done += n - sent[0]
-            sent[0] = n
-
+        progress = self.byte_counter()
         mtime_ms = _ms(local.mtime_ns)
         if a.kind is ActionKind.CREATE:
             f = client.create_file(file_id=a.drive_id, name=a.path.rpartition("/")[2], parent_id=pid,
@@ -647,37 +581,14 @@ def summary_dict(summary: PushSummary) -> dict[str, Any]:
 # -- CLI ----------------------------------------------------------------------------------------
 
 
-def _terminal_progress(stream: Any) -> Callable[[ProgressEvent], None]:
-    last = [0.0]
-
-    def show(ev: ProgressEvent) -> None:
-        now = time.monotonic()
-        if ev.phase != "done" and now - last[0] < 0.1:
-            return
-        last[0] = now
-        if ev.phase in ("scanning", "planning"):
-            text = f"{ev.phase}…"
-        else:
-            pct = 100 * ev.bytes_done // ev.bytes_total if ev.bytes_total else 100
-            text = f"{ev.files_done}/{ev.files_total} files, {pct}% of {ev.bytes_total} bytes"
-        stream.write("\r\033[K" + text + ("\n" if ev.phase == "done" else ""))
-        stream.flush()
-
-    return show
+PHASES = {"scanning": "scanning…", "planning": "planning…"}  # the progress bar's phases without counts
 
 
 def cmd_push(args: Any) -> int:
     """`jupyter-drive-sync push` (DESIGN §6): exit 0 ok, 1 failures, 2 usage, 3 reconnect, 4 refused."""
-    import json
+    from .cli_run import run_command
 
-    from .config import SyncSettings
-    from .errors import SyncError
-
-    try:
-        settings = SyncSettings.for_home(
-            args.home, username=args.user, api_root=args.api_root, client_secrets_file=args.client_secrets,
-            credentials_path=args.credentials,
-        )
+    def start(settings: Any, progress: Callable[[ProgressEvent], None] | None) -> PushSummary:
         overrides: dict[str, Any] = {"dry_run": bool(args.dry_run)}
         if args.workers is not None:
             if args.workers < 1:
@@ -687,20 +598,13 @@ def cmd_push(args: Any) -> int:
             overrides["policy"] = Policy(args.policy)
         if args.delete:
             overrides["delete_policy"] = DeletePolicy(args.delete)
-        options = settings.push_options(**overrides)
-        progress = None if args.json or not sys.stderr.isatty() else _terminal_progress(sys.stderr)
-        summary = run_push(options, progress)
-    except SyncError as exc:
-        print(f"jupyter-drive-sync push: {exc}", file=sys.stderr)
-        return exc.exit_code
-    if args.json:
-        print(json.dumps(asdict(summary), ensure_ascii=False))
-    else:
-        s = summary
-        print(f"created {s.created}, updated {s.updated}, metadata {s.metadata_updated}, unchanged {s.unchanged}, "
-              f"folders {s.folders_created}, trashed {s.trashed}, kept Drive copy {s.kept_drive_copy}, "
-              f"conflicts {s.conflicts}, skipped {len(s.skipped)}, failed {len(s.failed)}, "
-              f"{s.bytes_uploaded} bytes in {s.seconds:.1f}s")
-        for f in s.failed:
-            print(f"  failed: {f['path']}: {f['error']}", file=sys.stderr)
-    return 1 if summary.failed else 0
+        return run_push(settings.push_options(**overrides), progress)
+
+    return run_command("push", args, start, PHASES, _describe)
+
+
+def _describe(s: PushSummary) -> None:
+    print(f"created {s.created}, updated {s.updated}, metadata {s.metadata_updated}, unchanged {s.unchanged}, "
+          f"folders {s.folders_created}, trashed {s.trashed}, kept Drive copy {s.kept_drive_copy}, "
+          f"conflicts {s.conflicts}, skipped {len(s.skipped)}, failed {len(s.failed)}, "
+          f"{s.bytes_uploaded} bytes in {s.seconds:.1f}s")

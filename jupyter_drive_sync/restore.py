@@ -37,7 +37,6 @@ import logging
 import os
 import stat
 import sys
-import threading
 import time
 import unicodedata
 from collections import deque
@@ -49,9 +48,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from .errors import ConfigError, DriveRefused, NotConnected, SyncError
 from .excludes import Excludes
 from .model import EntryStatus, StateEntry
-from .push import ProgressEvent
+from .progress import ProgressEvent, RunProgress
 from .scan import RESTORE_PART_SUFFIX, display_path
-from .state import HomeLock, StateDB, state_dir_for
+from .session import connect, folder_parts, home_lock, require_home, user_name
+from .state import StateDB, state_dir_for
 
 if TYPE_CHECKING:
     from .config import SyncSettings
@@ -378,17 +378,6 @@ class _Folder:
     exists: bool  # already a real folder locally
 
 
-def folder_parts(template: str, user: str) -> list[str]:
-    try:
-        text = template.format(username=user, user=user)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(f"bad folder template {template!r}: {exc}") from exc
-    parts = [p for p in text.split("/") if p]
-    if not parts:
-        raise ConfigError("the Drive folder template names no folder")
-    return parts
-
-
 def find_root(client: "DriveClient", stored_id: str | None, parts: list[str]) -> "DriveFile | None":
     """The home's Drive folder: by its stored ID, else by the template path. Read-only."""
     from .drive import NotFound
@@ -411,21 +400,6 @@ def find_root(client: "DriveClient", stored_id: str | None, parts: list[str]) ->
     return found
 
 
-def connect(home: Path, credentials_path: Path | None, key: str | None, api_root: str,
-            pacer: "Pacer | None" = None) -> "DriveClient":
-    from .credentials import CredentialsError, CredentialStore
-    from .drive import DriveClient
-
-    try:
-        store = CredentialStore(credentials_path or (state_dir_for(home) / "credentials.json"), key)  # bad key raises
-        creds = store.load()
-    except CredentialsError as exc:
-        raise NotConnected(str(exc)) from exc
-    if creds is None:
-        raise NotConnected("Google Drive is not connected for this home: run `jupyter-drive-sync auth` first")
-    return DriveClient(creds, api_root=api_root, pacer=pacer, on_credentials_refreshed=store.save)
-
-
 def _stored_root_id(home: Path) -> str | None:
     """The root folder ID from the state DB, read-only (listing must never write the DB)."""
     from .jobs import _read_state_meta
@@ -435,52 +409,26 @@ def _stored_root_id(home: Path) -> str | None:
 
 
 def _user(options: RestoreOptions) -> str:
-    return options.user or Path(options.home).resolve().name or "user"
+    return user_name(Path(options.home), options.user)
 
 
-class _Run:
-    """One restore: the client, the DB, the running summary and progress."""
+class _Run(RunProgress):
+    """One restore: the client, the DB, the running summary and progress (counters: RunProgress)."""
+
+    summary: RestoreSummary
 
     def __init__(self, options: RestoreOptions, progress: Callable[[ProgressEvent], None] | None) -> None:
+        super().__init__(RestoreSummary(), progress)
         self.o = options
         self.home = Path(options.home)
         self.overwrite = Overwrite(options.overwrite)
-        self._progress_cb = progress
-        self.summary = RestoreSummary()
-        self._lock = threading.Lock()
-        self.files_done = 0
-        self.files_total = 0
-        self.bytes_done = 0
-        self.bytes_total = 0
         self.guard = Excludes(defaults=(), always=True)  # secrets and our own state: never restored
-        self._last_emit = 0.0
         self.write_db = False  # decided once the state DB has been looked at
 
     # -- reporting ---------------------------------------------------------------------------
 
     def emit(self, phase: str, current: str | None = None, *, force: bool = True) -> None:
-        if self._progress_cb is None:
-            return
-        now = time.monotonic()
-        with self._lock:
-            if not force and now - self._last_emit < 0.05:
-                return
-            self._last_emit = now
-            ev = ProgressEvent(phase, self.files_done, self.files_total, self.bytes_done, self.bytes_total,
-                               display_path(current) if current is not None else None,
-                               [dict(e) for e in self.summary.failed])
-        try:
-            self._progress_cb(ev)
-        except Exception:  # noqa: BLE001 - a broken display must not stop a restore
-            log.exception("progress callback failed")
-
-    def skip(self, rel: str, reason: str) -> None:
-        with self._lock:
-            self.summary.skipped.append({"path": display_path(rel), "reason": reason})
-
-    def fail(self, rel: str, error: str) -> None:
-        with self._lock:
-            self.summary.failed.append({"path": display_path(rel), "error": error})
+        super().emit(phase, display_path(current) if current is not None else None, force=force)
 
     def count(self, what: str, n: int = 1) -> None:
         with self._lock:
@@ -490,8 +438,7 @@ class _Run:
 
     def run(self) -> RestoreSummary:
         started = time.monotonic()
-        if not self.home.is_dir():
-            raise ConfigError(f"the home folder {self.home} does not exist or is not a folder")
+        require_home(self.home)
         try:
             parts = split_subpath(self.o.path)
         except ValueError as exc:
@@ -499,9 +446,7 @@ class _Run:
         if self.o.workers < 1:
             raise ConfigError("--workers must be at least 1")
         roots = folder_parts(self.o.folder_template, _user(self.o))
-        lock = HomeLock(state_dir_for(self.home), kind="restore")
-        lock.acquire(timeout=self.o.wait_for_lock)
-        try:
+        with home_lock(self.home, "restore", self.o.wait_for_lock):
             client = connect(self.home, self.o.credentials_path, self.o.encryption_key, self.o.api_root, self.o.pacer)
             db = StateDB.for_home(self.home)
             fs = HomeFS(self.home)
@@ -517,8 +462,6 @@ class _Run:
                     except Exception:  # noqa: BLE001 - the record is a nicety
                         log.warning("could not record the restore summary")
                 db.close()
-        finally:
-            lock.release()
         self.emit("done")
         return self.summary
 
@@ -806,14 +749,7 @@ class _Run:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC, 0o666, dir_fd=dfd)
             placed = False
             try:
-                sent = [0]
-
-                def progress(n: int) -> None:
-                    with self._lock:
-                        self.bytes_done += n - sent[0]
-                    sent[0] = n
-                    self.emit("downloading", t.rel, force=False)
-
+                progress = self.byte_counter(lambda: self.emit("downloading", t.rel, force=False))
                 out = _HashingWriter(fd)
                 client.download(f.id, out, progress=progress)  # type: ignore[arg-type]
                 if f.size is not None and out.size != f.size:
@@ -961,15 +897,7 @@ def probe_backup(options: RestoreOptions) -> bool:
 
 def restore_options(settings: "SyncSettings", **overrides: Any) -> RestoreOptions:
     """The restore's options for a home's settings; `overrides` are RestoreOptions fields."""
-    values: dict[str, Any] = dict(
-        home=settings.home,
-        user=settings.username,
-        folder_template=settings.folder_template,
-        api_root=settings.api_root,
-        credentials_path=settings.credentials_file,
-        encryption_key=settings.encryption_key,
-        workers=settings.workers,
-    )
+    values = settings.run_fields()
     values.update(overrides)
     if "overwrite" in values:
         values["overwrite"] = Overwrite(values["overwrite"])
@@ -979,48 +907,21 @@ def restore_options(settings: "SyncSettings", **overrides: Any) -> RestoreOption
 # -- CLI -------------------------------------------------------------------------------------------
 
 
-def _terminal_progress(stream: Any) -> Callable[[ProgressEvent], None]:
-    last = [0.0]
-
-    def show(ev: ProgressEvent) -> None:
-        now = time.monotonic()
-        if ev.phase != "done" and now - last[0] < 0.1:
-            return
-        last[0] = now
-        if ev.phase == "listing":
-            text = "listing what Drive holds…"
-        else:
-            pct = 100 * ev.bytes_done // ev.bytes_total if ev.bytes_total else 100
-            text = f"{ev.files_done}/{ev.files_total} files, {pct}% of {ev.bytes_total} bytes"
-        stream.write("\r\033[K" + text + ("\n" if ev.phase == "done" else ""))
-        stream.flush()
-
-    return show
+PHASES = {"listing": "listing what Drive holds…"}  # the progress bar's phases without counts
 
 
 def cmd_restore(args: Any) -> int:
     """`jupyter-drive-sync restore`: exit 0 ok, 1 failures, 2 usage, 3 reconnect, 4 refused."""
-    from .config import SyncSettings
+    from .cli_run import run_command
 
-    try:
-        settings = SyncSettings.for_home(
-            args.home, username=args.user, api_root=args.api_root, client_secrets_file=args.client_secrets,
-            credentials_path=args.credentials,
-        )
+    def start(settings: "SyncSettings", progress: Callable[[ProgressEvent], None] | None) -> RestoreSummary:
         overrides: dict[str, Any] = {"dry_run": bool(args.dry_run), "path": args.path or "",
                                      "overwrite": Overwrite(args.overwrite)}
         if args.workers is not None:
             overrides["workers"] = args.workers
-        options = restore_options(settings, **overrides)
-        progress = None if args.json or not sys.stderr.isatty() else _terminal_progress(sys.stderr)
-        summary = run_restore(options, progress)
-    except SyncError as exc:
-        print(f"jupyter-drive-sync restore: {exc}", file=sys.stderr)
-        return exc.exit_code
-    if args.json:
-        print(json.dumps(asdict(summary), ensure_ascii=False))
-    else:
-        s = summary
+        return run_restore(restore_options(settings, **overrides), progress)
+
+    def describe(s: RestoreSummary) -> None:
         would = "would be " if args.dry_run else ""
         print(f"{would}restored {s.restored}, replaced {s.replaced}, unchanged {s.unchanged}, "
               f"kept local {s.skipped_existing}, folders {s.folders_created}, renamed {len(s.renamed)}, "
@@ -1029,6 +930,5 @@ def cmd_restore(args: Any) -> int:
             print(f"  renamed: {r['path']} (on Drive: {r['drive_name']!r}): {r['reason']}", file=sys.stderr)
         for k in s.skipped:
             print(f"  skipped: {k['path']}: {k['reason']}", file=sys.stderr)
-        for f in s.failed:
-            print(f"  failed: {f['path']}: {f['error']}", file=sys.stderr)
-    return 1 if summary.failed else 0
+
+    return run_command("restore", args, start, PHASES, describe)
