@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Callable, Iterator, Sequence
+from typing import IO, Any, BinaryIO, Callable, Iterator, Protocol, Sequence
 
 import google_auth_httplib2
 import googleapiclient
@@ -56,6 +56,7 @@ __all__ = [
     "DriveClient",
     "DriveFile",
     "NewFolder",
+    "ResumeSlot",
     "DriveApiError",
     "NeedsReauth",
     "StorageFull",
@@ -127,6 +128,21 @@ class NewFolder:
     name: str
     parent_id: str
     modified_ms: int
+
+
+class ResumeSlot(Protocol):
+    """Where one file's resumable session URI outlives the process (push keeps it in the state
+    DB), so that a run killed mid-upload is continued by the next run from the byte Drive has,
+    instead of sending the whole file again. Only consulted for resumable uploads."""
+
+    def saved(self) -> str | None:
+        """The session URI an earlier run started for this very file version, if any."""
+
+    def started(self, uri: str) -> None:
+        """Drive granted a new session: remember it before any byte is sent."""
+
+    def finished(self) -> None:
+        """The upload completed (or its session is gone): forget the URI."""
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -584,19 +600,21 @@ class DriveClient:
         modified_ms: int,
         progress: Callable[[int], None] | None = None,
         source: BinaryIO | None = None,
+        resume: ResumeSlot | None = None,
     ) -> DriveFile:
         """Upload a new file under its pre-generated ID.
 
         A 409 fileIdInUse means an earlier attempt got there: the existing file is returned,
         after updating its content if that attempt uploaded another version (size or time differ).
         `source`: read from this open file (the caller opened it safely) instead of `local_path`,
-        which then only names it (MIME type).
+        which then only names it (MIME type). `resume`: continue/remember a resumable session
+        across runs (see ResumeSlot).
         """
         body = {"id": file_id, "name": name, "parents": [parent_id], "modifiedTime": to_rfc3339(modified_ms)}
         try:
             return self._upload(
                 lambda st, media: st.files.create(body=body, media_body=media, fields=FILE_FIELDS),
-                local_path, size, progress, source,
+                local_path, size, progress, source, resume,
             )
         except DriveApiError as err:
             if not (err.status == 409 and err.reason == "fileIdInUse"):
@@ -607,7 +625,7 @@ class DriveClient:
                 progress(size)
             return existing
         return self.update_content(file_id, local_path, size, modified_ms, untrash=existing.trashed, progress=progress,
-                                   source=source)
+                                   source=source, resume=resume)
 
     def update_content(
         self,
@@ -619,6 +637,7 @@ class DriveClient:
         untrash: bool = False,
         progress: Callable[[int], None] | None = None,
         source: BinaryIO | None = None,
+        resume: ResumeSlot | None = None,
     ) -> DriveFile:
         """Upload new content by ID (Drive keeps the previous revision); `source` as in create_file."""
         body: dict[str, Any] = {"modifiedTime": to_rfc3339(modified_ms)}
@@ -626,7 +645,7 @@ class DriveClient:
             body["trashed"] = False
         return self._upload(
             lambda st, media: st.files.update(fileId=file_id, body=body, media_body=media, fields=FILE_FIELDS),
-            local_path, size, progress, source,
+            local_path, size, progress, source, resume,
         )
 
     def update_metadata(self, file_id: str, *, modified_ms: int | None = None, trashed: bool | None = None) -> DriveFile:
@@ -660,6 +679,7 @@ class DriveClient:
         size: int,
         progress: Callable[[int], None] | None,
         source: BinaryIO | None = None,
+        resume: ResumeSlot | None = None,
     ) -> DriveFile:
         mime = mimetypes.guess_type(str(local_path))[0] or "application/octet-stream"
         if source is not None:
@@ -672,7 +692,7 @@ class DriveClient:
                 if progress is not None:
                     progress(actual)
                 return DriveFile.from_api(res)
-            return self._resumable(make, fh, mime, progress)
+            return self._resumable(make, fh, mime, progress, resume)
 
     def _resumable(
         self,
@@ -680,19 +700,36 @@ class DriveClient:
         fh: IO[bytes],
         mime: str,
         progress: Callable[[int], None] | None,
+        resume: ResumeSlot | None = None,
     ) -> DriveFile:
         """Resumable upload, chunk by chunk; a failed chunk is resumed with `next_chunk()` again.
 
         After an error googleapiclient asks the server where it stands (`bytes */TOTAL`) before
         sending more, so only what the server lacks is sent again. Failures without progress are
         bounded by the retry policy; an expired or unknown session (404) restarts the upload.
+        With `resume`, a session an earlier run left unfinished is asked the same question and
+        continued, and a new session is remembered as soon as Drive grants it.
         """
+        saved = resume.saved() if resume is not None else None
         for restart in range(_RESUMABLE_RESTARTS + 1):
             media = _ChunkReader(fh, mimetype=mime, chunksize=self.chunk_size, resumable=True)
             request = make(self._state(), media)
             response = None
             best = 0
             failures = 0
+            if saved is not None:
+                uri, saved = saved, None
+                done = self._continue_session(request, uri, media.size())
+                if request.resumable_uri is None and resume is not None:
+                    resume.finished()  # gone, or complete (below): either way not worth keeping
+                if done is not None:  # the earlier run had sent it all; only the answer was lost
+                    if progress is not None:
+                        progress(media.size())
+                    return DriveFile.from_api(done)
+                if request.resumable_uri is not None and progress is not None and request.resumable_progress:
+                    best = request.resumable_progress
+                    progress(best)
+            remembered = request.resumable_uri
             try:
                 while response is None:
                     before = request.resumable_progress
@@ -714,6 +751,10 @@ class DriveClient:
                             raise
                         failures = self._backoff(failures, exc)
                         continue
+                    finally:
+                        if resume is not None and request.resumable_uri not in (None, remembered):
+                            remembered = request.resumable_uri
+                            resume.started(remembered)
                     if request.resumable_progress > before or response is not None:
                         failures = 0
                     if status is not None and progress is not None and status.resumable_progress > best:
@@ -724,10 +765,44 @@ class DriveClient:
                     raise DriveApiError(404, "uploadSessionLost", "the resumable upload session expired repeatedly")
                 log.info("resumable upload session lost; starting a new one")
                 continue
+            if resume is not None:
+                resume.finished()
             if progress is not None:
                 progress(media.size())
             return DriveFile.from_api(response)
         raise AssertionError("unreachable")
+
+    def _continue_session(self, request: Any, uri: str, total: int) -> dict[str, Any] | None:
+        """Ask an earlier run's session how much Drive holds (`Content-Range: bytes */TOTAL`).
+
+        Positions `request` (a fresh resumable request for the same file) at Drive's offset and
+        returns None; returns the file resource if that session had already completed; leaves
+        `request` untouched (a new session will be started) if the session is gone (404/410).
+        """
+
+        def query(st: _ThreadState) -> tuple[int, Any]:
+            resp, content = st.http.request(uri, "PUT", headers={"Content-Range": f"bytes */{total}",
+                                                                 "Content-Length": "0"})
+            if resp.status in (200, 201):
+                return 0, json.loads(content)
+            if resp.status == 308:
+                held = resp.get("range")
+                return (int(held.rsplit("-", 1)[1]) + 1 if held else 0), None
+            raise HttpError(resp, content, uri=uri)
+
+        try:
+            offset, done = self._call(query, what="upload status")
+        except DriveApiError as err:
+            if err.status in (404, 410) or err.retryable:
+                log.info("an earlier run's upload session cannot be continued (%s); starting a new one", err.reason)
+                return None
+            raise
+        if done is not None:
+            return done
+        request.resumable_uri = uri
+        request.resumable_progress = offset
+        log.info("continuing an earlier run's upload at byte %d of %d", offset, total)
+        return None
 
     def _call_once(self, make: Callable[[_ThreadState], Any], *, what: str) -> Any:
         """One paced attempt, errors translated; the caller decides about retrying."""

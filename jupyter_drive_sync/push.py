@@ -526,16 +526,21 @@ class _Run(RunProgress):
         abs_path = self.home / a.path
         progress = self.byte_counter()
         mtime_ms = _ms(local.mtime_ns)
+        # A big upload's session is kept in the state DB under the version actually read, so a
+        # run killed mid-upload is continued by the next one (only used above multipart size).
+        st = os.fstat(source.fileno()) if source is not None else None
+        resume = db.resume_slot(a.path, a.drive_id, st.st_size if st else local.size,
+                                st.st_mtime_ns if st else local.mtime_ns)
         if a.kind is ActionKind.CREATE:
             f = client.create_file(file_id=a.drive_id, name=a.path.rpartition("/")[2], parent_id=pid,
                                    local_path=abs_path, size=local.size, modified_ms=mtime_ms, progress=progress,
-                                   source=source)
+                                   source=source, resume=resume)
             row = _synced_row(a.path, f, local)
         elif a.kind is ActionKind.UPDATE_CONTENT:
             if a.pin_revision:
                 client.pin_revision(a.drive_id, a.pin_revision)
             f = client.update_content(a.drive_id, abs_path, local.size, mtime_ms, untrash=a.untrash, progress=progress,
-                                      source=source)
+                                      source=source, resume=resume)
             row = _synced_row(a.path, f, local)
         elif a.kind is ActionKind.UPDATE_MTIME:
             f = client.update_metadata(a.drive_id, modified_ms=mtime_ms, trashed=False if a.untrash else None)

@@ -73,6 +73,14 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS entries_drive_id ON entries (drive_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT);
+CREATE TABLE IF NOT EXISTS upload_sessions (
+    path TEXT PRIMARY KEY NOT NULL,
+    drive_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    uri TEXT NOT NULL,
+    started REAL NOT NULL
+);
 """
 
 _STATUS = {s.value: s for s in EntryStatus}
@@ -89,6 +97,8 @@ _CLEAN = (
 _SELECT_CLEAN_KEYS = f"SELECT path, is_dir, local_size, local_mtime_ns FROM entries WHERE {_CLEAN}"
 _SELECT_NOT_CLEAN = f"{_SELECT} WHERE NOT ({_CLEAN})"
 _LAZY_FETCH_LIMIT = 64  # after this many single-row fetches, read the remaining rows at once
+# Drive keeps a resumable session about a week; an older one is not worth a status query.
+UPLOAD_SESSION_MAX_AGE_S = 6 * 24 * 3600
 
 
 def state_dir_for(home: Path | str) -> Path:
@@ -338,6 +348,47 @@ class StateDB:
         """Drop every row (the root folder changed: the old IDs mean nothing any more)."""
         with self._tx() as c:
             c.execute("DELETE FROM entries")
+            c.execute("DELETE FROM upload_sessions")
+
+    # -- resumable upload sessions ------------------------------------------------------------
+
+    def upload_session(self, path: str, drive_id: str, size: int, mtime_ns: int) -> str | None:
+        """The session URI of an unfinished upload of this very file (same Drive ID, size and
+        mtime as when it started, and young enough), so a new run continues it instead of
+        sending the whole file again. A row for another version of the file is dropped."""
+        with self._lock:
+            r = self._conn.execute(
+                "SELECT drive_id, size, mtime_ns, uri, started FROM upload_sessions WHERE path = ?", (path,)
+            ).fetchone()
+        if r is None:
+            return None
+        if r[:3] == (drive_id, size, mtime_ns) and time.time() - r[4] < UPLOAD_SESSION_MAX_AGE_S:
+            return r[3]
+        self.drop_upload_session(path)
+        return None
+
+    def save_upload_session(self, path: str, drive_id: str, size: int, mtime_ns: int, uri: str) -> None:
+        """Remember a resumable session as soon as Drive granted it (committed at once: the run
+        may be killed mid-upload)."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO upload_sessions (path, drive_id, size, mtime_ns, uri, started)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (path, drive_id, size, mtime_ns, uri, time.time()),
+            )
+
+    def drop_upload_session(self, path: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM upload_sessions WHERE path = ?", (path,))
+
+    def resume_slot(self, path: str, drive_id: str, size: int, mtime_ns: int) -> "UploadSessionSlot":
+        """A `drive.ResumeSlot` for one upload of this file version, backed by this DB."""
+        return UploadSessionSlot(self, path, drive_id, size, mtime_ns)
+
+    def upload_session_paths(self) -> list[str]:
+        """Paths with a remembered session (for tests and status displays)."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT path FROM upload_sessions ORDER BY path")]
 
     # -- meta --------------------------------------------------------------------------------
 
@@ -396,6 +447,25 @@ class StateDB:
             return json.loads(summary), float(when)
         except ValueError:
             return None
+
+
+class UploadSessionSlot:
+    """One file version's resumable session in the state DB (implements `drive.ResumeSlot`)."""
+
+    __slots__ = ("_db", "_key")
+
+    def __init__(self, db: StateDB, path: str, drive_id: str, size: int, mtime_ns: int) -> None:
+        self._db = db
+        self._key = (path, drive_id, size, mtime_ns)
+
+    def saved(self) -> str | None:
+        return self._db.upload_session(*self._key)
+
+    def started(self, uri: str) -> None:
+        self._db.save_upload_session(*self._key, uri)
+
+    def finished(self) -> None:
+        self._db.drop_upload_session(self._key[0])
 
 
 class StateRows(Mapping[str, StateEntry]):
