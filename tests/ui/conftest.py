@@ -30,6 +30,7 @@ USERNAME = "alice"
 EMAIL = "alice@example.edu"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+sync_api.expect.set_options(timeout=20_000)  # a loaded CI machine is slower than a laptop
 if not Path(CHROMIUM).exists():  # pragma: no cover - `make test` installs it
     pytest.skip(f"{CHROMIUM} missing: run `make browser` (apt-get install chromium)", allow_module_level=True)
 
