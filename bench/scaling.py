@@ -1,0 +1,149 @@
+"""Scaling: how the no-op push grows with the home, and the first push with the worker count.
+
+Two tables, one JSON object per line (then a summary line):
+
+- `noop_scale`: homes of 1k, 10k and 100k small files (20 files a folder), already pushed
+  (state seeded, see `seed.py`), pushed again unchanged as a `jupyter-drive-sync push` child.
+  Drive requests (should stay flat: the changes feed, nothing else), wall time, the CLI's own
+  start-up, a bare `os.scandir` walk + `lstat` of the same tree, and the scan's share of the
+  push beyond start-up (the scan timed alone in a child process). Time should grow with the
+  file count only through the scan (and the state rows read beside it).
+- `workers`: a first push of `--worker-files` small files at `--latency-ms` per request (no
+  quota by default, so the concurrency itself shows), for each worker count: seconds, requests,
+  files per second.
+
+Quick look: `python bench/scaling.py --sizes 1000,5000 --workers-list 1,4,16 --worker-files 100`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    Emulator,
+    best_of,
+    child_env,
+    cli,
+    emit,
+    machine,
+    make_tree,
+    run_timed,
+    time_bare_walk,
+    time_cli_startup,
+)
+from seed import seed_pushed_state  # noqa: E402
+
+SCAN_ALONE = """
+import sys, time
+from pathlib import Path
+from jupyter_drive_sync.excludes import Excludes
+from jupyter_drive_sync.scan import scan
+home = Path(sys.argv[1])
+t0 = time.perf_counter()
+snap = scan(home, Excludes.for_home(home), max_file_size=5 * 1024**4)
+print(time.perf_counter() - t0, len(snap.entries))
+"""
+
+
+def push_cmd(url: str, home: Path, workers: int | None = None) -> list[str]:
+    cmd = [*cli(), "push", "--home", str(home), "--api-root", url, "--json"]
+    return cmd + (["--workers", str(workers)] if workers is not None else [])
+
+
+def time_scan_alone(home: Path) -> float:
+    """The scan in a child process (imports done before the clock starts)."""
+    out = subprocess.run([sys.executable, "-c", SCAN_ALONE, str(home)], capture_output=True, text=True,
+                         env=child_env(), check=True).stdout
+    return float(out.split()[0])
+
+
+def noop_scale(emu: Emulator, tmp: Path, files: int, repeat: int) -> dict[str, Any]:
+    home = tmp / f"noop{files}"
+    make_tree(home, files, max(1, files // 20))
+    emu.connect(home, f"scale{files}@bench.example")
+    seeded = seed_pushed_state(home, emu.url)
+    warm = run_timed(push_cmd(emu.url, home))  # reads what is left of the seeding's own changes
+    if warm.returncode != 0:
+        raise SystemExit(f"warm-up push failed: {warm.stderr[-2000:]}")
+    pushes = []
+    for _ in range(repeat):
+        emu.reset_stats()
+        t = run_timed(push_cmd(emu.url, home))
+        pushes.append((t, emu.stats()))
+    best_t, best_stats = min(pushes, key=lambda p: p[0].seconds)
+    summary = best_t.json() or {}
+    startup, _ = best_of(time_cli_startup, repeat)
+    walk, _ = best_of(lambda: time_bare_walk(home), repeat)
+    scan_s, _ = best_of(lambda: time_scan_alone(home), repeat)
+    beyond = best_t.seconds - startup
+    return {
+        "scenario": "noop_scale", "files": files, "folders": seeded["folders_created"],
+        "requests": max(p[1]["requests"] for p in pushes), "requests_samples": [p[1]["requests"] for p in pushes],
+        "push_seconds": round(best_t.seconds, 4), "startup_seconds": round(startup, 4),
+        "push_beyond_startup_seconds": round(beyond, 4), "bare_walk_seconds": round(walk, 4),
+        "scan_seconds": round(scan_s, 4), "scan_share": round(scan_s / beyond, 2) if beyond > 0 else None,
+        "ratio_to_walk": round(beyond / walk, 2) if walk else None,
+        "push_samples": [round(p[0].seconds, 4) for p in pushes], "peak_rss_mb": round(best_t.peak_rss_mb, 1),
+        "unchanged": summary.get("unchanged"), "created": summary.get("created"), "updated": summary.get("updated"),
+        "exit": best_t.returncode,
+    }
+
+
+def first_push_workers(emu: Emulator, tmp: Path, files: int, workers: int, latency_ms: float,
+                       quota: int) -> dict[str, Any]:
+    home = tmp / f"workers{workers}"
+    make_tree(home, files, max(1, files // 20), seed=f"w{workers} ")
+    emu.connect(home, f"workers{workers}@bench.example")
+    emu.settings(latency_ms=latency_ms, quota_per_minute=quota)
+    try:
+        emu.reset_stats()
+        t = run_timed(push_cmd(emu.url, home, workers))
+        stats = emu.stats()
+    finally:
+        emu.settings(latency_ms=0, quota_per_minute=0)
+    s = t.json() or {}
+    return {
+        "scenario": "workers", "workers": workers, "files": files, "latency_ms": latency_ms,
+        "quota_per_minute": quota, "seconds": round(t.seconds, 2), "requests": stats["requests"],
+        "files_per_second": round(files / t.seconds, 1), "created": s.get("created"),
+        "failed": len(s.get("failed") or []), "exit": t.returncode,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,10000,100000", help="file counts of the no-op homes")
+    ap.add_argument("--repeat", type=int, default=3, help="timed samples per no-op size")
+    ap.add_argument("--workers-list", default="1,2,4,8,16,32")
+    ap.add_argument("--worker-files", type=int, default=300, help="files in each first-push home")
+    ap.add_argument("--latency-ms", type=float, default=30.0)
+    ap.add_argument("--quota-per-minute", type=int, default=0, help="emulator quota for the worker runs (0: none)")
+    ap.add_argument("--json-out", metavar="FILE", help="also write every line as one JSON array here")
+    args = ap.parse_args()
+
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp, Emulator() as emu:
+        for n in (int(x) for x in args.sizes.split(",") if x):
+            emit(noop_scale(emu, Path(tmp), n, args.repeat), results)
+        for w in (int(x) for x in args.workers_list.split(",") if x):
+            emit(first_push_workers(emu, Path(tmp), args.worker_files, w, args.latency_ms, args.quota_per_minute),
+                 results)
+    noop = [r for r in results if r["scenario"] == "noop_scale"]
+    summary = {"scenario": "summary", "machine": machine(),
+               "noop_requests_flat": len({r["requests"] for r in noop}) <= 1,
+               "noop_all_unchanged": all(r["created"] == 0 and r["unchanged"] == r["files"] for r in noop)}
+    emit(summary)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps([*results, summary], indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
