@@ -16,8 +16,9 @@ To change the emulator's settings for a module, override `emulator_settings` the
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -25,7 +26,13 @@ import requests
 # oauthlib refuses http:// endpoints without this (reference, trap 4); the emulator is http.
 os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
 
+# Shared helper modules (`from helpers import ...`), with pytest's assert messages in them too.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+pytest.register_assert_rewrite("helpers", "server_fixtures")
+
 from jupyter_drive_sync.emulator.context import EmulatorContext, EmulatorSettings  # noqa: E402
+from jupyter_drive_sync.emulator.sample import connect_home  # noqa: E402
 from jupyter_drive_sync.emulator.server import RunningEmulator, start_in_thread  # noqa: E402
 
 
@@ -100,3 +107,17 @@ def emulator(emulator_settings: EmulatorSettings) -> Iterator[EmulatorHandle]:
     finally:
         handle.http.close()
         running.stop()
+
+
+@pytest.fixture
+def connected_home(tmp_path: Path, emulator: EmulatorHandle) -> Callable[[str, str], Path]:
+    """`connected_home(user, email)`: a new home `tmp_path/<user>` whose stored credentials are
+    a fresh drive.file token of `email` at this test's emulator."""
+
+    def make(user: str, email: str) -> Path:
+        home = tmp_path / user
+        home.mkdir()
+        connect_home(emulator.url, home, email)
+        return home
+
+    return make

@@ -7,27 +7,22 @@ import os
 from pathlib import Path
 
 import pytest
-from google.oauth2.credentials import Credentials
 
 from jupyter_drive_sync.cli import main
-from jupyter_drive_sync.credentials import CredentialStore
 from jupyter_drive_sync.errors import AlreadyRunning, NotConnected
 from jupyter_drive_sync.model import DeletePolicy, FOLDER_MIME
 from jupyter_drive_sync.push import PushOptions, run_push
 from jupyter_drive_sync.state import HomeLock, StateDB, state_dir_for
 
+import helpers
+from helpers import write
+
 EMAIL = "ann@uni.edu"
 
 
 @pytest.fixture
-def home(tmp_path, emulator) -> Path:
-    h = tmp_path / "ann"
-    h.mkdir()
-    acct = emulator.create_account(EMAIL)
-    creds = Credentials(acct["access_token"], refresh_token=acct["refresh_token"],
-                        token_uri=emulator.url + "token", **emulator.client_ids())
-    CredentialStore(state_dir_for(h) / "credentials.json").save(creds)
-    return h
+def home(connected_home) -> Path:
+    return connected_home("ann", EMAIL)
 
 
 def opts(home: Path, emulator, **kw) -> PushOptions:
@@ -36,30 +31,7 @@ def opts(home: Path, emulator, **kw) -> PushOptions:
 
 def drive_tree(emulator) -> dict[str, dict]:
     """Path under home/ann → file, from the admin view (trashed included)."""
-    files = emulator.files(EMAIL)
-    by_id = {f["id"]: f for f in files}
-
-    def path(f: dict) -> str:
-        parts = [f["name"]]
-        while f.get("parents") and f["parents"][0] in by_id:
-            f = by_id[f["parents"][0]]
-            parts.append(f["name"])
-        return "/".join(reversed(parts))
-
-    out: dict[str, dict] = {}
-    for f in files:
-        p = path(f)
-        assert p not in out, f"duplicate on Drive: {p}"
-        out[p] = f
-    return {p[len("home/ann/"):]: f for p, f in out.items() if p.startswith("home/ann/")}
-
-
-def write(home: Path, rel: str, data: bytes, mtime_s: int | None = None) -> None:
-    p = home / rel
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data)
-    if mtime_s is not None:
-        os.utime(p, (mtime_s, mtime_s))
+    return helpers.drive_tree(emulator, EMAIL, "home/ann")
 
 
 def test_first_push_then_noop_then_changes(home, emulator):

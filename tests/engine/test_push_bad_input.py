@@ -32,6 +32,8 @@ from jupyter_drive_sync.model import FOLDER_MIME
 from jupyter_drive_sync.push import PushOptions, run_push
 from jupyter_drive_sync.state import state_dir_for
 
+import helpers
+
 EMAIL = "odd@uni.edu"
 USER = "nina"
 NOBODY = 65534
@@ -69,19 +71,7 @@ def base() -> Path:
 
 def drive_files(emulator) -> dict[str, dict]:
     """Relative path under home/nina → file (trashed too); fails on duplicate paths."""
-    files = emulator.files(EMAIL)
-    by_id = {f["id"]: f for f in files}
-    out: dict[str, dict] = {}
-    for f in files:
-        parts, g = [f["name"]], f
-        while g.get("parents") and g["parents"][0] in by_id:
-            g = by_id[g["parents"][0]]
-            parts.append(g["name"])
-        p = "/".join(reversed(parts))
-        assert p not in out, f"duplicate on Drive: {p!r}"
-        out[p] = f
-    prefix = f"home/{USER}/"
-    return {p[len(prefix):]: f for p, f in out.items() if p.startswith(prefix)}
+    return helpers.drive_tree(emulator, EMAIL, f"home/{USER}")
 
 
 def as_user(cmd: list[str]) -> tuple[list[str], dict]:

@@ -19,9 +19,11 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.http import MediaIoBaseUpload
 
 from jupyter_drive_sync.drive import discovery_document, from_rfc3339, to_rfc3339
-from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.model import FOLDER_MIME, DeletePolicy, Policy
 from jupyter_drive_sync.push import PushOptions, run_push
+
+import helpers
+from helpers import write
 
 EMAIL = "lww@uni.edu"
 FULL_DRIVE = "https://www.googleapis.com/auth/drive"
@@ -29,11 +31,8 @@ T0 = 1_700_000_000  # seconds; every test writes explicit mtimes so "later" is u
 
 
 @pytest.fixture
-def home(tmp_path: Path, emulator) -> Path:
-    h = tmp_path / "lee"
-    h.mkdir()
-    connect_home(emulator.url, h, EMAIL)
-    return h
+def home(connected_home) -> Path:
+    return connected_home("lee", EMAIL)
 
 
 @pytest.fixture
@@ -51,36 +50,13 @@ def push(home: Path, emulator, **kw: Any):
     return s
 
 
-def write(home: Path, rel: str, data: bytes, mtime_s: float) -> None:
-    p = home / rel
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data)
-    os.utime(p, (mtime_s, mtime_s))
-
-
 def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
 def drive_tree(emulator) -> dict[str, dict]:
     """Relative path under home/lee → file (admin view, trashed included); fails on duplicates."""
-    files = emulator.files(EMAIL)
-    by_id = {f["id"]: f for f in files}
-
-    def path(f: dict) -> str:
-        parts = [f["name"]]
-        while f.get("parents") and f["parents"][0] in by_id:
-            f = by_id[f["parents"][0]]
-            parts.append(f["name"])
-        return "/".join(reversed(parts))
-
-    out: dict[str, dict] = {}
-    for f in files:
-        p = path(f)
-        assert p not in out, f"duplicate on Drive: {p}"
-        out[p] = f
-    prefix = "home/lee/"
-    return {p[len(prefix):]: f for p, f in out.items() if p.startswith(prefix)}
+    return helpers.drive_tree(emulator, EMAIL, "home/lee")
 
 
 def content(other: Any, file_id: str) -> bytes:

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.model import FOLDER_MIME
 from jupyter_drive_sync.push import PushOptions, run_push
 from jupyter_drive_sync.state import LOCK_NAME, state_dir_for
+
+import helpers
 
 EMAIL = "dup@uni.edu"
 USER = "dana"
@@ -36,11 +37,8 @@ CREATE_ROUTES = ("POST /upload/drive/v3/files", "POST /drive/v3/files", "POST /b
 
 
 @pytest.fixture
-def home(tmp_path: Path, emulator) -> Path:
-    h = tmp_path / USER
-    h.mkdir()
-    connect_home(emulator.url, h, EMAIL)
-    return h
+def home(connected_home) -> Path:
+    return connected_home(USER, EMAIL)
 
 
 def fill(home: Path, n: int, tag: str, *, folders: int = 4) -> None:
@@ -67,16 +65,7 @@ def local_files(home: Path) -> dict[str, str]:
 
 def drive_by_path(emulator) -> dict[str, list[dict]]:
     """Every file of the account (trashed too) by its full path on Drive, duplicates kept."""
-    files = emulator.files(EMAIL)
-    by_id = {f["id"]: f for f in files}
-    out: dict[str, list[dict]] = {}
-    for f in files:
-        parts, g = [f["name"]], f
-        while g.get("parents") and g["parents"][0] in by_id:
-            g = by_id[g["parents"][0]]
-            parts.append(g["name"])
-        out.setdefault("/".join(reversed(parts)), []).append(f)
-    return out
+    return helpers.drive_paths(emulator.files(EMAIL))
 
 
 def assert_exact_mirror(emulator, home: Path) -> None:

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from google.oauth2.credentials import Credentials
 
 from jupyter_drive_sync.cli import main as cli_main
 from jupyter_drive_sync.config import default_credentials_path
-from jupyter_drive_sync.credentials import DRIVE_FILE_SCOPE, CredentialStore
+from jupyter_drive_sync.credentials import CredentialStore
+from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.hub import list_homes, shard_of
+
+import helpers
 
 FILES = {"notes.md": b"# notes\n", "work/a.py": b"print('a')\n", "work/data.csv": b"x,y\n1,2\n"}
 
@@ -26,14 +28,6 @@ def make_home(root: Path, name: str) -> Path:
     return home
 
 
-def connect(emulator, home: Path, email: str) -> dict:
-    acct = emulator.create_account(email)
-    creds = Credentials(acct["access_token"], refresh_token=acct["refresh_token"],
-                        token_uri=emulator.url + "token", scopes=[DRIVE_FILE_SCOPE], **emulator.client_ids())
-    CredentialStore(default_credentials_path(home)).save(creds)
-    return acct
-
-
 def run_hub(capsys, *args: str) -> tuple[int, list[dict], dict]:
     code = cli_main(["hub", *args])
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
@@ -44,14 +38,8 @@ def run_hub(capsys, *args: str) -> tuple[int, list[dict], dict]:
 
 def drive_paths(emulator, email: str) -> dict[str, dict]:
     """Path → file for the account's live (untrashed) tree, rebuilt from parents."""
-    files = [f for f in emulator.files(email) if not f.get("trashed")]
-    by_id = {f["id"]: f for f in files}
-
-    def path(f: dict) -> str:
-        parents = [p for p in f.get("parents") or [] if p in by_id]
-        return path(by_id[parents[0]]) + "/" + f["name"] if parents else f["name"]
-
-    return {path(f): f for f in files}
+    live = [f for f in emulator.files(email) if not f.get("trashed")]
+    return {path: group[-1] for path, group in helpers.drive_paths(live).items()}
 
 
 @pytest.fixture
@@ -64,13 +52,13 @@ def hub50(emulator, tmp_path):
         name = f"user{i:02d}"
         home = make_home(root, name)
         if i < 40:
-            connected[name] = connect(emulator, home, f"{name}@uni.example")["email"]
+            connected[name] = connect_home(emulator.url, home, f"{name}@uni.example")["email"]
         elif i == 48:
-            acct = connect(emulator, home, f"{name}@uni.example")
+            acct = connect_home(emulator.url, home, f"{name}@uni.example")
             requests.post(emulator.url + "revoke", data={"token": acct["refresh_token"]}, timeout=10)
             broken[name] = "needs_reconnect"
         elif i == 49:
-            connect(emulator, home, f"{name}@uni.example")
+            connect_home(emulator.url, home, f"{name}@uni.example")
             emulator.update_account(f"{name}@uni.example", storage_quota_bytes=10)
             broken[name] = "drive_refused"
     (root / ".snapshot").mkdir()  # NFS snapshot dirs and lost+found are not homes
@@ -122,7 +110,7 @@ def test_two_shards_are_disjoint_and_cover_all(emulator, tmp_path, capsys, monke
     names = [f"s{i:02d}" for i in range(16)]
     emails = {}
     for n in names:
-        emails[n] = connect(emulator, make_home(root, n), f"{n}@uni.example")["email"]
+        emails[n] = connect_home(emulator.url, make_home(root, n), f"{n}@uni.example")["email"]
     seen: list[set[str]] = []
     for index in (0, 1):  # as an Indexed Job's pods see it: from the environment
         monkeypatch.setenv("JOB_COMPLETION_INDEX", str(index))
@@ -155,7 +143,7 @@ def test_unconnected_homes_cost_no_request(emulator, tmp_path, capsys):
 def test_unexpected_failure_is_isolated(emulator, tmp_path, capsys):
     root = tmp_path / "homes"
     good = make_home(root, "good")
-    email = connect(emulator, good, "good@uni.example")["email"]
+    email = connect_home(emulator.url, good, "good@uni.example")["email"]
     bad = make_home(root, "corrupt")
     path = default_credentials_path(bad)
     path.parent.mkdir(parents=True)
@@ -170,7 +158,7 @@ def test_unexpected_failure_is_isolated(emulator, tmp_path, capsys):
 
 def test_single_home_mode_writes_the_termination_message(emulator, tmp_path, capsys):
     home = make_home(tmp_path, "jovyan")
-    email = connect(emulator, home, "ana@uni.example")["email"]
+    email = connect_home(emulator.url, home, "ana@uni.example")["email"]
     log = tmp_path / "termination-log"
     code = cli_main(["hub", "--home", str(home), "--user", "ana@uni.example", "--api-root", emulator.url,
                      "--termination-log", str(log)])

@@ -44,6 +44,8 @@ from jupyter_drive_sync.restore import (
 )
 from jupyter_drive_sync.state import HomeLock, state_dir_for
 
+import helpers
+
 EMAIL = "ann@uni.edu"
 FULL_DRIVE = "https://www.googleapis.com/auth/drive"
 T0 = 1_700_000_000
@@ -54,11 +56,8 @@ STATE_REL = ".local/share/jupyter/drive_sync"
 
 
 @pytest.fixture
-def home(tmp_path: Path, emulator) -> Path:
-    h = tmp_path / "ann"
-    h.mkdir()
-    connect_home(emulator.url, h, EMAIL)
-    return h
+def home(connected_home) -> Path:
+    return connected_home("ann", EMAIL)
 
 
 def service(emulator, scopes: list[str] | None = None) -> Any:
@@ -116,22 +115,7 @@ def wipe(home: Path, *, keep_state: bool) -> None:
 
 def drive_tree(emulator) -> dict[str, dict]:
     """Path under home/ann → file (untrashed), failing on duplicates."""
-    files = [f for f in emulator.files(EMAIL) if not f.get("trashed")]
-    by_id = {f["id"]: f for f in files}
-
-    def path(f: dict) -> str:
-        parts = [f["name"]]
-        while f.get("parents") and f["parents"][0] in by_id:
-            f = by_id[f["parents"][0]]
-            parts.append(f["name"])
-        return "/".join(reversed(parts))
-
-    out: dict[str, dict] = {}
-    for f in files:
-        p = path(f)
-        assert p not in out, f"duplicate on Drive: {p}"
-        out[p] = f
-    return {p[len("home/ann/"):]: f for p, f in out.items() if p.startswith("home/ann/")}
+    return helpers.drive_tree(emulator, EMAIL, "home/ann", trashed=False)
 
 
 def sample_home(home: Path) -> dict[str, tuple[bytes, int]]:

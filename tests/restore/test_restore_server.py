@@ -6,24 +6,21 @@ between them; the backup being restored was pushed from another home of the same
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
-from cryptography.fernet import Fernet
-from pytest_jupyter.jupyter_server import *  # noqa: F403 - the server fixtures, for this module only
 
 from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.push import PushOptions, run_push
 from jupyter_drive_sync.state import HomeLock
 
-EMAIL = "ann@example.edu"
+from helpers import SERVER_EMAIL as EMAIL
+from helpers import connect, get_json, post_json, wait_job
+from server_fixtures import *  # noqa: F403 - the server fixtures (pytest-jupyter's and ours), for this module only
+
 T0 = 1_700_000_000
 BACKUP = {
     "README.md": b"# my work\n",
@@ -35,88 +32,6 @@ BACKUP = {
 
 
 # -- fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def jp_server_config(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    for name in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL", "JUPYTERHUB_PUBLIC_HUB_URL",
-                 "JUPYTERHUB_BASE_URL", "JUPYTERHUB_USER", "JUPYTER_DRIVE_SYNC_KEY", "JUPYTER_DRIVE_SYNC_API_ROOT"):
-        monkeypatch.delenv(name, raising=False)
-    return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_drive_sync": True}, "allow_unauthenticated_access": False},
-        "DriveSyncApp": {"emulator_url": emulator.url, "encryption_key": Fernet.generate_key().decode(),
-                         "status_check_interval": 0.0},
-    }
-
-
-@pytest.fixture
-def home(jp_root_dir: Path) -> Path:
-    return Path(jp_root_dir)
-
-
-@pytest.fixture
-def service(jp_serverapp: Any) -> Any:
-    return jp_serverapp.web_app.settings["jupyter_drive_sync"].service
-
-
-class Session:
-    """`jp_fetch` with a cookie jar (one Jupyter user throughout, like a browser)."""
-
-    def __init__(self, jp_fetch: Any) -> None:
-        self._fetch = jp_fetch
-        self.cookies: dict[str, str] = {}
-
-    async def __call__(self, *parts: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        headers = dict(headers or {})
-        if self.cookies:
-            headers.setdefault("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
-        resp = await self._fetch(*parts, headers=headers, **kw)
-        for raw in resp.headers.get_list("Set-Cookie"):
-            name, _, rest = raw.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return resp
-
-
-@pytest.fixture
-def api(jp_fetch: Any) -> Session:
-    return Session(jp_fetch)
-
-
-async def get_json(api: Any, *parts: str, **kw: Any) -> tuple[int, Any]:
-    resp = await api(*parts, raise_error=False, **kw)
-    return resp.code, json.loads(resp.body or b"null")
-
-
-async def post_json(api: Any, *parts: str, body: Any = None) -> tuple[int, Any]:
-    raw = body if isinstance(body, (bytes, str)) else json.dumps(body or {})
-    resp = await api(*parts, method="POST", body=raw, raise_error=False)
-    return resp.code, json.loads(resp.body or b"null")
-
-
-async def connect(api: Any, emulator: Any) -> None:
-    """The browser's consent round trip: auth/start → emulator (auto-consent) → our callback."""
-    emulator.create_account(EMAIL)
-    emulator._admin("POST", "_emulator/consent", json={"auto": True, "email": EMAIL})
-    start = await api("drive-sync", "auth", "start", follow_redirects=False, raise_error=False)
-    assert start.code == 302
-    answer = await asyncio.to_thread(requests.get, start.headers["Location"], allow_redirects=False, timeout=30)
-    query = {k: v[-1] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
-    resp = await api("drive-sync", "oauth2callback", params=query, raise_error=False)
-    assert resp.code == 200, resp.body
-
-
-async def wait_job(api: Any, job_id: str, route: str = "restore", seen: list | None = None) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while True:
-        code, body = await get_json(api, "drive-sync", route, job_id)
-        assert code == 200, body
-        job = body["job"]
-        if seen is not None:
-            seen.append(job)
-        if job["state"] not in ("queued", "running"):
-            return job
-        assert time.monotonic() < deadline, job
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -165,7 +80,7 @@ async def test_restore_a_subfolder_then_everything_with_progress(api, emulator, 
     assert code == 202, body
     assert body["job"]["kind"] == "restore" and body["job"]["state"] in ("queued", "running")
     seen: list[dict] = []
-    done = await wait_job(api, body["job"]["id"], seen=seen)
+    done = await wait_job(api, body["job"]["id"], route="restore", seen=seen, poll=0.02)
     assert done["state"] == "done", done
     assert any(j["state"] == "running" for j in seen)
     assert (done["files_done"], done["files_total"]) == (2, 2) and done["bytes_done"] == done["bytes_total"] > 0

@@ -6,65 +6,21 @@ thread; everything between the server, the emulator and the client libraries is 
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
-from cryptography.fernet import Fernet
 
-# pytest_jupyter's server fixtures and hooks, for this directory only. (The plugin's usual
-# `pytest_plugins = ("pytest_jupyter.jupyter_server",)` is refused by pytest in a conftest
-# below the rootdir; importing it here scopes it to these tests instead of the whole suite.)
-from pytest_jupyter.jupyter_server import *  # noqa: E402,F403
+# pytest_jupyter's server fixtures and hooks plus ours (home, api, service, jp_server_config, ...),
+# for this directory only. (The plugin's usual `pytest_plugins = ("pytest_jupyter.jupyter_server",)`
+# is refused by pytest in a conftest below the rootdir; importing it here scopes it to these
+# tests instead of the whole suite.)
+from server_fixtures import *  # noqa: E402,F403
 
-EMAIL = "ann@example.edu"
-HUB_VARS = (
-    "JUPYTERHUB_SERVICE_PREFIX",
-    "JUPYTERHUB_API_URL",
-    "JUPYTERHUB_PUBLIC_HUB_URL",
-    "JUPYTERHUB_BASE_URL",
-    "JUPYTERHUB_USER",
-)
-
-
-@pytest.fixture
-def fernet_key() -> str:
-    return Fernet.generate_key().decode()
-
-
-@pytest.fixture
-def standalone_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No JupyterHub variables leak in from the machine running the tests."""
-    for name in HUB_VARS + ("JUPYTER_DRIVE_SYNC_KEY", "JUPYTER_DRIVE_SYNC_API_ROOT"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def drive_sync_config(emulator: Any, fernet_key: str) -> dict[str, Any]:
-    """`c.DriveSyncApp` for the tests; override in a module to change it."""
-    return {"emulator_url": emulator.url, "encryption_key": fernet_key, "status_check_interval": 0.0}
-
-
-@pytest.fixture
-def jp_server_config(standalone_env: None, drive_sync_config: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_drive_sync": True},
-            "allow_unauthenticated_access": False,
-        },
-        "DriveSyncApp": drive_sync_config,
-    }
-
-
-@pytest.fixture
-def home(jp_root_dir: Path) -> Path:
-    return Path(jp_root_dir)
+import helpers
+from helpers import SERVER_EMAIL as EMAIL
+from helpers import connect, consent, get_json, post_json, wait_job
 
 
 @pytest.fixture
@@ -75,84 +31,6 @@ def state_dir(home: Path) -> Path:
 @pytest.fixture
 def credentials_file(state_dir: Path) -> Path:
     return state_dir / "credentials.json"
-
-
-class Session:
-    """`jp_fetch` with a cookie jar, like a browser: the token's first answer sets the login
-    cookie, which keeps the Jupyter user the same across requests (the OAuth state is bound
-    to that user; without the cookie every token request is a fresh anonymous user)."""
-
-    def __init__(self, jp_fetch: Any) -> None:
-        self._fetch = jp_fetch
-        self.cookies: dict[str, str] = {}
-
-    async def __call__(self, *parts: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        headers = dict(headers or {})
-        if self.cookies:
-            headers.setdefault("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
-        resp = await self._fetch(*parts, headers=headers, **kw)
-        for raw in resp.headers.get_list("Set-Cookie"):
-            name, _, rest = raw.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return resp
-
-
-@pytest.fixture
-def api(jp_fetch: Any) -> Session:
-    """A browser-like client of the server (one Jupyter user throughout)."""
-    return Session(jp_fetch)
-
-
-@pytest.fixture
-def service(jp_serverapp: Any) -> Any:
-    """The extension's long-lived service object (for white-box checks only)."""
-    app = jp_serverapp.web_app.settings["jupyter_drive_sync"]
-    return app.service
-
-
-async def get_json(jp_fetch: Any, *parts: str, **kw: Any) -> tuple[int, Any]:
-    resp = await jp_fetch(*parts, raise_error=False, **kw)
-    return resp.code, json.loads(resp.body or b"null")
-
-
-async def post_json(jp_fetch: Any, *parts: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
-    resp = await jp_fetch(*parts, method="POST", body=json.dumps(body or {}), raise_error=False, **kw)
-    return resp.code, json.loads(resp.body or b"null")
-
-
-async def consent(jp_fetch: Any, emulator: Any, email: str = EMAIL) -> dict[str, str]:
-    """auth/start → the emulator's consent page (automatic) → the query our callback gets."""
-    emulator.create_account(email)
-    emulator._admin("POST", "_emulator/consent", json={"auto": True, "email": email})
-    start = await jp_fetch("drive-sync", "auth", "start", follow_redirects=False, raise_error=False)
-    assert start.code == 302, start.body
-    location = start.headers["Location"]
-    assert location.startswith(emulator.url)
-    answer = await asyncio.to_thread(requests.get, location, allow_redirects=False, timeout=30)
-    assert answer.status_code in (302, 303), answer.text
-    back = urlsplit(answer.headers["Location"])
-    assert back.path.endswith("/drive-sync/oauth2callback")
-    return {k: v[-1] for k, v in parse_qs(back.query).items()}
-
-
-async def connect(jp_fetch: Any, emulator: Any, email: str = EMAIL) -> Any:
-    params = await consent(jp_fetch, emulator, email)
-    resp = await jp_fetch("drive-sync", "oauth2callback", params=params, raise_error=False)
-    assert resp.code == 200, resp.body
-    return resp
-
-
-async def wait_job(jp_fetch: Any, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    """Poll GET push/<id> until the job ends; returns the last snapshot."""
-    deadline = time.monotonic() + timeout
-    while True:
-        code, body = await get_json(jp_fetch, "drive-sync", "push", job_id)
-        assert code == 200, body
-        job = body["job"]
-        if job["state"] not in ("queued", "running"):
-            return job
-        assert time.monotonic() < deadline, f"job still {job['state']}: {job}"
-        await asyncio.sleep(0.05)
 
 
 def make_home_files(home: Path) -> dict[str, bytes]:
@@ -171,25 +49,8 @@ def make_home_files(home: Path) -> dict[str, bytes]:
 
 def drive_paths(files: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The emulator's flat listing → {"home/ann/data/a.csv": file} (not trashed), via parents."""
-    by_id = {f["id"]: f for f in files}
-
-    def path_of(f: dict[str, Any]) -> str:
-        parts = [f["name"]]
-        seen = set()
-        while f.get("parents"):
-            parent = by_id.get(f["parents"][0])
-            if parent is None or parent["id"] in seen:
-                break
-            seen.add(parent["id"])
-            parts.append(parent["name"])
-            f = parent
-        return "/".join(reversed(parts))
-
-    out: dict[str, dict[str, Any]] = {}
-    for f in files:
-        if not f.get("trashed"):
-            out.setdefault(path_of(f), f)
-    return out
+    return {path: live[0] for path, group in helpers.drive_paths(files).items()
+            if (live := [f for f in group if not f.get("trashed")])}
 
 
 def duplicates(files: list[dict[str, Any]]) -> list[tuple[str, str]]:
