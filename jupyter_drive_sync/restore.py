@@ -49,7 +49,7 @@ from .errors import ConfigError, DriveRefused, NotConnected, SyncError
 from .excludes import Excludes
 from .model import EntryStatus, StateEntry
 from .progress import ProgressEvent, RunProgress
-from .scan import RESTORE_PART_SUFFIX, display_path
+from .scan import RESTORE_PART_SUFFIX, display_path, md5_of
 from .session import connect, folder_parts, home_lock, require_home, user_name
 from .state import StateDB, state_dir_for
 
@@ -319,14 +319,9 @@ class HomeFS:
 
 
 def _md5_at(dir_fd: int, name: str) -> str:
-    h = hashlib.md5(usedforsecurity=False)
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _O_CLOEXEC, dir_fd=dir_fd)
     with os.fdopen(fd, "rb", buffering=0) as fh:
-        buf = bytearray(1024 * 1024)
-        view = memoryview(buf)
-        while n := fh.readinto(buf):
-            h.update(view[:n])
-    return h.hexdigest()
+        return md5_of(fh)
 
 
 def _sweep_parts(dir_fd: int) -> None:

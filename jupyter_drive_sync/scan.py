@@ -237,7 +237,8 @@ def open_beneath(home: Path | str, rel: str) -> BinaryIO:
         raise
 
 
-def _md5_of(fh: BinaryIO) -> str:
+def md5_of(fh: BinaryIO) -> str:
+    """md5 of what is left to read in `fh` (unbuffered), in 1 MiB pieces."""
     h = hashlib.md5(usedforsecurity=False)
     buf = bytearray(MD5_READ_SIZE)
     view = memoryview(buf)
@@ -251,17 +252,9 @@ def _md5_of(fh: BinaryIO) -> str:
 
 def file_md5(path: Path | str) -> str:
     """md5 of a file's content, read in 1 MiB pieces; a symlink at `path` is refused (ELOOP)."""
-    h = hashlib.md5(usedforsecurity=False)
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(fd, "rb", buffering=0) as fh:
-        buf = bytearray(MD5_READ_SIZE)
-        view = memoryview(buf)
-        while True:
-            n = fh.readinto(buf)
-            if not n:
-                break
-            h.update(view[:n])
-    return h.hexdigest()
+        return md5_of(fh)
 
 
 def hash_candidates(home: Path | str, snapshot: Snapshot, state: Mapping[str, StateEntry]) -> dict[str, str]:
@@ -295,7 +288,7 @@ def hash_candidates(home: Path | str, snapshot: Snapshot, state: Mapping[str, St
             continue
         try:
             with open_beneath(home_str, path) as fh:
-                out[path] = _md5_of(fh)
+                out[path] = md5_of(fh)
         except OSError:
             continue
     return out
