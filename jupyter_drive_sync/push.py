@@ -444,7 +444,9 @@ class _Run(RunProgress):
         forget = [a.path for a in file_actions if a.kind is ActionKind.FORGET_LOCAL]
         if forget:
             db.mark_local_deleted(forget)
-        from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        from .pool import raise_first_error
 
         with ThreadPoolExecutor(max_workers=max(1, self.o.workers), thread_name_prefix="push") as pool:
             futures: list[Future] = []
@@ -459,12 +461,7 @@ class _Run(RunProgress):
                     self.fail(a.path, "its parent folder could not be created")
                     continue
                 futures.append(pool.submit(self._guard, a, lambda a=a, pid=pid: self._file(client, db, state, a, pid)))
-            done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
-            for f in done:
-                if f.exception() is not None:
-                    for g in not_done:
-                        g.cancel()
-                    raise f.exception()  # run-ending (reauth, storage full, daily cap)
+            raise_first_error(futures)  # run-ending (reauth, storage full, daily cap)
 
         # 4. trashes
         for a in actions:

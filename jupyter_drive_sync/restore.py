@@ -40,7 +40,7 @@ import sys
 import time
 import unicodedata
 from collections import deque
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from .errors import ConfigError, DriveRefused, NotConnected, SyncError
 from .excludes import Excludes
 from .model import EntryStatus, StateEntry
+from .pool import raise_first_error
 from .progress import ProgressEvent, RunProgress
 from .scan import RESTORE_PART_SUFFIX, display_path, md5_of
 from .session import connect, folder_parts, home_lock, require_home, user_name
@@ -526,13 +527,7 @@ class _Run(RunProgress):
         todo = [t for t in tasks if not any(t.rel.startswith(b + "/") for b in blocked)]
         with ThreadPoolExecutor(max_workers=self.o.workers, thread_name_prefix="restore") as pool:
             futures = [pool.submit(self._guarded, fs, db, client, t) for t in todo]
-            done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
-            for fut in done:
-                exc = fut.exception()
-                if exc is not None:
-                    for other in not_done:
-                        other.cancel()
-                    raise exc  # run-ending: reconnect needed, Drive refused
+            raise_first_error(futures)  # run-ending: reconnect needed, Drive refused
 
     # -- walking -----------------------------------------------------------------------------
 
