@@ -52,6 +52,50 @@ snap = scan(home, Excludes.for_home(home), max_file_size=5 * 1024**4)
 print(time.perf_counter() - t0, len(snap.entries))
 """
 
+# Where a no-op push's time goes, measured in one child process, phase by phase, in the order
+# the push runs them (the push itself interleaves nothing, so these add up to its run time).
+PHASES = """
+import json, sys, time
+c = time.perf_counter
+t0 = c()
+from pathlib import Path
+from jupyter_drive_sync.excludes import Excludes
+from jupyter_drive_sync.model import DeletePolicy, Policy
+from jupyter_drive_sync.plan import plan
+from jupyter_drive_sync.scan import hash_candidates, scan
+from jupyter_drive_sync.state import StateDB, state_dir_for
+t1 = c()
+from jupyter_drive_sync.credentials import CredentialStore
+from jupyter_drive_sync.drive import DriveClient
+t2 = c()
+home, url = Path(sys.argv[1]), sys.argv[2]
+snap = scan(home, Excludes.for_home(home), max_file_size=5 * 1024**4)
+t3 = c()
+db = StateDB.for_home(home)
+rows = db.load_rows()
+t4 = c()
+p = plan(snap, rows, hash_candidates(home, snap, rows), policy=Policy.LAST_WRITE_WINS, delete_policy=DeletePolicy.KEEP)
+t5 = c()
+client = DriveClient(CredentialStore(state_dir_for(home) / "credentials.json").load(), api_root=url)
+t6 = c()
+changes, _ = client.list_changes(db.page_token)
+t7 = c()
+print(json.dumps({"engine_imports": t1 - t0, "google_client_imports": t2 - t1, "scan": t3 - t2,
+                  "state_load": t4 - t3, "plan": t5 - t4, "client_build": t6 - t5, "changes_list": t7 - t6,
+                  "actions": len(p.actions)}))
+"""
+
+
+def noop_phases(home: Path, url: str, repeat: int) -> dict[str, float]:
+    """Each phase's best time over `repeat` child runs (seconds)."""
+    best: dict[str, float] = {}
+    for _ in range(max(1, repeat)):
+        out = subprocess.run([sys.executable, "-c", PHASES, str(home), url], capture_output=True, text=True,
+                             env=child_env(), check=True).stdout
+        for k, v in json.loads(out.splitlines()[-1]).items():
+            best[k] = min(best.get(k, v), v)
+    return {k: round(v, 4) for k, v in best.items()}
+
 
 def push_cmd(url: str, home: Path, workers: int | None = None) -> list[str]:
     cmd = [*cli(), "push", "--home", str(home), "--api-root", url, "--json"]
@@ -84,6 +128,7 @@ def noop_scale(emu: Emulator, tmp: Path, files: int, repeat: int) -> dict[str, A
     walk, _ = best_of(lambda: time_bare_walk(home), repeat)
     scan_s, _ = best_of(lambda: time_scan_alone(home), repeat)
     beyond = best_t.seconds - startup
+    phases = noop_phases(home, emu.url, repeat)
     return {
         "scenario": "noop_scale", "files": files, "folders": seeded["folders_created"],
         "requests": max(p[1]["requests"] for p in pushes), "requests_samples": [p[1]["requests"] for p in pushes],
@@ -93,7 +138,7 @@ def noop_scale(emu: Emulator, tmp: Path, files: int, repeat: int) -> dict[str, A
         "ratio_to_walk": round(beyond / walk, 2) if walk else None,
         "push_samples": [round(p[0].seconds, 4) for p in pushes], "peak_rss_mb": round(best_t.peak_rss_mb, 1),
         "unchanged": summary.get("unchanged"), "created": summary.get("created"), "updated": summary.get("updated"),
-        "exit": best_t.returncode,
+        "exit": best_t.returncode, "phases": phases,
     }
 
 
