@@ -464,23 +464,15 @@ def test_pacer_slows_down_on_rate_limits(emulator, account):
 # -- run-ending errors and credentials ----------------------------------------------------------------
 
 
-def test_storage_full_is_raised_not_retried(emulator, client, account, tmp_path):
+@pytest.mark.parametrize("limit, error", [("storage_quota_bytes", StorageFull),
+                                          ("daily_upload_cap_bytes", DailyCapReached)],
+                         ids=["storage_full", "daily_cap"])
+def test_drive_refusal_is_raised_not_retried(emulator, client, account, tmp_path, limit, error):
     root = root_folder(client)
-    admin_patch(emulator, account["email"], storage_quota_bytes=10)
+    admin_patch(emulator, account["email"], **{limit: 10})
     fid = client.generate_ids(1)[0]
     emulator.reset_stats()
-    with pytest.raises(StorageFull):
-        client.create_file(file_id=fid, name="big", parent_id=root, local_path=write(tmp_path / "b", b"x" * 100),
-                           size=100, modified_ms=MTIME)
-    assert emulator.stats()["requests"] == 1
-
-
-def test_daily_cap_is_raised_not_retried(emulator, client, account, tmp_path):
-    root = root_folder(client)
-    admin_patch(emulator, account["email"], daily_upload_cap_bytes=10)
-    fid = client.generate_ids(1)[0]
-    emulator.reset_stats()
-    with pytest.raises(DailyCapReached):
+    with pytest.raises(error):
         client.create_file(file_id=fid, name="big", parent_id=root, local_path=write(tmp_path / "b", b"x" * 100),
                            size=100, modified_ms=MTIME)
     assert emulator.stats()["requests"] == 1
