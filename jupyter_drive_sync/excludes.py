@@ -192,6 +192,19 @@ class Excludes:
                 return f"excluded by {IGNORE_FILE_NAME}: {self._user_lines[result.index].strip()}"
         return None
 
+    def secrets_among(self, excluded: Iterable[str]) -> list[tuple[str, str]]:
+        """The excluded paths that are secrets, with a reason a student can read.
+
+        Push lists these in `skipped` so a student sees that their keys were left out on
+        purpose; caches and the tool's own state stay silent (nothing of theirs is missing).
+        """
+        out = []
+        for rel in excluded:
+            reason = self.why(rel, True) or self.why(rel, False)
+            if reason and reason.startswith("always excluded (secrets)"):
+                out.append((rel, "a secret (keys, tokens, passwords): never uploaded"))
+        return out
+
     def is_excluded(self, rel: str, is_dir: bool) -> bool:
         return self.why(rel, is_dir) is not None
 

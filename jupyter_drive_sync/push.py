@@ -258,6 +258,8 @@ class _Run(RunProgress):
         snap = scan(self.home, excludes, max_file_size=o.max_file_size)
         for s in snap.skipped:
             self.skip(s.path, s.reason)
+        for rel, reason in excludes.secrets_among(snap.excluded):
+            self.skip(rel, reason)
 
         client = self.connect()
         self.client = client

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -40,6 +39,25 @@ def make_big_file(path: Path, size: int) -> str:
             left -= len(block)
     os.utime(path, (1_700_000_000, 1_700_000_000))
     return h.hexdigest()
+
+
+def run_with_peak_rss(cmd: list[str], timeout: float) -> tuple[int, bytes, bytes, float]:
+    """Run `cmd`; return its exit code, output and ITS OWN peak RSS in MiB.
+
+    RUSAGE_CHILDREN would be the maximum over every child pytest ever reaped (a Jupyter
+    server in another test, say), so the child is reaped here with wait4 for its own figure.
+    """
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: dict[str, bytes] = {}
+    readers = [threading.Thread(target=lambda n=n, f=f: out.__setitem__(n, f.read()), daemon=True)
+               for n, f in (("out", proc.stdout), ("err", proc.stderr))]
+    for r in readers:
+        r.start()
+    for r in readers:
+        r.join(timeout)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
+    return proc.returncode, out.get("out", b""), out.get("err", b""), usage.ru_maxrss / 1024
 
 
 def test_large_file_resumes_after_failures_mid_upload(tmp_path, emulator):
@@ -69,16 +87,14 @@ def test_large_file_resumes_after_failures_mid_upload(tmp_path, emulator):
     watcher = threading.Thread(target=inject_at_half, daemon=True)
     emulator.reset_stats()
     watcher.start()
-    proc = subprocess.run(
+    returncode, stdout, stderr, peak_mib = run_with_peak_rss(
         [sys.executable, "-m", "jupyter_drive_sync", "push", "--home", str(home), "--user", USER,
-         "--api-root", emulator.url, "--json"],
-        capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
-    )
+         "--api-root", emulator.url, "--json"], timeout=300)
     watcher.join(timeout=5)
-    err = proc.stderr.decode("utf-8", "replace")
-    assert proc.returncode == 0, err
+    err = stderr.decode("utf-8", "replace")
+    assert returncode == 0, err
     assert "Traceback" not in err
-    summary = json.loads(proc.stdout)
+    summary = json.loads(stdout)
     assert summary["failed"] == [] and summary["created"] == 2
 
     # the failures really happened, in the middle of the upload
@@ -95,7 +111,6 @@ def test_large_file_resumes_after_failures_mid_upload(tmp_path, emulator):
     assert int(big["size"]) == SIZE and big["md5Checksum"] == digest
     assert big["modifiedTime"].startswith("2023-11-14T22:13:20.000")
     # streamed in chunks, never read whole: the push process stayed far below the file's size
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert peak_mib < 150, peak_mib
 
     emulator.reset_stats()  # and the next push has nothing to send
