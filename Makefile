@@ -42,8 +42,9 @@ test: install browser
 soak: install
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability
 
+# Every bench/ script in turn (< 10 minutes on 2 cores); JSON in build/bench/, report in docs/PERFORMANCE.md.
 bench: install
-	$(BIN)/python bench/emulator_throughput.py
+	$(BIN)/python bench/report.py
 
 frontend: install
 	$(JLPM) install
