@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -31,6 +34,23 @@ def write(home: Path, rel: str, data: bytes, mtime_s: float | None = None) -> No
     p.write_bytes(data)
     if mtime_s is not None:
         os.utime(p, (mtime_s, mtime_s))
+
+
+@contextmanager
+def traversable_dir(prefix: str) -> Iterator[Path]:
+    """A fresh temp dir others may enter (pytest's tmp dirs are 0700: a push run as an
+    unprivileged user could not), removed afterwards even if a test left folders unreadable."""
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(d, 0o755)
+    try:
+        yield d
+    finally:
+        for dirpath, dirnames, _ in os.walk(d):
+            for n in dirnames:
+                p = os.path.join(dirpath, n)
+                if not os.path.islink(p):
+                    os.chmod(p, 0o755)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # -- the Drive side (admin view: every file of the account, trashed too) -------------------------

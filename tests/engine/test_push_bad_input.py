@@ -21,7 +21,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -61,12 +60,8 @@ def md5(data: bytes) -> str:
 @pytest.fixture
 def base() -> Path:
     """A world-traversable directory (pytest's tmp dirs are 0700: an unprivileged push could not enter)."""
-    d = Path(tempfile.mkdtemp(prefix="jds-bad-"))
-    os.chmod(d, 0o755)
-    try:
+    with helpers.traversable_dir("jds-bad-") as d:
         yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def drive_files(emulator) -> dict[str, dict]:

@@ -32,6 +32,8 @@ from jupyter_drive_sync.excludes import Excludes
 from jupyter_drive_sync.model import FOLDER_MIME, STATE_DIR_REL
 from jupyter_drive_sync.state import LOCK_NAME, state_dir_for
 
+from helpers import drive_paths  # the test modules import it from here too
+
 SOAK = os.environ.get("DRIVE_SYNC_SOAK", "").strip() not in ("", "0")
 CLI = [sys.executable, "-m", "jupyter_drive_sync"]
 
@@ -84,20 +86,6 @@ def local_tree(home: Path) -> dict[str, bytes | None]:
 
 
 # -- the Drive side ---------------------------------------------------------------------------
-
-
-def drive_paths(files: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The admin listing by full Drive path ("home/ann/a/b.txt"), duplicates kept as a list."""
-    by_id = {f["id"]: f for f in files}
-    out: dict[str, list[dict[str, Any]]] = {}
-    for f in files:
-        parts, g, seen = [f["name"]], f, {f["id"]}
-        while g.get("parents") and g["parents"][0] in by_id and g["parents"][0] not in seen:
-            g = by_id[g["parents"][0]]
-            seen.add(g["id"])
-            parts.append(g["name"])
-        out.setdefault("/".join(reversed(parts)), []).append(f)
-    return out
 
 
 @dataclass

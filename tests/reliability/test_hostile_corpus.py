@@ -22,7 +22,6 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,8 @@ import pytest
 
 from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.push import PushOptions, run_push
+
+from helpers import traversable_dir
 
 from .conftest import CLI, Mirror, drive_paths, md5, trials
 
@@ -169,17 +170,8 @@ CASES: list[Case] = [
 @pytest.fixture
 def base() -> Path:
     """World-traversable (pytest's tmp dirs are 0700: an unprivileged push could not enter)."""
-    d = Path(tempfile.mkdtemp(prefix="jds-hostile-"))
-    os.chmod(d, 0o755)
-    try:
+    with traversable_dir("jds-hostile-") as d:
         yield d
-    finally:
-        for dirpath, dirnames, _ in os.walk(d):
-            for n in dirnames:
-                p = os.path.join(dirpath, n)
-                if not os.path.islink(p):
-                    os.chmod(p, 0o755)
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def as_user(cmd: list[str]) -> list[str]:

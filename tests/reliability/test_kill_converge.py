@@ -35,11 +35,8 @@ KILLS: dict[str, list[str]] = {}  # scenario → what was under way at each kill
 
 
 @pytest.fixture
-def home(tmp_path: Path, emulator) -> Path:
-    h = tmp_path / USER
-    h.mkdir()
-    connect_home(emulator.url, h, EMAIL)
-    return h
+def home(connected_home) -> Path:
+    return connected_home(USER, EMAIL)
 
 
 def push_args(home: Path, emulator, *extra: str) -> list[str]:

@@ -39,6 +39,9 @@ from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.push import PushOptions, run_push
 from jupyter_drive_sync.state import state_dir_for
 
+# the server config (jp_server_config and what it needs); `home` here is this module's own
+from server_fixtures import drive_sync_config, fernet_key, jp_server_config, standalone_env  # noqa: F401
+
 from .conftest import CLI, Mirror, drive_paths, md5, run_cli
 
 EMAIL = "sec@uni.edu"
@@ -109,18 +112,6 @@ def test_code_sent_back_to_another_redirect_uri_is_refused(consenting):
 
 
 # -- the server: open redirects and XSRF everywhere ---------------------------------------------------
-
-
-@pytest.fixture
-def jp_server_config(emulator, monkeypatch) -> dict[str, Any]:
-    for name in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL", "JUPYTERHUB_PUBLIC_HUB_URL",
-                 "JUPYTERHUB_BASE_URL", "JUPYTERHUB_USER", "JUPYTER_DRIVE_SYNC_KEY", "JUPYTER_DRIVE_SYNC_API_ROOT"):
-        monkeypatch.delenv(name, raising=False)
-    return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_drive_sync": True}, "allow_unauthenticated_access": False},
-        "DriveSyncApp": {"emulator_url": emulator.url, "encryption_key": Fernet.generate_key().decode(),
-                         "status_check_interval": 0.0},
-    }
 
 
 ATTACKS = [
@@ -197,11 +188,8 @@ async def test_every_post_route_needs_xsrf(jp_serverapp, jp_fetch, http_server_c
 
 
 @pytest.fixture
-def home(tmp_path: Path, emulator) -> Path:
-    h = tmp_path / USER
-    h.mkdir()
-    connect_home(emulator.url, h, EMAIL)
-    return h
+def home(connected_home) -> Path:
+    return connected_home(USER, EMAIL)
 
 
 def test_restore_never_writes_through_a_symlink(home, emulator, tmp_path):
