@@ -29,15 +29,33 @@ export interface IPushSummary {
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed';
 
+/** What a finished restore reports (the CLI's `restore --json` summary). */
+export interface IRestoreSummary {
+  restored: number;
+  replaced: number;
+  unchanged: number;
+  /** Local files kept because of the overwrite choice ("kept M of yours"). */
+  skippedExisting: number;
+  foldersCreated: number;
+  renamed: IFileProblem[];
+  skipped: IFileProblem[];
+  failed: IFileProblem[];
+  bytesDownloaded: number;
+}
+
 /** A run-level error, classified so the UI can say what to do about it. */
 export interface IRunError {
-  kind: 'reconnect' | 'drive_full' | 'daily_cap' | 'busy' | 'config' | 'other';
+  kind: 'reconnect' | 'drive_full' | 'daily_cap' | 'busy' | 'config' | 'nothing' | 'other';
   message: string;
 }
+
+/** What the job does: back up (push) or bring files back (restore). */
+export type JobKind = 'push' | 'restore';
 
 /** A background push or restore as `GET drive-sync/push/<id>` describes it. */
 export interface IJob {
   id: string;
+  kind: JobKind;
   state: JobState;
   phase: string;
   filesDone: number;
@@ -47,7 +65,34 @@ export interface IJob {
   currentPath: string | null;
   errors: IFileProblem[];
   summary: IPushSummary | null;
+  /** Set for a finished restore (its summary has other keys than a push's). */
+  restoreSummary: IRestoreSummary | null;
   error: IRunError | null;
+}
+
+/** The overwrite choice of a restore (the CLI's `--overwrite`). */
+export type OverwritePolicy = 'never' | 'older' | 'always';
+
+/** One item of `GET drive-sync/remote`: a file or folder in the Drive backup. */
+export interface IRemoteEntry {
+  /** The local name the restore would use (may differ from Drive's, see `note`). */
+  name: string;
+  driveName: string;
+  /** Relative to the home; what `POST drive-sync/restore` takes. */
+  path: string;
+  isFolder: boolean;
+  size: number | null;
+  /** ms since the epoch, null when Drive gave none. */
+  modified: number | null;
+  restorable: boolean;
+  /** Why it is renamed or cannot be restored (e.g. a Google Docs file), else null. */
+  note: string | null;
+}
+
+/** `GET drive-sync/remote?path=`: one folder of the backup, folders first. */
+export interface IRemoteListing {
+  path: string;
+  entries: IRemoteEntry[];
 }
 
 /** `GET drive-sync/status`. */
@@ -63,6 +108,8 @@ export interface IStatus {
   /** How the last push ended early (null when it finished). */
   lastError: IRunError | null;
   job: IJob | null;
+  /** The Drive folder already holds a backup (a new hub or volume): offer "Restore my files". */
+  hasBackup: boolean;
 }
 
 /** The answers the first-login dialog can remember on the server. */
@@ -90,10 +137,11 @@ export function routeUrl(...parts: string[]): string {
 async function request(
   parts: string[],
   init: RequestInit = {},
-  okStatuses: number[] = []
+  okStatuses: number[] = [],
+  query: Record<string, string> = {}
 ): Promise<any> {
   const settings = ServerConnection.makeSettings();
-  const url = URLExt.join(settings.baseUrl, ROUTE, ...parts);
+  const url = URLExt.join(settings.baseUrl, ROUTE, ...parts) + URLExt.objectToQueryString(query);
   let response: Response;
   try {
     response = await ServerConnection.makeRequest(url, init, settings);
@@ -160,6 +208,7 @@ const KINDS: Record<string, IRunError['kind']> = {
   drive_full: 'drive_full',
   upload_cap: 'daily_cap',
   already_running: 'busy',
+  nothing_to_restore: 'nothing',
   config: 'config',
   not_configured: 'config'
 };
@@ -216,6 +265,24 @@ export function parseSummary(raw: any): IPushSummary | null {
   };
 }
 
+/** Normalise a restore summary (`restore --json` keys). */
+export function parseRestoreSummary(raw: any): IRestoreSummary | null {
+  if (!raw || typeof raw !== 'object') {
+    return null;
+  }
+  return {
+    restored: num(raw.restored),
+    replaced: num(raw.replaced),
+    unchanged: num(raw.unchanged),
+    skippedExisting: num(raw.skipped_existing),
+    foldersCreated: num(raw.folders_created),
+    renamed: problems(raw.renamed),
+    skipped: problems(raw.skipped),
+    failed: problems(raw.failed),
+    bytesDownloaded: num(raw.bytes_downloaded)
+  };
+}
+
 const STATES: JobState[] = ['queued', 'running', 'done', 'failed'];
 
 function jobState(raw: any): JobState {
@@ -241,8 +308,11 @@ export function parseJob(raw: any): IJob | null {
   const progress = job.progress && typeof job.progress === 'object' ? job.progress : job;
   const state = jobState(job);
   const error = classifyError(job.error ?? null);
+  const kind: JobKind = job.kind === 'restore' ? 'restore' : 'push';
+  const rawSummary = job.summary ?? job.result ?? null;
   return {
     id: String(job.id ?? job.job_id ?? ''),
+    kind,
     state: error && state === 'done' ? 'failed' : state,
     phase: String(progress.phase ?? job.phase ?? ''),
     filesDone: num(progress.files_done),
@@ -251,7 +321,8 @@ export function parseJob(raw: any): IJob | null {
     bytesTotal: num(progress.bytes_total),
     currentPath: progress.current_path ?? progress.current ?? null,
     errors: problems(progress.errors ?? job.errors),
-    summary: parseSummary(job.summary ?? job.result ?? null),
+    summary: kind === 'push' ? parseSummary(rawSummary) : null,
+    restoreSummary: kind === 'restore' ? parseRestoreSummary(rawSummary) : null,
     error
   };
 }
@@ -270,7 +341,23 @@ export function parseStatus(raw: any): IStatus {
     folder: raw.folder ?? raw.root_folder_path ?? raw.folder_path ?? null,
     lastPush: parseSummary(raw.last_push),
     lastError: classifyError(raw.last_push?.error ?? null),
-    job: job && job.id ? job : null
+    job: job && job.id ? job : null,
+    hasBackup: !!raw.has_backup
+  };
+}
+
+/** Normalise one `GET drive-sync/remote` entry. */
+function parseEntry(raw: any): IRemoteEntry {
+  const size = Number(raw?.size);
+  return {
+    name: String(raw?.name ?? raw?.drive_name ?? ''),
+    driveName: String(raw?.drive_name ?? raw?.name ?? ''),
+    path: String(raw?.path ?? raw?.name ?? ''),
+    isFolder: !!raw?.is_folder,
+    size: raw?.size === null || raw?.size === undefined || !Number.isFinite(size) ? null : size,
+    modified: parseTime(raw?.modified_time),
+    restorable: raw?.restorable !== false,
+    note: raw?.note ? String(raw.note) : null
   };
 }
 
@@ -300,6 +387,39 @@ export const api = {
       job.id = id;
     }
     return job;
+  },
+
+  /**
+   * Start a restore of `path` ("" = everything). Unlike a push, a running job (409) is not
+   * joined: the restore did not start, so that is an `already_running` error.
+   */
+  async restore(path: string, overwrite: OverwritePolicy): Promise<IJob> {
+    let body: any;
+    try {
+      body = await request(['restore'], {
+        method: 'POST',
+        body: JSON.stringify({ path, overwrite })
+      });
+    } catch (error) {
+      if (error instanceof DriveSyncError && error.status === 409 && error.body?.job) {
+        throw new DriveSyncError(error.message, 409, { ...error.body, error: 'already_running' });
+      }
+      throw error;
+    }
+    const job = body && body.job ? parseJob(body.job) : null;
+    if (!job || !job.id) {
+      throw new DriveSyncError('The restore did not start.', 500, body);
+    }
+    return job;
+  },
+
+  /** What the Drive backup holds at `path` ("" = the backup folder itself). */
+  async remote(path: string): Promise<IRemoteListing> {
+    const body = (await request(['remote'], {}, [], { path })) ?? {};
+    return {
+      path: String(body.path ?? path),
+      entries: Array.isArray(body.entries) ? body.entries.map(parseEntry) : []
+    };
   },
 
   async prompt(choice: PromptChoice): Promise<void> {

@@ -75,6 +75,45 @@ export async function showPrompt(status: IStatus | null, username?: string): Pro
   return 'not-now';
 }
 
+export type RestoreOfferAnswer = 'restore' | 'sync' | 'later';
+
+export const RESTORE_OFFER_TITLE = 'Your Google Drive already has a backup';
+
+/**
+ * Right after connecting, when the Drive folder already holds a backup (a new hub, a new
+ * volume, a new term): bring the files back first, or back up this home now.
+ */
+export async function showRestoreOffer(
+  status: IStatus | null,
+  username?: string
+): Promise<RestoreOfferAnswer> {
+  const intro = el('p');
+  intro.append(
+    'Your backup folder ',
+    el('strong', folderName(status, username)),
+    ' in Google Drive already holds files, backed up from an earlier home folder.'
+  );
+  const list = el('ul');
+  list.append(
+    el('li', 'Restore my files: choose what to bring back into this home folder. Files you have here are kept unless you choose otherwise.'),
+    el('li', 'Sync now: back up this home folder. Files already on Drive are matched and updated, never duplicated.'),
+    el('li', 'Only files backed up by this app can be seen and restored.')
+  );
+  const later = Dialog.cancelButton({ label: 'Later' });
+  const sync = Dialog.createButton({ label: 'Sync now', actions: ['sync'] });
+  const restore = Dialog.okButton({ label: 'Restore my files', actions: ['restore'] });
+  const result = await showDialog({
+    title: RESTORE_OFFER_TITLE,
+    body: body(intro, list),
+    buttons: [later, sync, restore],
+    defaultButton: 2
+  });
+  if (result.button.actions.includes('restore')) {
+    return 'restore';
+  }
+  return result.button.actions.includes('sync') ? 'sync' : 'later';
+}
+
 /** A table of files the backup left out, with the reason for each. */
 export function problemTable(problems: IFileProblem[]): HTMLElement {
   const table = el('table', undefined, 'jp-DriveSync-problems');
@@ -108,7 +147,7 @@ export async function showError(error: IRunError): Promise<boolean> {
   return error.kind === 'reconnect' && result.button.accept;
 }
 
-export type DetailsAction = 'sync' | 'connect' | 'skipped' | 'close';
+export type DetailsAction = 'sync' | 'connect' | 'skipped' | 'restore' | 'close';
 
 /** Everything about the backup in one place: opened from the status item. */
 export async function showDetails(model: SyncModel, username?: string): Promise<DetailsAction> {
@@ -154,9 +193,14 @@ export async function showDetails(model: SyncModel, username?: string): Promise<
   if (!status?.connected || error?.kind === 'reconnect') {
     buttons.push(Dialog.okButton({ label: 'Connect Google Drive', actions: ['connect'] }));
   } else if (!model.running) {
+    if (status.hasBackup) {
+      buttons.push(Dialog.createButton({ label: 'Restore…', actions: ['restore'] }));
+    }
     buttons.push(Dialog.okButton({ label: 'Sync now', actions: ['sync'] }));
   }
   const result = await showDialog({ title: 'Google Drive backup', body: body(...rows), buttons });
-  const action = result.button.actions.find(a => a === 'sync' || a === 'connect' || a === 'skipped');
+  const action = result.button.actions.find(
+    a => a === 'sync' || a === 'connect' || a === 'skipped' || a === 'restore'
+  );
   return (action as DetailsAction | undefined) ?? 'close';
 }

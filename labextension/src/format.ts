@@ -1,7 +1,7 @@
 /**
  * Words and numbers shown to students. Pure functions, so every widget says the same thing.
  */
-import type { IJob, IRunError } from './api';
+import type { IJob, IRestoreSummary, IRunError, OverwritePolicy } from './api';
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
 
@@ -47,15 +47,20 @@ export function percent(job: IJob): number | null {
 
 /** Short progress text for a status or top bar: "Syncing 45% · 12/30 files". */
 export function progressText(job: IJob): string {
+  const restoring = job.kind === 'restore';
   if (job.state === 'queued') {
-    return 'Sync starting…';
+    return restoring ? 'Restore starting…' : 'Sync starting…';
+  }
+  if (restoring && job.filesTotal === 0) {
+    return 'Reading your Drive backup…';
   }
   if (job.filesTotal === 0 && (job.phase === 'scanning' || job.phase === 'planning' || !job.phase)) {
     return job.phase === 'planning' ? 'Comparing with Drive…' : 'Looking for changes…';
   }
   const pct = percent(job);
   const files = `${job.filesDone}/${job.filesTotal} files`;
-  return pct === null ? `Syncing · ${files}` : `Syncing ${pct}% · ${files}`;
+  const verb = restoring ? 'Restoring' : 'Syncing';
+  return pct === null ? `${verb} · ${files}` : `${verb} ${pct}% · ${files}`;
 }
 
 /** A longer line for tooltips and the details dialog. */
@@ -96,8 +101,17 @@ export function describeError(error: IRunError): { title: string; text: string }
       };
     case 'busy':
       return {
-        title: 'A backup is already running',
-        text: 'Another backup of your home folder is running right now. Try again in a few minutes.'
+        title: 'A backup or restore is already running',
+        text:
+          'Another backup or restore of your home folder is running right now. ' +
+          'Try again in a few minutes.'
+      };
+    case 'nothing':
+      return {
+        title: 'Nothing to restore',
+        text:
+          'Your Google Drive holds no backup made by this app at that place. ' +
+          'Only files this app backed up can be restored.'
       };
     case 'config':
       return {
@@ -117,4 +131,65 @@ export function describeError(error: IRunError): { title: string; text: string }
 /** "3 files skipped" with the right plural. */
 export function countText(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** The overwrite choices of a restore, in the words the dialog shows. */
+export const OVERWRITE_CHOICES: { value: OverwritePolicy; label: string; help: string }[] = [
+  {
+    value: 'never',
+    label: 'Keep my files (never replace)',
+    help: 'Only files missing from your home folder come back. A file you already have is never touched.'
+  },
+  {
+    value: 'older',
+    label: "Replace only files older than Drive's copy",
+    help: "Your file is replaced when Drive's copy was saved more recently; newer work of yours stays."
+  },
+  {
+    value: 'always',
+    label: "Replace everything with Drive's copy",
+    help: "Every file that differs from Drive's copy is replaced by it. Changes since the backup are lost."
+  }
+];
+
+/** One line about a finished restore: "Restore finished: 12 files restored, 2 of yours kept." */
+export function restoreSummaryText(summary: IRestoreSummary): string {
+  const parts: string[] = [];
+  if (summary.restored) {
+    parts.push(`${countText(summary.restored, 'file')} restored`);
+  }
+  if (summary.replaced) {
+    parts.push(`${countText(summary.replaced, 'file')} replaced by Drive's copy`);
+  }
+  if (summary.skippedExisting) {
+    parts.push(`${summary.skippedExisting} of yours kept`);
+  }
+  if (summary.unchanged) {
+    parts.push(`${summary.unchanged} already up to date`);
+  }
+  if (summary.renamed.length) {
+    parts.push(`${summary.renamed.length} renamed`);
+  }
+  const problems = summary.skipped.length + summary.failed.length;
+  if (problems) {
+    parts.push(`${countText(problems, 'file')} not restored`);
+  }
+  if (!parts.length) {
+    return 'Restore finished: there was nothing to bring back.';
+  }
+  return `Restore finished: ${parts.join(', ')}.`;
+}
+
+/** A short date for listings: "12 Mar 2026, 14:05". */
+export function formatDate(when: number | null): string {
+  if (when === null) {
+    return '';
+  }
+  return new Date(when).toLocaleString(undefined, {
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit'
+  });
 }

@@ -23,10 +23,18 @@ import { Widget } from '@lumino/widgets';
 
 import { api, IJob, IRunError } from './api';
 import { openConsent } from './connect';
-import { showDetails, showError, showProblems, showPrompt } from './dialogs';
-import { countText, describeError, formatBytes, percent } from './format';
+import {
+  folderName,
+  showDetails,
+  showError,
+  showProblems,
+  showPrompt,
+  showRestoreOffer
+} from './dialogs';
+import { countText, describeError, formatBytes, percent, restoreSummaryText } from './format';
 import { cloudIcon } from './icons';
 import { SyncModel } from './model';
+import { isChoice, showRestoreDialog, showRestoreSummary } from './restore';
 import { DriveSyncStatus } from './widget';
 
 export const PLUGIN_ID = 'jupyter-drive-sync:plugin';
@@ -36,7 +44,11 @@ export namespace CommandIDs {
   export const connect = 'drive-sync:connect';
   export const details = 'drive-sync:show-status';
   export const disconnect = 'drive-sync:disconnect';
+  export const restore = 'drive-sync:restore';
 }
+
+/** JupyterLab's (and Notebook 7's) command that reloads the file browser's listing. */
+const FILEBROWSER_REFRESH = 'filebrowser:refresh';
 
 /** Name of the TopBar toolbar item (see schema/plugin.json). */
 const TOPBAR_ITEM = 'drive-sync-status';
@@ -70,6 +82,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const refreshCommands = () => {
       commands.notifyCommandChanged(CommandIDs.syncNow);
       commands.notifyCommandChanged(CommandIDs.connect);
+      commands.notifyCommandChanged(CommandIDs.restore);
     };
     model.changed.connect(refreshCommands);
 
@@ -83,13 +96,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
       await explain(model.error);
     };
 
-    /** Connect (popup opened synchronously by the caller's click), then start the first sync. */
+    /**
+     * Connect (popup opened synchronously by the caller's click), then start the first sync.
+     * When the Drive folder already holds a backup (a new hub or volume), ask first: the
+     * student may want their files back before anything else.
+     */
     const connectThenSync = async (connecting: Promise<boolean>): Promise<void> => {
       const connected = await connecting;
       if (!connected) {
         return;
       }
       const account = model.status?.account;
+      if (model.status?.hasBackup) {
+        const answer = await showRestoreOffer(model.status, hubUser);
+        if (answer === 'restore') {
+          await restore();
+        } else if (answer === 'sync') {
+          await sync();
+        }
+        return;
+      }
       Notification.success(
         `Google Drive connected${account ? ` (${account})` : ''}. Backing up your home folder now.`,
         { autoClose: 5000 }
@@ -107,10 +133,38 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
+    /** The restore dialog, then the restore itself (followed like a push). */
+    const restore = async (): Promise<void> => {
+      const answer = await showRestoreDialog(folderName(model.status, hubUser));
+      if (!answer) {
+        return;
+      }
+      if (!isChoice(answer)) {
+        await explainRestore(answer);
+        return;
+      }
+      const job = await model.restore(answer.path, answer.overwrite);
+      if (job) {
+        startedHere.add(job.id);
+        return;
+      }
+      await explainRestore(model.restoreError);
+    };
+
+    const explainRestore = async (error: IRunError | null): Promise<void> => {
+      if (error && (await showError(error))) {
+        if (await openConsent(model)) {
+          await restore();
+        }
+      }
+    };
+
     const openDetails = async (): Promise<void> => {
       const action = await showDetails(model, hubUser);
       if (action === 'connect') {
         await connectThenSync(openConsent(model));
+      } else if (action === 'restore') {
+        await restore();
       } else if (action === 'sync') {
         await sync();
       } else if (action === 'skipped') {
@@ -129,7 +183,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const job = model.job;
         if (model.running && job) {
           const pct = percent(job);
-          return pct === null ? 'Syncing…' : `Syncing ${pct}%`;
+          const verb = job.kind === 'restore' ? 'Restoring' : 'Syncing';
+          return pct === null ? `${verb}…` : `${verb} ${pct}%`;
         }
         return args.toolbar ? 'Sync now' : 'Sync Home Folder to Google Drive Now';
       },
@@ -158,6 +213,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
       caption: 'Sign in with Google so your home folder can be backed up to your Drive',
       icon: cloudIcon,
       execute: () => connectThenSync(openConsent(model))
+    });
+
+    commands.addCommand(CommandIDs.restore, {
+      label: 'Restore from Google Drive…',
+      caption:
+        'Bring files back from your Google Drive backup into your home folder ' +
+        '(only files this app backed up are visible)',
+      icon: cloudIcon,
+      isEnabled: () => !model.running && model.status?.configured !== false,
+      execute: () => {
+        const status = model.status;
+        if (status && (!status.connected || status.needsReauth)) {
+          // Still inside the click: the consent popup is allowed. Then straight to the dialog.
+          return openConsent(model).then(ok => (ok ? restore() : undefined));
+        }
+        return restore();
+      }
     });
 
     commands.addCommand(CommandIDs.details, {
@@ -229,10 +301,43 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     model.jobFinished.connect((_, job) => {
+      if (job.kind === 'restore') {
+        // Files appeared (or may have, when it failed midway): show them wherever it ran.
+        void refreshFileBrowser();
+      }
       if (startedHere.delete(job.id)) {
-        notifyFinished(job);
+        if (job.kind === 'restore') {
+          notifyRestored(job);
+        } else {
+          notifyFinished(job);
+        }
       }
     });
+
+    const refreshFileBrowser = async (): Promise<void> => {
+      if (commands.hasCommand(FILEBROWSER_REFRESH)) {
+        try {
+          await commands.execute(FILEBROWSER_REFRESH);
+        } catch (error) {
+          console.warn('drive-sync: could not refresh the file browser', error);
+        }
+      }
+    };
+
+    const notifyRestored = (job: IJob) => {
+      const summary = job.restoreSummary;
+      if (job.state === 'failed' || !summary) {
+        const words = describeError(job.error ?? { kind: 'other', message: '' });
+        Notification.error(`Restore stopped: ${words.title}. ${words.text}`, { autoClose: false });
+        return;
+      }
+      const problems = summary.skipped.length + summary.failed.length;
+      const noteworthy = problems + summary.renamed.length;
+      (problems ? Notification.warning : Notification.success)(restoreSummaryText(summary), {
+        autoClose: noteworthy ? false : 8000,
+        actions: [{ label: 'Details', callback: () => void showRestoreSummary(summary) }]
+      });
+    };
 
     const notifyFinished = (job: IJob) => {
       if (job.state === 'failed' && job.error) {

@@ -12,6 +12,7 @@ import {
   IJob,
   IRunError,
   IStatus,
+  OverwritePolicy,
   PromptChoice
 } from './api';
 
@@ -102,6 +103,28 @@ export class SyncModel {
     void this._follow(job.id);
     return job;
   }
+
+  /**
+   * Start a restore and follow it like a push (same progress, same lock). Resolves with the
+   * job once started; on refusal with null, and `restoreError` says why.
+   */
+  async restore(path: string, overwrite: OverwritePolicy): Promise<IJob | null> {
+    this.restoreError = null;
+    let job: IJob;
+    try {
+      job = await api.restore(path, overwrite);
+    } catch (error) {
+      this.restoreError = errorOf(error);
+      return null;
+    }
+    this._job = job;
+    this._changed.emit();
+    void this._follow(job.id);
+    return job;
+  }
+
+  /** Why the last `restore()` did not start (kept apart from the backup's own error state). */
+  restoreError: IRunError | null = null;
 
   async rememberPrompt(choice: PromptChoice): Promise<void> {
     try {
@@ -198,7 +221,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** A failed request, as a run-level error the UI can explain. */
-function errorOf(error: unknown): IRunError {
+export function errorOf(error: unknown): IRunError {
   if (error instanceof DriveSyncError) {
     const body = error.body ?? {};
     const classified = classifyError(body.error ?? body) ?? classifyError(error.message);
