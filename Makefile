@@ -54,11 +54,12 @@ frontend: install
 wheel: install
 	$(BIN)/python -m build --wheel --outdir dist .
 
-$(CHROMIUM):
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium \
-	  || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+# Debian packages the tests use: chromium (UI tests) and curl (the emulator's admin contract).
+$(CHROMIUM) /usr/bin/curl:
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium curl \
+	  || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium curl; }
 
-browser: $(CHROMIUM)
+browser: $(CHROMIUM) /usr/bin/curl
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info node_modules .yarn/cache labextension/lib tsconfig.tsbuildinfo jupyter_drive_sync/labextension

@@ -41,23 +41,26 @@ def make_big_file(path: Path, size: int) -> str:
     return h.hexdigest()
 
 
-def run_with_peak_rss(cmd: list[str], timeout: float) -> tuple[int, bytes, bytes, float]:
-    """Run `cmd`; return its exit code, output and ITS OWN peak RSS in MiB.
+# Runs the command as ITS child and reports that child's own peak RSS. Measuring pytest's direct
+# child would not do: a forked child's ru_maxrss starts at its parent's resident size (pytest,
+# hundreds of MB late in a run), and it is kept across exec. This launcher is a fresh, small
+# interpreter, so the figure it reports is the push's own.
+_PEAK_RSS_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
-    RUSAGE_CHILDREN would be the maximum over every child pytest ever reaped (a Jupyter
-    server in another test, say), so the child is reaped here with wait4 for its own figure.
-    """
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out: dict[str, bytes] = {}
-    readers = [threading.Thread(target=lambda n=n, f=f: out.__setitem__(n, f.read()), daemon=True)
-               for n, f in (("out", proc.stdout), ("err", proc.stderr))]
-    for r in readers:
-        r.start()
-    for r in readers:
-        r.join(timeout)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
-    return proc.returncode, out.get("out", b""), out.get("err", b""), usage.ru_maxrss / 1024
+
+def run_with_peak_rss(cmd: list[str], timeout: float, tmp: Path) -> tuple[int, bytes, bytes, float]:
+    """Run `cmd`; return its exit code, output and its own peak RSS in MiB."""
+    report = tmp / "peak-rss-kib"
+    proc = subprocess.run([sys.executable, "-c", _PEAK_RSS_LAUNCHER, str(report), *cmd],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr, int(report.read_text()) / 1024
 
 
 def test_large_file_resumes_after_failures_mid_upload(tmp_path, emulator):
@@ -89,7 +92,7 @@ def test_large_file_resumes_after_failures_mid_upload(tmp_path, emulator):
     watcher.start()
     returncode, stdout, stderr, peak_mib = run_with_peak_rss(
         [sys.executable, "-m", "jupyter_drive_sync", "push", "--home", str(home), "--user", USER,
-         "--api-root", emulator.url, "--json"], timeout=300)
+         "--api-root", emulator.url, "--json"], timeout=300, tmp=tmp_path)
     watcher.join(timeout=5)
     err = stderr.decode("utf-8", "replace")
     assert returncode == 0, err
