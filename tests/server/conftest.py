@@ -64,18 +64,6 @@ def duplicates(files: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [k for k, n in seen.items() if n > 1]
 
 
-def push_is_real() -> bool:
-    """push.py still holds only the agreed interface until the engine lands."""
-    try:
-        from jupyter_drive_sync import push
-    except ImportError:
-        return False
-    return hasattr(push, "run_push")
-
-
-needs_push = pytest.mark.skipif(not push_is_real(), reason="push.run_push has not landed yet")
-
-
 def fresh_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
     env.update(extra)
@@ -101,9 +89,3 @@ class Helpers:
 def h() -> type[Helpers]:
     return Helpers
 
-
-@pytest.fixture
-def require_push() -> None:
-    """Skip until the push engine (push.run_push) has landed."""
-    if not push_is_real():
-        pytest.skip("push.run_push has not landed yet")

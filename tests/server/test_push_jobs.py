@@ -29,7 +29,7 @@ async def test_a_push_holding_the_lock_elsewhere_shows_as_running(api, h, state_
     assert status["job"] is None
 
 
-async def test_push_runs_in_background_and_lands_on_drive(api, emulator, h, home, service, require_push):
+async def test_push_runs_in_background_and_lands_on_drive(api, emulator, h, home, service):
     await h.connect(api, emulator)
     files = h.make_home_files(home)
     code, body = await h.post_json(api, "drive-sync", "push")
@@ -54,7 +54,7 @@ async def test_push_runs_in_background_and_lands_on_drive(api, emulator, h, home
     assert status["root_folder_url"] and status["root_folder_url"].endswith(done["summary"]["root_folder_id"])
 
 
-async def test_last_push_survives_a_restart(api, emulator, h, home, state_dir, require_push):
+async def test_last_push_survives_a_restart(api, emulator, h, home, state_dir):
     await h.connect(api, emulator)
     h.make_home_files(home)
     code, body = await h.post_json(api, "drive-sync", "push")
@@ -63,7 +63,7 @@ async def test_last_push_survives_a_restart(api, emulator, h, home, state_dir, r
     assert last and last["ok"] is True and last["summary"]["created"] == 4
 
 
-async def test_second_push_while_running_is_409(api, emulator, h, home, require_push):
+async def test_second_push_while_running_is_409(api, emulator, h, home):
     await h.connect(api, emulator)
     h.make_home_files(home)
     emulator.settings(latency_ms=150)
@@ -79,7 +79,7 @@ async def test_second_push_while_running_is_409(api, emulator, h, home, require_
     assert (await h.wait_job(api, first["job"]["id"]))["state"] == "done"
 
 
-async def test_cli_push_during_server_push_duplicates_nothing(api, emulator, h, home, fernet_key, require_push):
+async def test_cli_push_during_server_push_duplicates_nothing(api, emulator, h, home, fernet_key):
     await h.connect(api, emulator)
     files = h.make_home_files(home)
     for i in range(12):
@@ -110,7 +110,7 @@ async def test_cli_push_during_server_push_duplicates_nothing(api, emulator, h, 
     assert len(files) == 4
 
 
-async def test_tool_files_never_reach_drive(api, emulator, h, home, state_dir, require_push):
+async def test_tool_files_never_reach_drive(api, emulator, h, home, state_dir):
     await h.connect(api, emulator)
     h.make_home_files(home)
     await h.post_json(api, "drive-sync", "prompt", body={"choice": "never"})

@@ -27,8 +27,7 @@ async def test_revoked_grant_shows_needs_reauth(api, emulator, h, credentials_fi
     assert status["account"] == h.EMAIL
 
 
-async def test_push_after_revoke_ends_with_reconnect(api, emulator, h, home, credentials_file, fernet_key,
-                                                     require_push):
+async def test_push_after_revoke_ends_with_reconnect(api, emulator, h, home, credentials_file, fernet_key):
     await h.connect(api, emulator)
     h.make_home_files(home)
     _revoke_at_google(emulator, credentials_file, fernet_key)
