@@ -41,6 +41,12 @@ ALWAYS_EXCLUDED: tuple[tuple[str, str], ...] = (
     (".aws", "secrets"),
     (".kube", "secrets"),
     (".docker/config.json", "secrets"),
+    # Jupyter's own secrets: server tokens and kernel keys (runtime/jpserver-*.json,
+    # kernel-*.json), the notebook-trust signing key and its database.
+    ("/.local/share/jupyter/runtime", "secrets"),
+    ("/.local/share/jupyter/notebook_secret", "secrets"),
+    ("/.local/share/jupyter/nbsignatures.db", "secrets"),
+    (".ipython/profile_default/security", "secrets"),
 )
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (

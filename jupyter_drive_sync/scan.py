@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Mapping
 
 from .excludes import Excludes
-from .model import EntryStatus, LocalEntry, Skipped, Snapshot, StateEntry
+from .model import STATE_DIR_REL, EntryStatus, LocalEntry, Skipped, Snapshot, StateEntry
 
 MD5_READ_SIZE = 1024 * 1024
 
@@ -186,7 +186,24 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
                         skipped.append(Skipped(rel, _kind_of(mode)))
         except OSError as exc:  # the directory read itself failed part-way (EIO, stale NFS handle)
             skipped.append(Skipped(display_path(prefix[:-1]), f"listing stopped early: {exc.strerror or exc}"))
+    _drop_bare_state_ancestors(entries)
     return snap
+
+
+def _drop_bare_state_ancestors(entries: dict) -> None:
+    """Leave out `.local`, `.local/share`, `.local/share/jupyter` when they hold nothing but the
+    tool's own (excluded) state dir: otherwise every student's Drive backup would grow three
+    empty folders that are only there because this tool is installed."""
+    if ".local" not in entries:
+        return
+    under_local = [k for k in entries if k.startswith(".local/")]
+    parts = STATE_DIR_REL.split("/")
+    for depth in range(len(parts) - 1, 0, -1):
+        folder = "/".join(parts[:depth])
+        prefix = folder + "/"
+        if folder in entries and not any(k.startswith(prefix) for k in under_local):
+            del entries[folder]
+            under_local = [k for k in under_local if k != folder]
 
 
 class NotBeneath(OSError):

@@ -26,6 +26,11 @@ from jupyter_drive_sync.excludes import DEFAULT_EXCLUDES, IGNORE_FILE_NAME, Excl
         ("backup/.ssh", True),
         ("old/home/.config/gcloud", True),
         ("proj/.netrc", False),
+        # Jupyter's own secrets: server tokens, kernel keys, the notebook-trust key
+        (".local/share/jupyter/runtime", True),
+        (".local/share/jupyter/notebook_secret", False),
+        (".local/share/jupyter/nbsignatures.db", False),
+        (".ipython/profile_default/security", True),
     ],
 )
 def test_always_excluded(rel, is_dir):

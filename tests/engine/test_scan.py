@@ -124,7 +124,7 @@ def test_excluded_folders_are_pruned_not_walked(tmp_path):
     (tmp_path / "proj" / "main.py").write_text("print()")
     (tmp_path / ".netrc").write_text("machine x password y")
     snap = scan(tmp_path, Excludes(), max_file_size=BIG)
-    assert set(snap.entries) == {"proj", "proj/main.py", ".local", ".local/share", ".local/share/jupyter"}
+    assert set(snap.entries) == {"proj", "proj/main.py"}  # no empty chain around the state dir
     assert snap.skipped == []
     assert sorted(snap.excluded) == sorted(
         [".ssh", ".cache", "proj/node_modules", "proj/__pycache__", ".local/share/jupyter/drive_sync", ".netrc"]
@@ -295,3 +295,23 @@ def test_hash_candidates_only_for_possible_touches(tmp_path):
         "edited": hashlib.md5(b"diff").hexdigest(),
         "back": md5_same,
     }
+
+
+def test_the_tools_own_state_dir_adds_no_empty_folders_to_the_backup(tmp_path):
+    """`.local/share/jupyter` holding only drive-sync's state (and Jupyter's runtime secrets)
+    is not backed up as a chain of empty folders; with content of the student's, it is."""
+    home = tmp_path / "home"
+    (home / ".local/share/jupyter/drive_sync").mkdir(parents=True)
+    (home / ".local/share/jupyter/drive_sync/credentials.json").write_text("{}")
+    (home / ".local/share/jupyter/runtime").mkdir()
+    (home / ".local/share/jupyter/runtime/jpserver-1.json").write_text('{"token": "t"}')
+    (home / "work.ipynb").write_text("{}")
+    snap = scan(home, Excludes(), max_file_size=1 << 30)
+    assert sorted(snap.entries) == ["work.ipynb"]
+
+    (home / ".local/share/jupyter/lab").mkdir()
+    (home / ".local/share/jupyter/lab/workspace.json").write_text("{}")
+    snap = scan(home, Excludes(), max_file_size=1 << 30)
+    assert sorted(snap.entries) == [".local", ".local/share", ".local/share/jupyter",
+                                    ".local/share/jupyter/lab", ".local/share/jupyter/lab/workspace.json",
+                                    "work.ipynb"]

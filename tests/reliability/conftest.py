@@ -82,6 +82,12 @@ def local_tree(home: Path) -> dict[str, bytes | None]:
                     stack.append(rel)
                 else:
                     out[rel] = Path(entry.path).read_bytes()
+    # The folders around the tool's own state dir are not backed up when that is all they hold.
+    chain = STATE_DIR_REL.split("/")
+    for depth in range(len(chain) - 1, 0, -1):
+        folder = "/".join(chain[:depth])
+        if folder in out and not any(k.startswith(folder + "/") for k in out):
+            del out[folder]
     return out
 
 

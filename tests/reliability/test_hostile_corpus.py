@@ -344,7 +344,7 @@ def test_tree_100_levels_deep(tmp_path, emulator):
     _deep_tree(home, depth, name)
     s = run_push(PushOptions(home=home, user=USER, api_root=emulator.url))
     assert s.failed == [] and s.skipped == [], (s.failed, s.skipped)
-    assert s.folders_created == depth + 3 and s.created == 10  # + the .local/share/jupyter chain
+    assert s.folders_created == depth and s.created == 10  # no empty .local chain around the state dir
     tree = drive_paths(emulator.files(EMAIL))
     assert f"home/{USER}/" + "/".join([name] * depth) + f"/file-{depth - 1}.txt" in tree
     Mirror(emulator, EMAIL, USER).assert_equal(home)
