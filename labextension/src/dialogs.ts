@@ -13,7 +13,8 @@ export type PromptAnswer = 'connect' | 'not-now' | 'never';
 
 export const PROMPT_TITLE = 'Back up your home folder to Google Drive?';
 
-function el<K extends keyof HTMLElementTagNameMap>(
+/** A DOM element with optional text and class: the dialogs' only building block. */
+export function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   text?: string,
   className?: string

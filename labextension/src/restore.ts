@@ -17,7 +17,7 @@ import {
   IRunError,
   OverwritePolicy
 } from './api';
-import { problemTable } from './dialogs';
+import { el, problemTable } from './dialogs';
 import { countText, formatBytes, formatDate, OVERWRITE_CHOICES } from './format';
 import { errorOf } from './model';
 
@@ -33,21 +33,6 @@ export interface IRestoreChoice {
 export const SCOPE_NOTE =
   'Only files backed up by this app are shown: the app may see only the files it created in ' +
   'your Google Drive, nothing else you keep there.';
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  text?: string,
-  className?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  if (className) {
-    node.className = className;
-  }
-  return node;
-}
 
 function icon(labIcon: LabIcon): HTMLElement {
   return labIcon.element({ tag: 'span', className: 'jp-DriveSync-restoreIcon' });
