@@ -47,8 +47,8 @@ def test_first_push_then_noop_then_changes(home, emulator):
     assert (s.created, s.folders_created, s.failed) == (3, 2, [])  # no empty .local chain around the state dir
     assert {"path": "link", "reason": "symbolic link (not followed)"} in s.skipped
     tree = drive_tree(emulator)
-    assert set(tree) == {"a.txt", "work", "work/nb.ipynb", "work/deep", "work/deep/x.py",
-                         ".local", ".local/share", ".local/share/jupyter"}
+    # no empty .local/share/jupyter chain around the tool's own state dir
+    assert set(tree) == {"a.txt", "work", "work/nb.ipynb", "work/deep", "work/deep/x.py"}
     assert tree["work"]["mimeType"] == FOLDER_MIME
     assert tree["a.txt"]["modifiedTime"].startswith("2023-11-14T22:13:20")
     assert s.root_folder_id and s.bytes_uploaded == len(b"alpha{}print(1)")

@@ -326,7 +326,7 @@ def test_never_on_a_new_volume_with_local_edits_makes_no_duplicates(home, emulat
     assert (s.skipped_existing, s.restored) == (2, 1)
     assert user_files(home)["local_newer.txt"] == b"local edit (later)"
     assert push(home, emulator).created == 0
-    assert len(drive_tree(emulator)) == 4 + 3  # the files + .local/share/jupyter
+    assert len(drive_tree(emulator)) == 4  # the files, nothing else (no .local chain either)
 
 
 # -- 3. killed midway --------------------------------------------------------------------------

@@ -69,7 +69,7 @@ async def test_restore_a_subfolder_then_everything_with_progress(api, emulator, 
     code, listing = await get_json(api, "drive-sync", "remote")
     assert code == 200, listing
     names = [(e["name"], e["is_folder"]) for e in listing["entries"]]
-    assert names == [(".local", True), ("Data", True), ("lab", True), ("README.md", False), ("zeta.txt", False)]
+    assert names == [("Data", True), ("lab", True), ("README.md", False), ("zeta.txt", False)]
     code, lab = await get_json(api, "drive-sync", "remote", params={"path": "lab"})
     assert [(e["path"], e["is_folder"]) for e in lab["entries"]] == [("lab/data", True), ("lab/a.ipynb", False)]
     nb = lab["entries"][1]
