@@ -16,6 +16,7 @@ import contextlib
 import copy
 import functools
 import http.client
+import io
 import json
 import logging
 import mimetypes
@@ -56,6 +57,7 @@ __all__ = [
     "DriveClient",
     "DriveFile",
     "NewFolder",
+    "NewEmptyFile",
     "ResumeSlot",
     "DriveApiError",
     "NeedsReauth",
@@ -65,6 +67,7 @@ __all__ = [
     "to_rfc3339",
     "from_rfc3339",
     "escape_q",
+    "mime_type_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,18 @@ class NewFolder:
     modified_ms: int
 
 
+@dataclass(frozen=True)
+class NewEmptyFile:
+    """A 0-byte file to create with a pre-generated ID. It needs no media, so its create is a
+    metadata-only call, and those fit in a batch (media never does)."""
+
+    id: str
+    name: str
+    parent_id: str
+    modified_ms: int
+    mime_type: str  # what an upload of the file would carry: `mime_type_for(local_path)`
+
+
 class ResumeSlot(Protocol):
     """Where one file's resumable session URI outlives the process (push keeps it in the state
     DB), so that a run killed mid-upload is continued by the next run from the byte Drive has,
@@ -171,6 +186,12 @@ def from_rfc3339(value: str) -> int:
         dt = dt.replace(tzinfo=timezone.utc)
     whole = (dt - _EPOCH) // timedelta(seconds=1)
     return whole * 1000 + int((frac + "000")[:3])
+
+
+def mime_type_for(path: Path | str) -> str:
+    """The MIME type an upload of `path` carries (guessed from its name), so a file created
+    without media (an empty one, in a batch) gets the same type as one uploaded alone."""
+    return mimetypes.guess_type(str(path))[0] or "application/octet-stream"
 
 
 def escape_q(value: str) -> str:
@@ -511,8 +532,10 @@ class DriveClient:
                 for f in pending.values():
                     results[f.id] = DriveApiError(0, "invalidParent", f"parent cycle at {f.name!r}")
                 break
-            for start in range(0, len(layer), MAX_BATCH):
-                self._create_folder_batch(layer[start:start + MAX_BATCH], results)
+            bodies = {f.id: {"id": f.id, "name": f.name, "mimeType": FOLDER_MIME, "parents": [f.parent_id],
+                             "modifiedTime": to_rfc3339(f.modified_ms)} for f in layer}
+            in_use = self._create_batched(bodies, results)
+            results.update(self.get_many(in_use))
             for f in layer:
                 del pending[f.id]
             # Children of folders that failed cannot be created: say why instead of sending them.
@@ -527,67 +550,144 @@ class DriveClient:
                     del pending[f.id]
         return results
 
-    def _create_folder_batch(self, folders: list[NewFolder], results: dict[str, DriveFile | DriveApiError]) -> None:
-        todo = {f.id: f for f in folders}
+    def create_empty_files(self, items: Sequence[NewEmptyFile]) -> dict[str, DriveFile | DriveApiError]:
+        """Create 0-byte files with their pre-generated IDs, metadata only, in batches of ≤ 100.
+
+        One request per hundred files instead of one upload each (a folder of 50,000 empty
+        files). Results, retries and run-ending errors as in `create_folders`. A `409
+        fileIdInUse` is settled like `create_file` does: the existing file is fetched (the
+        fetches batched too) and accepted if it is empty, untrashed and has this modifiedTime;
+        otherwise it is made so (an earlier attempt may have uploaded an older, non-empty
+        version under this ID).
+        """
+        results: dict[str, DriveFile | DriveApiError] = {}
+        by_id = {f.id: f for f in items}
+        bodies = {f.id: {"id": f.id, "name": f.name, "mimeType": f.mime_type, "parents": [f.parent_id],
+                         "modifiedTime": to_rfc3339(f.modified_ms)} for f in items}
+        in_use = self._create_batched(bodies, results)
+        for fid, existing in self.get_many(in_use).items():
+            if isinstance(existing, DriveApiError):
+                results[fid] = existing
+                continue
+            try:
+                results[fid] = self._settle_empty(by_id[fid], existing)
+            except (NeedsReauth, StorageFull, DailyCapReached):
+                raise
+            except DriveApiError as err:
+                results[fid] = err
+        return results
+
+    def get_many(self, file_ids: Sequence[str]) -> dict[str, DriveFile | DriveApiError]:
+        """`get` for many IDs, in batches of ≤ 100: per ID the DriveFile or its error (NotFound...)."""
+        calls = {fid: (lambda st, fid=fid: st.files.get(fileId=fid, fields=FILE_FIELDS)) for fid in file_ids}
+        return {fid: r if isinstance(r, DriveApiError) else DriveFile.from_api(r)
+                for fid, r in self._batch(calls, what="batch files.get").items()}
+
+    def _settle_empty(self, item: NewEmptyFile, existing: DriveFile) -> DriveFile:
+        """An earlier attempt created `item`'s ID: make sure it is the empty version we mean."""
+        if existing.size == 0 and existing.modified_ms == item.modified_ms and not existing.trashed:
+            return existing
+        if existing.size == 0:
+            return self.update_metadata(item.id, modified_ms=item.modified_ms,
+                                        trashed=False if existing.trashed else None)
+        body: dict[str, Any] = {"modifiedTime": to_rfc3339(item.modified_ms)}
+        if existing.trashed:
+            body["trashed"] = False
+        media = MediaIoBaseUpload(io.BytesIO(b""), mimetype=item.mime_type, resumable=False)
+        res = self._call(
+            lambda st: st.files.update(fileId=item.id, body=body, media_body=media,
+                                       fields=FILE_FIELDS).execute(num_retries=0),
+            what="upload (multipart)",
+        )
+        return DriveFile.from_api(res)
+
+    def _create_batched(self, bodies: dict[str, dict[str, Any]],
+                        results: dict[str, DriveFile | DriveApiError]) -> list[str]:
+        """Metadata-only `files.create` of each body (keyed by its ID) in batches; fills
+        `results` and returns the IDs that answered `409 fileIdInUse` (already created)."""
+        calls = {fid: (lambda st, body=body: st.files.create(body=body, fields=FILE_FIELDS))
+                 for fid, body in bodies.items()}
         in_use: list[str] = []
+        for fid, r in self._batch(calls, what="batch files.create").items():
+            if isinstance(r, DriveApiError):
+                if r.status == 409 and r.reason == "fileIdInUse":
+                    in_use.append(fid)
+                else:
+                    results[fid] = r
+            else:
+                results[fid] = DriveFile.from_api(r)
+        return in_use
+
+    def _batch(self, calls: dict[str, Callable[[_ThreadState], Any]], *,
+               what: str) -> dict[str, dict[str, Any] | DriveApiError]:
+        """Run calls (key → builder of one request) in batch requests of ≤ 100 parts.
+
+        Per key: the JSON answer, or the DriveApiError it finally failed with. The batch request
+        itself is retried like any call (a retry after a lost answer meets 409s, which the
+        callers settle); parts that failed retryably go again in the next round, after a
+        backoff; a batch that fails for good fails each of its parts. Run-ending errors
+        (NeedsReauth, StorageFull, DailyCapReached) are raised.
+        """
+        results: dict[str, dict[str, Any] | DriveApiError] = {}
+        keys = list(calls)
+        for start in range(0, len(keys), MAX_BATCH):
+            self._batch_rounds({k: calls[k] for k in keys[start:start + MAX_BATCH]}, results, what)
+        return results
+
+    def _batch_rounds(self, todo: dict[str, Callable[[_ThreadState], Any]],
+                      results: dict[str, dict[str, Any] | DriveApiError], what: str) -> None:
         round_no = 0
         while todo:
             round_no += 1
-            part_errors: dict[str, DriveApiError] = {}
-
             # Short request ids: a 33-char Drive ID makes the part's Content-ID header long
             # enough for the MIME generator to fold it, which not every server unfolds.
             order = list(todo)
+            answers: dict[str, Any] = {}
+            part_errors: dict[str, DriveApiError] = {}
 
             def callback(request_id: str, response: Any, exception: Exception | None) -> None:
-                fid = order[int(request_id)]
+                key = order[int(request_id)]
                 if exception is None:
-                    results[fid] = DriveFile.from_api(response)
-                    todo.pop(fid, None)
+                    answers[key] = response
                     return
                 err = self._translate(exception)
                 if not isinstance(err, DriveApiError):
                     err = DriveApiError(0, type(err).__name__, str(err), retryable=True)
-                part_errors[fid] = err
+                part_errors[key] = err
 
             def send(st: _ThreadState) -> None:
+                answers.clear()  # only the attempt that got an answer counts
+                part_errors.clear()
                 batch = st.service.new_batch_http_request(callback=callback)
-                for n, fid in enumerate(order):
-                    f = todo[fid]
-                    body = {
-                        "id": f.id,
-                        "name": f.name,
-                        "mimeType": FOLDER_MIME,
-                        "parents": [f.parent_id],
-                        "modifiedTime": to_rfc3339(f.modified_ms),
-                    }
-                    batch.add(st.files.create(body=body, fields=FILE_FIELDS), request_id=str(n))
+                for n, key in enumerate(order):
+                    batch.add(todo[key](st), request_id=str(n))
                 batch.execute(http=st.http)
 
-            part_errors.clear()
-            self._call(send, cost=len(todo), what="batch files.create")
+            try:
+                self._call(send, cost=len(order), what=what)
+            except (NeedsReauth, StorageFull, DailyCapReached):
+                raise
+            except DriveApiError as err:
+                for key in order:
+                    results[key] = err
+                return
+            for key, response in answers.items():
+                results[key] = response
+                del todo[key]
             retry_later: list[DriveApiError] = []
-            for fid, err in part_errors.items():
-                if err.status == 409 and err.reason == "fileIdInUse":
-                    in_use.append(fid)
-                    todo.pop(fid, None)
-                elif isinstance(err, (NeedsReauth, StorageFull, DailyCapReached)):
+            for key, err in part_errors.items():
+                if isinstance(err, (NeedsReauth, StorageFull, DailyCapReached)):
                     raise err
-                elif is_retryable(err) and round_no < self.retry.max_tries:
+                if is_retryable(err) and round_no < self.retry.max_tries:
                     retry_later.append(err)
                 else:
-                    results[fid] = err
-                    todo.pop(fid, None)
+                    results[key] = err
+                    del todo[key]
             if todo and retry_later:
                 if any(is_rate_limited(e) for e in retry_later):
                     self.pacer.throttled()  # the batch itself was fine; some calls in it were not
                 worst = max(retry_later, key=lambda e: e.retry_after or 0.0)
                 self.retry.sleep(self.retry.delay(round_no, worst))
-        for fid in in_use:
-            try:
-                results[fid] = self.get(fid)
-            except DriveApiError as err:
-                results[fid] = err
 
     def create_file(
         self,
@@ -681,7 +781,7 @@ class DriveClient:
         source: BinaryIO | None = None,
         resume: ResumeSlot | None = None,
     ) -> DriveFile:
-        mime = mimetypes.guess_type(str(local_path))[0] or "application/octet-stream"
+        mime = mime_type_for(local_path)
         if source is not None:
             source.seek(0)
         with open(local_path, "rb") if source is None else contextlib.nullcontext(source) as fh:

@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, TypeVar
 
 from .errors import ConfigError, DriveRefused, NotConnected
 from .excludes import Excludes
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .pacing import Pacer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
 
@@ -75,6 +76,7 @@ class PushOptions:
 
 _UPLOADS = (ActionKind.CREATE, ActionKind.UPDATE_CONTENT)
 MAX_IDS_PER_CALL = 1000  # files.generateIds
+EMPTY_BATCH = 100  # empty files per batch request (Drive's limit on calls in a batch)
 
 # A push's own writes come back in the changes feed (1,000 per page), which the next push
 # (often a no-op, budgeted at 2 requests, DESIGN §10) would have to read. So a push that wrote
@@ -452,6 +454,7 @@ class _Run(RunProgress):
 
         with ThreadPoolExecutor(max_workers=max(1, self.o.workers), thread_name_prefix="push") as pool:
             futures: list[Future] = []
+            empties: list[tuple[Action, str]] = []
             for a in file_actions:
                 if a.kind in (ActionKind.KEEP_DRIVE, ActionKind.SKIP):
                     self._count(a)
@@ -462,7 +465,12 @@ class _Run(RunProgress):
                 if pid is None:
                     self.fail(a.path, "its parent folder could not be created")
                     continue
+                if a.kind is ActionKind.CREATE and a.local is not None and a.local.size == 0:
+                    empties.append((a, pid))  # no media: created in batches below
+                    continue
                 futures.append(pool.submit(self._guard, a, lambda a=a, pid=pid: self._file(client, db, state, a, pid)))
+            for start in range(0, len(empties), EMPTY_BATCH):
+                futures.append(pool.submit(self._empty_batch, client, db, state, empties[start:start + EMPTY_BATCH]))
             raise_first_error(futures)  # run-ending (reauth, storage full, daily cap)
 
         # 4. trashes
@@ -470,12 +478,12 @@ class _Run(RunProgress):
             if a.kind is ActionKind.TRASH:
                 self._guard(a, lambda a=a: self._trash(client, db, state, a))
 
-    def _guard(self, a: Action, fn: Callable[[], None]) -> None:
-        """Run one action; per-file errors go to the summary, run-ending ones propagate."""
+    def _guard(self, a: Action, fn: Callable[[], T]) -> T | None:
+        """Run one action; per-file errors go to the summary (then None), run-ending ones propagate."""
         from .drive import DriveApiError
 
         try:
-            fn()
+            return fn()
         except (NotConnected, DriveRefused):
             raise
         except FileNotFoundError:
@@ -489,6 +497,87 @@ class _Run(RunProgress):
         except Exception as exc:  # noqa: BLE001 - one file's surprise must not end the run
             log.exception("unexpected error on %s", display_path(a.path))
             self.fail(a.path, f"{type(exc).__name__}: {exc}")
+
+    def _empty_batch(self, client: "DriveClient", db: StateDB, state: dict[str, StateEntry],
+                     group: list[tuple[Action, str]]) -> None:
+        """Create files that were empty at the scan in one batch request (metadata only).
+
+        Each is stat'ed again first (safely, as an upload would open it): one that is no longer
+        empty goes the normal way (an upload), one that is gone or unreadable is reported as an
+        upload would report it. Drive gets the mtime seen now, and the state DB records what
+        Drive confirmed, as for any create.
+        """
+        from .drive import DriveApiError, NewEmptyFile, mime_type_for
+
+        batch: list[tuple[Action, LocalEntry]] = []
+        items: list[NewEmptyFile] = []
+        grown: list[tuple[Action, str]] = []
+        for a, pid in group:
+            st = self._guard(a, lambda a=a: self._restat(a))
+            if st is None:
+                continue
+            if st.st_size:
+                grown.append((a, pid))
+                continue
+            assert a.drive_id is not None
+            batch.append((a, LocalEntry(a.path, False, 0, st.st_mtime_ns)))
+            items.append(NewEmptyFile(a.drive_id, a.path.rpartition("/")[2], pid, _ms(st.st_mtime_ns),
+                                      mime_type_for(self.home / a.path)))
+        if items:
+            self.emit("uploading", batch[0][0].path)
+            try:
+                results = client.create_empty_files(items)
+            except (NotConnected, DriveRefused):
+                raise
+            except Exception as exc:  # noqa: BLE001 - as _guard does, for each file of the batch
+                if not isinstance(exc, DriveApiError):
+                    log.exception("unexpected error creating %d empty files", len(items))
+                results = {f.id: exc for f in items}
+            rows: list[StateEntry] = []
+            done: list[tuple[Action, LocalEntry]] = []
+            for (a, local), item in zip(batch, items):
+                r = results.get(item.id)
+                if r is None:
+                    self.fail(a.path, "not created")
+                    continue
+                if isinstance(r, Exception):
+                    self.fail(a.path, str(r) if isinstance(r, DriveApiError) else f"{type(r).__name__}: {r}")
+                    continue
+                rows.append(_synced_row(a.path, r, local))
+                done.append((a, local))
+            db.record_synced_many(rows)
+            with self._lock:
+                self.files_done += len(done)
+            for a, _ in done:
+                self._count(a)
+            if done:
+                self.emit("uploading", done[-1][0].path)
+            for a, local in done:
+                if self._changed_since(a.path, local):
+                    self.skip(a.path, "changed while it was being uploaded: Drive has the version read then; "
+                                      "the next push sends it again")
+        for a, pid in grown:
+            self._guard(a, lambda a=a, pid=pid: self._file(client, db, state, a, pid))
+
+    def _restat(self, a: Action) -> os.stat_result | None:
+        """The file's stat now, reached the way an upload reaches it (no symlink on the way);
+        None, reported, if it is no longer a regular file beneath the home."""
+        try:
+            fh = open_beneath(self.home, a.path)
+        except NotBeneath as exc:
+            self.skip(a.path, exc.strerror or "no longer a regular file")
+            return None
+        with fh:
+            return os.fstat(fh.fileno())
+
+    def _changed_since(self, path: str, local: LocalEntry) -> bool:
+        """Whether `path` no longer matches `local` (quietly False if it cannot be looked at)."""
+        try:
+            with open_beneath(self.home, path) as fh:
+                st = os.fstat(fh.fileno())
+        except OSError:  # NotBeneath too
+            return False
+        return (st.st_size, st.st_mtime_ns) != (local.size, local.mtime_ns)
 
     def _folder_meta(self, client: "DriveClient", db: StateDB, a: Action) -> None:
         f = client.update_metadata(a.drive_id, modified_ms=_ms(a.local.mtime_ns), trashed=False if a.untrash else None)
