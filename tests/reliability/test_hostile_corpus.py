@@ -375,8 +375,10 @@ def test_paths_longer_than_path_max_are_reported_not_fatal(tmp_path, emulator):
 
 @pytest.mark.timeout(900)
 def test_50000_files_in_one_folder(tmp_path, emulator):
-    """Empty files, to keep it quick; the measure is requests, not time. One request per file
-    (a multipart create) takes ~4.5 min on 2 cores, so CI runs 5,000 and `make soak` 50,000."""
+    """Empty files, to keep it quick; the measure is requests, not time. Empty files need no
+    media, so they are created in batches of 100 (metadata only); the rest scales with the
+    IDs generated and the changes feed read back, 1,000 a call each. CI runs 5,000 and
+    `make soak` 50,000."""
     n = trials(5_000, 50_000)
     home = tmp_path / USER
     (home / "flat").mkdir(parents=True)
@@ -392,7 +394,7 @@ def test_50000_files_in_one_folder(tmp_path, emulator):
     assert s.failed == [] and s.created == n
     requests_first = emulator.stats()["requests"]
     print(f"{n} empty files in one folder: {requests_first} requests on the first push")
-    assert requests_first <= n + n // 100 + 20
+    assert requests_first <= n // 100 + 2 * (n // 1000) + 20
     flat = [p for p in drive_paths(emulator.files(EMAIL)) if p.startswith(f"home/{USER}/flat/")]
     assert len(flat) == n
     emulator.reset_stats()
