@@ -11,11 +11,12 @@ Two traps handled here: `Credentials.from_authorized_user_info` resets `token_ur
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import secrets
 import stat
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,11 +25,15 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 from google.oauth2.credentials import Credentials
 
+from .private_dir import UnsafeStateDir, fsync_dir_fd, in_home_state_dir, open_private_dir
+
 log = logging.getLogger(__name__)
 
 DRIVE_FILE_SCOPE = "https://www.googleapis.com/auth/drive.file"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
+MAX_CREDENTIALS_BYTES = 64 * 1024  # an authorized-user JSON is under 2 KB, encrypted under 3 KB
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _GOOGLE_OAUTH_HOSTS = frozenset({"oauth2.googleapis.com", "accounts.google.com", "www.googleapis.com"})
 
 
@@ -46,6 +51,7 @@ class CredentialStore:
     def __init__(self, path: Path | str, key: bytes | str | None = None) -> None:
         self.path = Path(path)
         self._fernet = _make_fernet(key)
+        self._in_home = in_home_state_dir(self.path)  # the default place: a student's folder
 
     @property
     def encrypted(self) -> bool:
@@ -55,15 +61,45 @@ class CredentialStore:
         return self.path.is_file()
 
     def load(self) -> Credentials | None:
-        """The stored credentials, or None when there is no file; CredentialsError if unreadable."""
+        """The stored credentials, or None when there is no file; CredentialsError if unreadable.
+
+        Read through a descriptor that is a regular file of bounded size, never a FIFO (which
+        would block the run forever) nor, in a home, a symlink (see private_dir)."""
         try:
-            raw = self.path.read_bytes()
+            raw = self._read()
         except FileNotFoundError:
             return None
         except PermissionError as exc:
             raise CredentialsError(f"cannot read the credentials file {self.path}: permission denied") from exc
+        except UnsafeStateDir as exc:
+            raise CredentialsError(str(exc)) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CredentialsError(
+                    f"{self.path} is a symbolic link, which is not followed; reconnect Google Drive"
+                ) from None
+            raise CredentialsError(f"cannot read the credentials file {self.path}: {exc.strerror or exc}") from None
         info = self._decode(raw)
         return credentials_from_info(info)
+
+    def _read(self) -> bytes:
+        flags = os.O_RDONLY | os.O_NONBLOCK | _O_CLOEXEC
+        if self._in_home:
+            dfd = open_private_dir(self.path.parent, create=False)
+            try:
+                fd = os.open(self.path.name, flags | os.O_NOFOLLOW, dir_fd=dfd)
+            finally:
+                os.close(dfd)
+        else:
+            fd = os.open(self.path, flags)  # an admin's path (a Secret mount is made of symlinks)
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise CredentialsError(f"{self.path} is not a regular file; reconnect Google Drive")
+            data = fh.read(MAX_CREDENTIALS_BYTES + 1)
+        if len(data) > MAX_CREDENTIALS_BYTES:
+            raise CredentialsError(f"{self.path} is too large to be a credentials file")
+        return data
 
     def save(self, creds: Credentials) -> None:
         """Write atomically: a temporary file in the same directory (0600), fsync, rename.
@@ -71,35 +107,53 @@ class CredentialStore:
         A reader (the nightly job, the server) sees either the old file or the new one, never
         half of one. Raises OSError when the location is not writable (e.g. a read-only
         Kubernetes Secret mount); DriveClient turns that into one warning for refreshed tokens.
+        In a home, the folder is reached without following a symlink (see private_dir), and
+        the rename replaces whatever stood at the name (a symlink included) without following it.
         """
         data = creds.to_json().encode("utf-8")
         if self._fernet is not None:
             data = self._fernet.encrypt(data)
         parent = self.path.parent
-        _ensure_private_dir(parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
+        if self._in_home:
+            dfd = open_private_dir(parent)
+        else:
+            _ensure_private_dir(parent)
+            dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
         try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
+            tmp = f".{self.path.name}.{secrets.token_hex(8)}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC, 0o600, dir_fd=dfd)
             try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        _fsync_dir(parent)
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path.name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            except BaseException:
+                try:
+                    os.unlink(tmp, dir_fd=dfd)
+                except OSError:
+                    pass
+                raise
+            fsync_dir_fd(dfd)
+        finally:
+            os.close(dfd)
 
     def delete(self) -> bool:
         """Forget the credentials; True if a file was removed."""
         try:
-            self.path.unlink()
+            dfd = (open_private_dir(self.path.parent, create=False) if self._in_home
+                   else os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC))
         except FileNotFoundError:
             return False
-        _fsync_dir(self.path.parent)
+        try:
+            os.unlink(self.path.name, dir_fd=dfd)  # a symlink there is removed, never followed
+        except FileNotFoundError:
+            return False
+        else:
+            fsync_dir_fd(dfd)
+        finally:
+            os.close(dfd)
         return True
 
     def _decode(self, raw: bytes) -> dict:
@@ -224,16 +278,3 @@ def _ensure_private_dir(path: Path) -> None:
                 os.chmod(path, 0o700)
             except OSError:
                 pass
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import AlreadyRunning
 from .model import STATE_DIR_REL, EntryStatus, RemoteChange, StateEntry
+from .private_dir import open_private_dir
 
 SCHEMA_VERSION = 1
 DB_NAME = "state.sqlite3"
@@ -107,17 +108,9 @@ def state_dir_for(home: Path | str) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) with mode 0700; refuse a symlink there (a privileged job
-    must not be steered into writing outside the home)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise OSError(errno.ENOTDIR, "state folder is not a real folder", str(path))
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(path, 0o700)
+    """Create `path` (and parents) with mode 0700; refuse a symlink there or on the way down
+    from the home (a privileged job must not be steered into writing outside the home)."""
+    os.close(open_private_dir(path))
     return path
 
 
@@ -190,9 +183,22 @@ class StateDB:
         return cls(state_dir_for(home) / DB_NAME)
 
     def _open(self) -> sqlite3.Connection:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        os.close(fd)
-        os.chmod(self.path, 0o600)
+        # O_NONBLOCK: a FIFO put here must not hang the run; anything but a regular file (a
+        # symlink, a FIFO) is moved aside like a corrupt DB. fchmod: never a chmod by name.
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+                raise sqlite3.DatabaseError(f"the state DB is not a regular file ({exc.strerror})") from None
+            raise
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise sqlite3.DatabaseError("the state DB is not a regular file")
+            if stat.S_IMODE(st.st_mode) != 0o600:
+                os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
         conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -601,8 +607,30 @@ class HomeLock:
         return self._fd is not None
 
     def _open(self) -> int:
-        ensure_private_dir(self.state_dir)
-        return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        """The lock file, opened through the state dir's descriptor (no symlink followed on the
+        way); anything but a regular file there (a FIFO, a symlink) is replaced by one."""
+        dfd = open_private_dir(self.state_dir)
+        try:
+            for _ in range(3):
+                try:
+                    fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                                 0o600, dir_fd=dfd)
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+                        raise
+                else:
+                    if stat.S_ISREG(os.fstat(fd).st_mode):
+                        return fd
+                    os.close(fd)
+                try:
+                    os.unlink(LOCK_NAME, dir_fd=dfd)  # unlink never follows a symlink
+                except IsADirectoryError:
+                    os.rmdir(LOCK_NAME, dir_fd=dfd)
+                except FileNotFoundError:
+                    pass
+            raise OSError(errno.EINVAL, "cannot make the home's lock file a regular file", str(self.path))
+        finally:
+            os.close(dfd)
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; False (and nothing held) if another holder has it."""
@@ -652,10 +680,12 @@ class HomeLock:
         such a probe tries again (`_flock_unless_held`) instead of reporting the home busy.
         """
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None  # not a lock file anything could hold (the next acquire replaces it)
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -667,11 +697,11 @@ class HomeLock:
 
     def _read_info(self) -> dict[str, Any]:
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return {}
         try:
-            return _parse_info(os.pread(fd, 4096, 0))
+            return _parse_info(os.pread(fd, 4096, 0)) if stat.S_ISREG(os.fstat(fd).st_mode) else {}
         finally:
             os.close(fd)
 
