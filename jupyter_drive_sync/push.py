@@ -509,7 +509,7 @@ class _Run(RunProgress):
         """
         from .drive import DriveApiError, NewEmptyFile, mime_type_for
 
-        batch: list[tuple[Action, LocalEntry]] = []
+        still_empty: list[tuple[Action, LocalEntry]] = []
         items: list[NewEmptyFile] = []
         grown: list[tuple[Action, str]] = []
         for a, pid in group:
@@ -520,44 +520,49 @@ class _Run(RunProgress):
                 grown.append((a, pid))
                 continue
             assert a.drive_id is not None
-            batch.append((a, LocalEntry(a.path, False, 0, st.st_mtime_ns)))
+            still_empty.append((a, LocalEntry(a.path, False, 0, st.st_mtime_ns)))
             items.append(NewEmptyFile(a.drive_id, a.path.rpartition("/")[2], pid, _ms(st.st_mtime_ns),
                                       mime_type_for(self.home / a.path)))
         if items:
-            self.emit("uploading", batch[0][0].path)
+            self.emit("uploading", still_empty[0][0].path)
             try:
-                results = client.create_empty_files(items)
+                results: dict[str, Any] = client.create_empty_files(items)
             except (NotConnected, DriveRefused):
                 raise
             except Exception as exc:  # noqa: BLE001 - as _guard does, for each file of the batch
                 if not isinstance(exc, DriveApiError):
                     log.exception("unexpected error creating %d empty files", len(items))
                 results = {f.id: exc for f in items}
-            rows: list[StateEntry] = []
-            done: list[tuple[Action, LocalEntry]] = []
-            for (a, local), item in zip(batch, items):
-                r = results.get(item.id)
-                if r is None:
-                    self.fail(a.path, "not created")
-                    continue
-                if isinstance(r, Exception):
-                    self.fail(a.path, str(r) if isinstance(r, DriveApiError) else f"{type(r).__name__}: {r}")
-                    continue
-                rows.append(_synced_row(a.path, r, local))
-                done.append((a, local))
-            db.record_synced_many(rows)
-            with self._lock:
-                self.files_done += len(done)
-            for a, _ in done:
-                self._count(a)
-            if done:
-                self.emit("uploading", done[-1][0].path)
-            for a, local in done:
-                if self._changed_since(a.path, local):
-                    self.skip(a.path, "changed while it was being uploaded: Drive has the version read then; "
-                                      "the next push sends it again")
+            self._record_empties(db, still_empty, results)
         for a, pid in grown:
             self._guard(a, lambda a=a, pid=pid: self._file(client, db, state, a, pid))
+
+    def _record_empties(self, db: StateDB, created: list[tuple[Action, LocalEntry]], results: dict[str, Any]) -> None:
+        """Record what the batch confirmed (one transaction), report what it did not."""
+        from .drive import DriveApiError
+
+        rows: list[StateEntry] = []
+        done: list[tuple[Action, LocalEntry]] = []
+        for a, local in created:
+            r = results.get(a.drive_id or "")
+            if r is None:
+                self.fail(a.path, "not created")
+            elif isinstance(r, Exception):
+                self.fail(a.path, str(r) if isinstance(r, DriveApiError) else f"{type(r).__name__}: {r}")
+            else:
+                rows.append(_synced_row(a.path, r, local))
+                done.append((a, local))
+        db.record_synced_many(rows)
+        with self._lock:
+            self.files_done += len(done)
+        for a, _ in done:
+            self._count(a)
+        if done:
+            self.emit("uploading", done[-1][0].path)
+        for a, local in done:
+            if self._changed_since(a.path, local):
+                self.skip(a.path, "changed while it was being uploaded: Drive has the empty version seen then; "
+                                  "the next push sends it again")
 
     def _restat(self, a: Action) -> os.stat_result | None:
         """The file's stat now, reached the way an upload reaches it (no symlink on the way);
