@@ -393,7 +393,7 @@ def test_50000_files_in_one_folder(tmp_path, emulator):
     s = run_push(PushOptions(home=home, user=USER, api_root=emulator.url, workers=8))
     assert s.failed == [] and s.created == n
     requests_first = emulator.stats()["requests"]
-    print(f"{n} empty files in one folder: {requests_first} requests on the first push")
+    print(f"{n} empty files in one folder: {requests_first} requests on the first push", emulator.stats()["by_route"])
     assert requests_first <= n // 100 + 2 * (n // 1000) + 20
     flat = [p for p in drive_paths(emulator.files(EMAIL)) if p.startswith(f"home/{USER}/flat/")]
     assert len(flat) == n
