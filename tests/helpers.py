@@ -89,6 +89,25 @@ def drive_tree(emulator: Any, email: str, folder: str, *, trashed: bool = True) 
 # -- the Jupyter server extension, over HTTP ------------------------------------------------------
 
 
+def push_under_faults(emulator: Any, options: Any, tries: int = 4) -> tuple[dict[str, int], dict[str, Any]]:
+    """Push with the emulator's faults on until a run ends with nothing failed (at most `tries`
+    runs; a run may also end early, which is the point of the next one). Returns the faults
+    injected by kind and the emulator's stats, then turns the faults off."""
+    from jupyter_drive_sync.push import run_push
+
+    for _ in range(tries):
+        try:
+            summary = run_push(options)
+        except Exception:  # noqa: BLE001 - a run may end early under faults
+            continue
+        if not summary.failed:
+            break
+    injected = emulator.http.get(emulator.url + "_emulator/faults").json()["injected"]
+    stats = emulator.stats()
+    emulator.set_faults(0)
+    return injected, stats
+
+
 class Session:
     """`jp_fetch` with a cookie jar, like a browser: the token's first answer sets the login
     cookie, which keeps the Jupyter user the same across requests (the OAuth state is bound

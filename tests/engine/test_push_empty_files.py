@@ -122,16 +122,7 @@ def test_empty_and_uploaded_files_of_a_type_get_the_same_mime_type(home, emulato
 def test_lost_after_commit_never_duplicates_empty_files(home, emulator, seed):
     want = fill_empty(home, 600)
     emulator.set_faults(0.3, kinds=["lost-after-commit"], seed=seed)
-    for _ in range(4):
-        try:
-            s = run_push(options(home, emulator, workers=4))
-        except Exception:  # noqa: BLE001 - a run may end early here; the point is the next one
-            continue
-        if not s.failed:
-            break
-    injected = emulator.http.get(emulator.url + "_emulator/faults").json()["injected"]
-    stats = emulator.stats()
-    emulator.set_faults(0)
+    injected, stats = helpers.push_under_faults(emulator, options(home, emulator, workers=4))
     assert injected.get("lost-after-commit", 0) >= 3
     assert stats["by_route"]["POST /batch/drive/v3"] > 600 // 100 + 1  # batches were sent again
 

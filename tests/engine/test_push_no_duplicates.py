@@ -121,16 +121,7 @@ def test_lost_after_commit_never_duplicates(home, emulator, seed):
     # only add long backoff sleeps (8 tries, doubling) without testing anything more.
     fill(home, 24, "a")
     emulator.set_faults(0.35, kinds=["lost-after-commit"], seed=seed)
-    for _ in range(4):
-        try:
-            s = run_push(PushOptions(home=home, user=USER, api_root=emulator.url, workers=4))
-        except Exception:  # noqa: BLE001 - a run may end early here; the point is the next one
-            continue
-        if not s.failed:
-            break
-    injected = emulator.http.get(emulator.url + "_emulator/faults").json()["injected"]
-    stats = emulator.stats()
-    emulator.set_faults(0)
+    injected, stats = helpers.push_under_faults(emulator, PushOptions(home=home, user=USER, api_root=emulator.url, workers=4))
     assert injected.get("lost-after-commit", 0) >= 8
     # the answers were lost, the creates were retried: more create requests than things created
     assert creates_in(stats) > 24
