@@ -196,10 +196,18 @@ class WebAuth:
 
     @property
     def configured(self) -> bool:
-        return self.settings.load_client_config() is not None
+        try:
+            return self.settings.load_client_config() is not None
+        except ConfigError as exc:  # the server must still start and answer status
+            log.warning("drive-sync: Google sign-in is not usable: %s", exc)
+            return False
 
     def _client_config(self) -> dict[str, Any]:
-        config = self.settings.load_client_config()
+        try:
+            config = self.settings.load_client_config()
+        except ConfigError as exc:  # the details (a path on the server) go to the log only
+            log.warning("drive-sync: Google sign-in is not usable: %s", exc)
+            config = None
         if config is None:
             raise OAuthError("not_configured", "Google sign-in is not configured on this server.")
         return config

@@ -185,8 +185,17 @@ class SyncSettings:
             return None
         import json
 
-        with open(self.client_secrets_file, encoding="utf-8") as fh:
-            return json.load(fh)
+        from .errors import ConfigError
+
+        try:
+            with open(self.client_secrets_file, encoding="utf-8") as fh:
+                config = json.load(fh)
+        except (OSError, ValueError) as exc:  # a Secret not mounted here, a truncated file
+            raise ConfigError(f"cannot read the OAuth client secrets {self.client_secrets_file}: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
+        if not isinstance(config, dict):
+            raise ConfigError(f"the OAuth client secrets {self.client_secrets_file} are not a JSON object")
+        return config
 
     def with_overrides(self, **changes: Any) -> "SyncSettings":
         return replace(self, **changes)

@@ -226,7 +226,11 @@ class RestoreHandler(DriveSyncAPIHandler):
             body = None
         if not isinstance(body, dict):
             raise tornado.web.HTTPError(400, "expected a JSON object {path, overwrite}")
-        path, overwrite = body.get("path") or "", body.get("overwrite") or "never"
+        # Only a missing key or null means the default: `false`, `0` or `[]` is a bad request,
+        # not "restore everything".
+        path, overwrite = body.get("path"), body.get("overwrite")
+        path = "" if path is None else path
+        overwrite = "never" if overwrite is None else overwrite
         if not isinstance(path, str) or not isinstance(overwrite, str):
             raise tornado.web.HTTPError(400, "path and overwrite must be strings")
         try:

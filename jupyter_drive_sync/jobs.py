@@ -368,11 +368,9 @@ def read_last_push(state_dir: Path) -> dict[str, Any] | None:
 
 
 def _read_last_job(state_dir: Path) -> dict[str, Any] | None:
-    try:
-        with open(Path(state_dir) / LAST_JOB_FILENAME, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
+    from .private_dir import read_small_json
+
+    data = read_small_json(Path(state_dir) / LAST_JOB_FILENAME)  # never blocks on a FIFO
     return data if isinstance(data, dict) else None
 
 

@@ -12,9 +12,11 @@ home itself may be a symlink (the admin names it).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 from .model import STATE_DIR_REL
@@ -110,3 +112,25 @@ def fsync_dir_fd(fd: int) -> None:
         os.fsync(fd)
     except OSError:
         pass
+
+
+def read_small_json(path: Path | str, limit: int = 1024 * 1024) -> Any:
+    """The JSON in a small file of the state dir, or None if it is missing, not a regular file
+    (a FIFO there would block the reader for good), larger than `limit` or not JSON."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | _O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return None
+            data = fh.read(limit + 1)
+    except OSError:
+        return None
+    if len(data) > limit:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None

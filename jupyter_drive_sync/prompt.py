@@ -13,6 +13,8 @@ import secrets
 import threading
 from pathlib import Path
 
+from .private_dir import read_small_json
+
 NOT_NOW = "not-now"
 NEVER = "never"
 CHOICES = (NOT_NOW, NEVER)
@@ -55,11 +57,7 @@ class PromptState:
                 pass
 
     def _read(self) -> dict:
-        try:
-            with open(self.path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            return {}
+        data = read_small_json(self.path)  # read on every status call: never blocks on a FIFO
         return data if isinstance(data, dict) else {}
 
     def _write(self, data: dict) -> None:
