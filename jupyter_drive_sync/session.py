@@ -8,16 +8,22 @@ connected" means.
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .errors import ConfigError, NotConnected
 from .state import HomeLock, state_dir_for
 
 if TYPE_CHECKING:
+    from google.oauth2.credentials import Credentials
+
+    from .credentials import CredentialStore
     from .drive import DriveClient
     from .pacing import Pacer
+
+log = logging.getLogger(__name__)
 
 
 def require_home(home: Path) -> None:
@@ -68,4 +74,30 @@ def connect(home: Path, credentials_path: Path | None, key: str | None, api_root
         raise NotConnected(str(exc)) from exc
     if creds is None:
         raise NotConnected("Google Drive is not connected for this home: run `jupyter-drive-sync auth` first")
-    return DriveClient(creds, api_root=api_root, pacer=pacer, on_credentials_refreshed=store.save, **sizes)
+    return DriveClient(creds, api_root=api_root, pacer=pacer, on_credentials_refreshed=_save_unless_replaced(store, creds),
+                       **sizes)
+
+
+def _save_unless_replaced(store: "CredentialStore", creds: "Credentials") -> Callable[["Credentials"], None]:
+    """Write refreshed tokens back, but only while the file still holds this grant.
+
+    A long push refreshes its token every hour; if the student disconnected meanwhile, or
+    reconnected (perhaps another Google account), writing the run's copy back would bring the
+    forgotten grant back over the new one.
+    """
+    from .credentials import CredentialsError
+
+    expected = [creds.refresh_token]
+
+    def save(refreshed: "Credentials") -> None:
+        try:
+            current = store.load()
+        except CredentialsError:
+            current = None
+        if current is None or current.refresh_token != expected[0]:
+            log.info("the stored Google sign-in changed during the run; its refreshed token is not saved")
+            return
+        store.save(refreshed)
+        expected[0] = refreshed.refresh_token
+
+    return save
