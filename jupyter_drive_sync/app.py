@@ -310,7 +310,14 @@ class DriveSyncApp(ExtensionApp):
         if self.home_dir:
             return Path(self.home_dir).expanduser()
         root = getattr(self.serverapp, "root_dir", "") if self.serverapp else ""
-        return Path(root).expanduser() if root else Path.home()
+        if not root:
+            return Path.home()
+        root_path, home = Path(root).expanduser().resolve(), Path.home().resolve()
+        if root_path != home and home.is_relative_to(root_path):
+            # A file browser opened above the home (root_dir "/" is common) is not a home to
+            # back up: that would walk the whole machine into the student's Drive.
+            return home
+        return root_path
 
     def build_sync_settings(self) -> cfg.SyncSettings:
         client_config: dict[str, Any] | None = None

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import connect, get_json, post_json
+from helpers import SERVER_EMAIL as EMAIL
+from helpers import connect, get_json, post_json, wait_job
 
 
 class TestMissingClientSecrets:
@@ -73,3 +74,28 @@ async def test_a_fifo_in_the_state_dir_hangs_no_route(api, emulator, home: Path)
     code, body = await get_json(api, "drive-sync", "status")
     assert body["prompt"] is False
     assert json.loads((state / "prompt.json").read_text())["choice"] == "never"
+
+
+class TestRootDirAboveTheHome:
+    """`c.ServerApp.root_dir = "/"` (a file browser over the whole machine) is common; the
+    extension backed up root_dir, i.e. everything the server could read, not the home."""
+
+    @pytest.fixture
+    def jp_home_dir(self, jp_root_dir):
+        home = jp_root_dir / "home" / "ann"
+        home.mkdir(parents=True)
+        return home
+
+    async def test_the_home_is_backed_up_not_the_folder_above_it(self, api, emulator, service, jp_root_dir,
+                                                                 jp_home_dir):
+        assert service.settings.home == jp_home_dir.resolve()
+        (jp_home_dir / "mine.txt").write_text("mine")
+        (jp_root_dir / "srv").mkdir()
+        (jp_root_dir / "srv" / "not-mine.txt").write_text("someone else's")
+        await connect(api, emulator)
+        code, body = await post_json(api, "drive-sync", "push", body={})
+        assert code == 202, body
+        done = await wait_job(api, body["job"]["id"])
+        assert done["state"] == "done", done
+        names = {f["name"] for f in emulator.files(EMAIL) if not f.get("trashed")}
+        assert "mine.txt" in names and "not-mine.txt" not in names and "srv" not in names
