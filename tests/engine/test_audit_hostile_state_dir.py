@@ -151,3 +151,21 @@ def test_cli_push_into_a_home_with_a_symlinked_state_dir_is_one_line_exit_2(tmp_
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "symbolic link" in proc.stderr
     assert list((outside / "share/jupyter/drive_sync").iterdir()) == []
+
+
+def test_symlinks_planted_as_the_db_journal_files_are_never_written_through(tmp_path):
+    """SQLite opens its -wal/-shm/-journal files beside the DB; links planted there must not
+    lead its writes to another file (checked for the SQLite we ship with; the run recovers)."""
+    victims = {}
+    sd = state_dir_for(tmp_path / "home")
+    sd.mkdir(parents=True, mode=0o700)
+    for suffix in ("-wal", "-shm", "-journal"):
+        victim = tmp_path / f"victim{suffix}"
+        victim.write_bytes(b"precious" * 100)
+        victims[victim] = victim.read_bytes()
+        os.symlink(victim, sd / (DB_NAME + suffix))
+    with StateDB(sd / DB_NAME) as db:
+        db.set_meta("k", "v")
+        assert db.get_meta("k") == "v"
+    for victim, data in victims.items():
+        assert victim.read_bytes() == data
