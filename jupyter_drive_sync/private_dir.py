@@ -42,8 +42,8 @@ def split_state_path(path: Path | str) -> tuple[Path, tuple[str, ...]]:
     """
     p = Path(path)
     n = len(STATE_PARTS)
-    if len(p.parts) > n and tuple(p.parts[-n:]) == STATE_PARTS:
-        return Path(*p.parts[:-n]), STATE_PARTS
+    if len(p.parts) >= n and tuple(p.parts[-n:]) == STATE_PARTS:
+        return Path(*p.parts[:-n]) if len(p.parts) > n else Path("."), STATE_PARTS
     return p.parent, (p.name,)
 
 
