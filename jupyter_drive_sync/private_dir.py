@@ -63,22 +63,22 @@ def _refuse(path: Path, exc: OSError) -> UnsafeStateDir:
 
 
 def open_private_dir(path: Path | str, *, create: bool = True) -> int:
-    """A descriptor of folder `path`, made 0700; missing folders are created (mode 0700) when
-    `create`, else FileNotFoundError. UnsafeStateDir when a symlink or a file is on the way."""
+    """A descriptor of folder `path`, made 0700; missing folders are created when `create`,
+    else FileNotFoundError. UnsafeStateDir when a symlink or a file is on the way."""
     path = Path(path)
     base, names = split_state_path(path)
     if create:
         base.mkdir(parents=True, exist_ok=True)
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
     try:
-        for name in names:
+        for i, name in enumerate(names):
             try:
                 nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except FileNotFoundError:
                 if not create:
                     raise
-                try:
-                    os.mkdir(name, 0o700, dir_fd=fd)
+                try:  # folders above ours (.local, share) as anything else makes them; ours 0700
+                    os.mkdir(name, 0o700 if i == len(names) - 1 else 0o777, dir_fd=fd)
                 except FileExistsError:
                     pass
                 try:
