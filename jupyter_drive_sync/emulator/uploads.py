@@ -176,8 +176,9 @@ def _multipart(spool: BodySpool, content_type: str, tmp_dir: Path) -> tuple[dict
         if spool.in_memory:
             buf: Any = spool.read_bytes()
         else:
-            assert spool.path is not None
-            with open(spool.path, "rb") as f:
+            staged = spool.media()  # flushes the spool's buffered tail before the file is mapped
+            assert isinstance(staged, Path)
+            with open(staged, "rb") as f:
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             buf = mm
         parts = parse_multipart_related(buf, boundary)

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 from urllib.parse import urlsplit
+from pathlib import Path
 
 import pytest
 import requests
@@ -262,3 +263,22 @@ def test_dropped_large_request_leaves_no_staged_file(emulator, token):
     emulator.set_faults(rate=0)
     assert list((emulator.ctx.settings.data_dir / "tmp").iterdir()) == []
     assert [f for f in emulator.files("raw@example.edu") if f["mimeType"] != "application/vnd.google-apps.folder"] == []
+
+
+def test_staged_multipart_body_is_parsed_whole_whatever_the_chunking(tmp_path):
+    """The staged file is flushed before it is mapped: a small last network chunk (still in the
+    spool's write buffer) once made a complete body look unterminated."""
+    from jupyter_drive_sync.emulator.uploads import BodySpool, _multipart
+
+    content = os.urandom(300_000)
+    boundary = "edge"
+    body = _multipart_body(boundary, {"name": "x.bin"}, content, b"\n")
+    spool = BodySpool(tmp_path, memory_limit=1024)
+    spool.write(body[:-10])  # large: spills to the file, written through
+    spool.write(body[-10:])  # small tail: sits in the buffered writer
+    try:
+        metadata, media, _ = _multipart(spool, f"multipart/related; boundary={boundary}", tmp_path)
+        data = media.read_bytes() if isinstance(media, Path) else media
+        assert metadata == {"name": "x.bin"} and hashlib.md5(data).hexdigest() == hashlib.md5(content).hexdigest()
+    finally:
+        spool.close()
