@@ -36,6 +36,7 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaIoBaseDownload, MediaIoBaseUpload
 
+from .config import GOOGLE_API_ROOT  # one definition, in config
 from . import model
 from .pacing import Pacer
 from .retry import (
@@ -72,7 +73,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-GOOGLE_API_ROOT = "https://www.googleapis.com/"
 FOLDER_MIME = model.FOLDER_MIME
 FILE_FIELDS = "id,name,mimeType,parents,md5Checksum,size,modifiedTime,trashed,headRevisionId"
 CHUNK_GRANULE = 256 * 1024

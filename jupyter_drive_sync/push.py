@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, TypeVar
 
+from .config import GOOGLE_API_ROOT  # one definition, in config
 from .errors import ConfigError, DriveRefused, NotConnected
 from .excludes import Excludes
 from .model import (
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-GOOGLE_API_ROOT = "https://www.googleapis.com/"
 
 
 @dataclass

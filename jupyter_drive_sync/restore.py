@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from .config import GOOGLE_API_ROOT  # one definition, in config
 from .errors import ConfigError, DriveRefused, NotConnected, SyncError
 from .excludes import Excludes
 from .model import EntryStatus, StateEntry
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GOOGLE_API_ROOT = "https://www.googleapis.com/"
 GOOGLE_APPS_PREFIX = "application/vnd.google-apps."
 PART_SUFFIX = RESTORE_PART_SUFFIX
 MAX_NAME_BYTES = 255
