@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -139,6 +140,10 @@ class _Run(RunProgress):
         self.client: DriveClient | None = None
         self.db: StateDB | None = None
         self._spare_ids: list[str] = []  # generated with the root folder's, not yet used
+        # Set by the first run-ending error (reconnect, Drive full, daily cap): tasks the pool
+        # has already handed to a worker then return at once instead of sending more refused
+        # requests before the pool is cancelled.
+        self._ending = threading.Event()
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -470,7 +475,8 @@ class _Run(RunProgress):
                     continue
                 futures.append(pool.submit(self._guard, a, lambda a=a, pid=pid: self._file(client, db, state, a, pid)))
             for start in range(0, len(empties), EMPTY_BATCH):
-                futures.append(pool.submit(self._empty_batch, client, db, state, empties[start:start + EMPTY_BATCH]))
+                futures.append(pool.submit(self._unless_ending, self._empty_batch, client, db, state,
+                                           empties[start:start + EMPTY_BATCH]))
             raise_first_error(futures)  # run-ending (reauth, storage full, daily cap)
 
         # 4. trashes
@@ -482,9 +488,12 @@ class _Run(RunProgress):
         """Run one action; per-file errors go to the summary (then None), run-ending ones propagate."""
         from .drive import DriveApiError
 
+        if self._ending.is_set():
+            return None
         try:
             return fn()
         except (NotConnected, DriveRefused):
+            self._ending.set()
             raise
         except FileNotFoundError:
             self.skip(a.path, "disappeared before it could be uploaded")
@@ -497,6 +506,16 @@ class _Run(RunProgress):
         except Exception as exc:  # noqa: BLE001 - one file's surprise must not end the run
             log.exception("unexpected error on %s", display_path(a.path))
             self.fail(a.path, f"{type(exc).__name__}: {exc}")
+
+    def _unless_ending(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """Run a pool task unless the run is ending; a run-ending error it raises ends it."""
+        if self._ending.is_set():
+            return None
+        try:
+            return fn(*args)
+        except (NotConnected, DriveRefused):
+            self._ending.set()
+            raise
 
     def _empty_batch(self, client: "DriveClient", db: StateDB, state: dict[str, StateEntry],
                      group: list[tuple[Action, str]]) -> None:
