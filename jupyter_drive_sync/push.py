@@ -488,12 +488,9 @@ class _Run(RunProgress):
         """Run one action; per-file errors go to the summary (then None), run-ending ones propagate."""
         from .drive import DriveApiError
 
-        if self._ending.is_set():
-            return None
         try:
-            return fn()
+            return self._unless_ending(fn)
         except (NotConnected, DriveRefused):
-            self._ending.set()
             raise
         except FileNotFoundError:
             self.skip(a.path, "disappeared before it could be uploaded")
