@@ -80,12 +80,16 @@ def test_large_file_resumes_after_failures_mid_upload(tmp_path, emulator):
             if time.monotonic() > deadline:
                 return
             time.sleep(0.01)
-        before = stats.snapshot()["requests"]
         emulator.set_faults(1.0, kinds=["503", "reset", "lost-after-commit"], seed=23)
-        while stats.snapshot()["requests"] < before + 3 and time.monotonic() < deadline:
+        # Wait for the injections themselves (a request is counted when it arrives, its fault
+        # is recorded a moment later), then turn faults off.
+        while time.monotonic() < deadline:
+            seen = emulator.http.get(emulator.url + "_emulator/faults").json()["injected"]
+            if sum(seen.values()) >= 3:
+                break
             time.sleep(0.002)
         injected.update(emulator.http.get(emulator.url + "_emulator/faults").json()["injected"])
-        emulator.set_faults(0)
+        emulator.set_faults(0)  # (this also clears the tally: read above)
 
     watcher = threading.Thread(target=inject_at_half, daemon=True)
     emulator.reset_stats()
