@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from google.oauth2.credentials import Credentials  # noqa: E402
 
-from jupyter_drive_sync.config import default_credentials_path  # noqa: E402
-from jupyter_drive_sync.credentials import DRIVE_FILE_SCOPE, CredentialStore  # noqa: E402
+from jupyter_drive_sync.core.settings import default_credentials_path  # noqa: E402
+from jupyter_drive_sync.auth.credentials import DRIVE_FILE_SCOPE, CredentialStore  # noqa: E402
 
 
 def _cli() -> list[str]:

@@ -27,17 +27,17 @@ import sys, threading, time
 c = time.perf_counter
 t0 = c()
 from pathlib import Path
-from jupyter_drive_sync.excludes import Excludes
-from jupyter_drive_sync.model import DeletePolicy, Policy
-from jupyter_drive_sync.plan import plan
-from jupyter_drive_sync.scan import hash_candidates, scan
-from jupyter_drive_sync.state import StateDB, state_dir_for
+from jupyter_drive_sync.home.excludes import Excludes
+from jupyter_drive_sync.core.model import DeletePolicy, Policy
+from jupyter_drive_sync.engine.plan import plan
+from jupyter_drive_sync.home.scan import hash_candidates, scan
+from jupyter_drive_sync.home.state import StateDB, state_dir_for
 home, url, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 box = {}
 
 def remote():
-    from jupyter_drive_sync.credentials import CredentialStore
-    from jupyter_drive_sync.drive import DriveClient
+    from jupyter_drive_sync.auth.credentials import CredentialStore
+    from jupyter_drive_sync.drive.client import DriveClient
     client = DriveClient(CredentialStore(state_dir_for(home) / "credentials.json").load(), api_root=url)
     db = StateDB.for_home(home)
     box["changes"] = client.list_changes(db.page_token)

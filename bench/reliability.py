@@ -46,8 +46,8 @@ from reliability.test_fault_convergence import build_home, change_home  # noqa: 
 from jupyter_drive_sync.emulator.context import EmulatorSettings  # noqa: E402
 from jupyter_drive_sync.emulator.sample import connect_home  # noqa: E402
 from jupyter_drive_sync.emulator.server import start_in_thread  # noqa: E402
-from jupyter_drive_sync.errors import SyncError  # noqa: E402
-from jupyter_drive_sync.push import PushOptions, run_push  # noqa: E402
+from jupyter_drive_sync.core.errors import SyncError  # noqa: E402
+from jupyter_drive_sync.engine.push import PushOptions, run_push  # noqa: E402
 
 RATE = 0.20
 logging.getLogger("tornado.access").setLevel(logging.ERROR)  # the emulator in this process: no 4xx lines

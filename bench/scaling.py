@@ -44,8 +44,8 @@ from seed import seed_pushed_state  # noqa: E402
 SCAN_ALONE = """
 import sys, time
 from pathlib import Path
-from jupyter_drive_sync.excludes import Excludes
-from jupyter_drive_sync.scan import scan
+from jupyter_drive_sync.home.excludes import Excludes
+from jupyter_drive_sync.home.scan import scan
 home = Path(sys.argv[1])
 t0 = time.perf_counter()
 snap = scan(home, Excludes.for_home(home), max_file_size=5 * 1024**4)
@@ -59,14 +59,14 @@ import json, sys, time
 c = time.perf_counter
 t0 = c()
 from pathlib import Path
-from jupyter_drive_sync.excludes import Excludes
-from jupyter_drive_sync.model import DeletePolicy, Policy
-from jupyter_drive_sync.plan import plan
-from jupyter_drive_sync.scan import hash_candidates, scan
-from jupyter_drive_sync.state import StateDB, state_dir_for
+from jupyter_drive_sync.home.excludes import Excludes
+from jupyter_drive_sync.core.model import DeletePolicy, Policy
+from jupyter_drive_sync.engine.plan import plan
+from jupyter_drive_sync.home.scan import hash_candidates, scan
+from jupyter_drive_sync.home.state import StateDB, state_dir_for
 t1 = c()
-from jupyter_drive_sync.credentials import CredentialStore
-from jupyter_drive_sync.drive import DriveClient
+from jupyter_drive_sync.auth.credentials import CredentialStore
+from jupyter_drive_sync.drive.client import DriveClient
 t2 = c()
 home, url = Path(sys.argv[1]), sys.argv[2]
 snap = scan(home, Excludes.for_home(home), max_file_size=5 * 1024**4)

@@ -28,11 +28,11 @@ GENERATED_FILES = ("*.txt",)  # what common.make_tree and hub.make_homes write
 
 def seed_pushed_state(home: Path, api_root: str, *, user: str | None = None) -> dict[str, int]:
     """Push `home`'s folders for real, then record every file as pushed. Returns counts."""
-    from jupyter_drive_sync.excludes import Excludes
-    from jupyter_drive_sync.model import EntryStatus, StateEntry
-    from jupyter_drive_sync.push import PushOptions, run_push
-    from jupyter_drive_sync.scan import scan
-    from jupyter_drive_sync.state import StateDB
+    from jupyter_drive_sync.home.excludes import Excludes
+    from jupyter_drive_sync.core.model import EntryStatus, StateEntry
+    from jupyter_drive_sync.engine.push import PushOptions, run_push
+    from jupyter_drive_sync.home.scan import scan
+    from jupyter_drive_sync.home.state import StateDB
 
     summary = run_push(PushOptions(home=home, user=user, api_root=api_root, extra_excludes=GENERATED_FILES))
     if summary.failed or summary.created:

@@ -5,6 +5,6 @@ __version__ = "0.1.0"
 
 def _jupyter_server_extension_points() -> list[dict]:
     """Jupyter Server finds the extension here; the app is imported only when loaded."""
-    from .app import DriveSyncApp
+    from .server.app import DriveSyncApp
 
     return [{"module": "jupyter_drive_sync", "app": DriveSyncApp}]

@@ -93,7 +93,7 @@ def push_under_faults(emulator: Any, options: Any, tries: int = 4) -> tuple[dict
     """Push with the emulator's faults on until a run ends with nothing failed (at most `tries`
     runs; a run may also end early, which is the point of the next one). Returns the faults
     injected by kind and the emulator's stats, then turns the faults off."""
-    from jupyter_drive_sync.push import run_push
+    from jupyter_drive_sync.engine.push import run_push
 
     for _ in range(tries):
         try:

@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ..config import default_credentials_path
-from ..credentials import DRIVE_FILE_SCOPE, CredentialStore
+from ..core.settings import default_credentials_path
+from ..auth.credentials import DRIVE_FILE_SCOPE, CredentialStore
 
 
 def admin(url: str, method: str, route: str, body: dict[str, Any] | None = None) -> Any:

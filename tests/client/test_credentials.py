@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from google.oauth2.credentials import Credentials
 
-from jupyter_drive_sync.credentials import (
+from jupyter_drive_sync.auth.credentials import (
     DRIVE_FILE_SCOPE,
     GOOGLE_REVOKE_URI,
     CredentialsError,

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jupyter_drive_sync.errors import DriveRefused, NotConnected
-from jupyter_drive_sync.pacing import Pacer
-from jupyter_drive_sync.retry import (
+from jupyter_drive_sync.core.errors import DriveRefused, NotConnected
+from jupyter_drive_sync.drive.pacing import Pacer
+from jupyter_drive_sync.drive.retry import (
     DailyCapReached,
     DriveApiError,
     NeedsReauth,

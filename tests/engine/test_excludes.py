@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from jupyter_drive_sync.excludes import DEFAULT_EXCLUDES, IGNORE_FILE_NAME, Excludes
+from jupyter_drive_sync.home.excludes import DEFAULT_EXCLUDES, IGNORE_FILE_NAME, Excludes
 
 
 @pytest.mark.parametrize(

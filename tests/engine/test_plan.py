@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from jupyter_drive_sync.model import (
+from jupyter_drive_sync.core.model import (
     Action,
     ActionKind as K,
     DeletePolicy,
@@ -20,7 +20,7 @@ from jupyter_drive_sync.model import (
     Snapshot,
     StateEntry,
 )
-from jupyter_drive_sync.plan import plan
+from jupyter_drive_sync.engine.plan import plan
 
 MS = 1_000_000
 T0 = 1_700_000_000_000  # ms: local mtime and Drive modifiedTime at the last push

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from jupyter_drive_sync.cli import main
-from jupyter_drive_sync.errors import AlreadyRunning, NotConnected
-from jupyter_drive_sync.model import DeletePolicy, FOLDER_MIME
-from jupyter_drive_sync.push import PushOptions, run_push
-from jupyter_drive_sync.state import HomeLock, StateDB, state_dir_for
+from jupyter_drive_sync.core.errors import AlreadyRunning, NotConnected
+from jupyter_drive_sync.core.model import DeletePolicy, FOLDER_MIME
+from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.home.state import HomeLock, StateDB, state_dir_for
 
 import helpers
 from helpers import write

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.model import FOLDER_MIME
-from jupyter_drive_sync.push import PushOptions, run_push
-from jupyter_drive_sync.state import state_dir_for
+from jupyter_drive_sync.core.model import FOLDER_MIME
+from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.home.state import state_dir_for
 
 import helpers
 
@@ -282,8 +282,8 @@ def test_drive_refusing_every_call_ends_with_a_clear_line_not_a_traceback(tmp_pa
 def test_network_gone_after_every_retry_is_a_sync_error():
     """Out of tries on a dropped network: a DriveApiError (a SyncError, exit 1) naming the
     cause, so the CLI, the server and the hub report it like any run-ending error."""
-    from jupyter_drive_sync.errors import SyncError
-    from jupyter_drive_sync.retry import DriveApiError, RetryPolicy
+    from jupyter_drive_sync.core.errors import SyncError
+    from jupyter_drive_sync.drive.retry import DriveApiError, RetryPolicy
 
     sleeps: list[float] = []
     calls = []

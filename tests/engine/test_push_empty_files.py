@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from jupyter_drive_sync.drive import DriveApiError, NewEmptyFile, NewFolder, from_rfc3339, mime_type_for
-from jupyter_drive_sync.model import FOLDER_MIME, StateEntry
-from jupyter_drive_sync.push import PushOptions, run_push
-from jupyter_drive_sync.session import connect
-from jupyter_drive_sync.state import StateDB
+from jupyter_drive_sync.drive.client import DriveApiError, NewEmptyFile, NewFolder, from_rfc3339, mime_type_for
+from jupyter_drive_sync.core.model import FOLDER_MIME, StateEntry
+from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.auth.session import connect
+from jupyter_drive_sync.home.state import StateDB
 
 import helpers
 

@@ -18,9 +18,9 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build_from_document
 from googleapiclient.http import MediaIoBaseUpload
 
-from jupyter_drive_sync.drive import discovery_document, from_rfc3339, to_rfc3339
-from jupyter_drive_sync.model import FOLDER_MIME, DeletePolicy, Policy
-from jupyter_drive_sync.push import PushOptions, run_push
+from jupyter_drive_sync.drive.client import discovery_document, from_rfc3339, to_rfc3339
+from jupyter_drive_sync.core.model import FOLDER_MIME, DeletePolicy, Policy
+from jupyter_drive_sync.engine.push import PushOptions, run_push
 
 import helpers
 from helpers import write

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_drive_sync.model import FOLDER_MIME
-from jupyter_drive_sync.push import PushOptions, run_push
-from jupyter_drive_sync.state import LOCK_NAME, state_dir_for
+from jupyter_drive_sync.core.model import FOLDER_MIME
+from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.home.state import LOCK_NAME, state_dir_for
 
 import helpers
 

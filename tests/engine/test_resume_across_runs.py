@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.state import StateDB
+from jupyter_drive_sync.home.state import StateDB
 
 EMAIL = "resume@uni.edu"
 USER = "rex"
@@ -32,7 +32,7 @@ NAME = "big.bin"
 PUSH_SCRIPT = """
 import json, sys
 from pathlib import Path
-from jupyter_drive_sync.push import PushOptions, run_push
+from jupyter_drive_sync.engine.push import PushOptions, run_push
 s = run_push(PushOptions(home=Path(sys.argv[1]), user=sys.argv[2], api_root=sys.argv[3], workers=2,
                          chunk_size=int(sys.argv[4]), multipart_limit=int(sys.argv[4])))
 print(json.dumps({"created": s.created, "updated": s.updated, "failed": s.failed}))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_drive_sync.excludes import IGNORE_FILE_NAME, Excludes
-from jupyter_drive_sync.model import EntryStatus, Snapshot, StateEntry
-from jupyter_drive_sync.scan import file_md5, hash_candidates, mode_allows_read, scan
+from jupyter_drive_sync.home.excludes import IGNORE_FILE_NAME, Excludes
+from jupyter_drive_sync.core.model import EntryStatus, Snapshot, StateEntry
+from jupyter_drive_sync.home.scan import file_md5, hash_candidates, mode_allows_read, scan
 
 REPO = Path(__file__).resolve().parents[2]
 BIG = 10**12
@@ -213,8 +213,8 @@ def test_mode_allows_read_for_each_class():
 
 _AS_NOBODY = """
 import json, os, sys
-from jupyter_drive_sync.excludes import Excludes
-from jupyter_drive_sync.scan import scan
+from jupyter_drive_sync.home.excludes import Excludes
+from jupyter_drive_sync.home.scan import scan
 os.setgroups([]); os.setgid(65534); os.setuid(65534)  # after the imports: the stdlib may be root-only
 snap = scan(sys.argv[1], Excludes(), max_file_size=10**12)
 print(json.dumps({"entries": sorted(snap.entries), "skipped": {s.path: s.reason for s in snap.skipped}}))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_drive_sync.errors import AlreadyRunning
-from jupyter_drive_sync.model import EntryStatus, RemoteChange, StateEntry
-from jupyter_drive_sync.state import DB_NAME, LOCK_NAME, HomeLock, StateDB, state_dir_for
+from jupyter_drive_sync.core.errors import AlreadyRunning
+from jupyter_drive_sync.core.model import EntryStatus, RemoteChange, StateEntry
+from jupyter_drive_sync.home.state import DB_NAME, LOCK_NAME, HomeLock, StateDB, state_dir_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -201,8 +201,8 @@ def test_symlinked_state_dir_is_refused(tmp_path):
 
 _WRITE_THEN_DIE = """
 import os, signal, sys
-from jupyter_drive_sync.model import StateEntry
-from jupyter_drive_sync.state import StateDB
+from jupyter_drive_sync.core.model import StateEntry
+from jupyter_drive_sync.home.state import StateDB
 d = StateDB.for_home(sys.argv[1])
 d.record_pending([StateEntry(path=f"p{i}", drive_id=f"P{i}", is_dir=False) for i in range(50)])
 for i in range(200):
@@ -224,7 +224,7 @@ def test_every_confirmed_write_survives_kill_9(tmp_path):
 
 _HOLD = """
 import sys
-from jupyter_drive_sync.state import HomeLock
+from jupyter_drive_sync.home.state import HomeLock
 lock = HomeLock(sys.argv[1], kind="nightly")
 lock.acquire(timeout=30)
 print("locked", flush=True)

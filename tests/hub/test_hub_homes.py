@@ -9,10 +9,10 @@ import pytest
 import requests
 
 from jupyter_drive_sync.cli import main as cli_main
-from jupyter_drive_sync.config import default_credentials_path
-from jupyter_drive_sync.credentials import CredentialStore
+from jupyter_drive_sync.core.settings import default_credentials_path
+from jupyter_drive_sync.auth.credentials import CredentialStore
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.hub import list_homes, shard_of
+from jupyter_drive_sync.hub.runner import list_homes, shard_of
 
 import helpers
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from jupyter_drive_sync import k8s
+from jupyter_drive_sync.hub import k8s
 from jupyter_drive_sync.cli import main as cli_main
 
 NIGHT = "2026-05-01"

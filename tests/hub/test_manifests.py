@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jupyter_drive_sync import k8s
+from jupyter_drive_sync.hub import k8s
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((ROOT / "etc" / "kubernetes").glob("*.yaml"))

@@ -23,7 +23,7 @@ import pytest
 import requests
 import yaml
 
-from jupyter_drive_sync.demo import DEMO_EMAIL, DEMO_USER
+from jupyter_drive_sync.cli.demo import DEMO_EMAIL, DEMO_USER
 
 ROOT = Path(__file__).resolve().parents[2]
 BINDER = ROOT / "binder"

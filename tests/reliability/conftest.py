@@ -28,9 +28,9 @@ import requests
 # tests/server/conftest.py does): test_security_suite.py drives a real Jupyter server.
 from pytest_jupyter.jupyter_server import *  # noqa: E402,F401,F403
 
-from jupyter_drive_sync.excludes import Excludes
-from jupyter_drive_sync.model import FOLDER_MIME, STATE_DIR_REL
-from jupyter_drive_sync.state import LOCK_NAME, state_dir_for
+from jupyter_drive_sync.home.excludes import Excludes
+from jupyter_drive_sync.core.model import FOLDER_MIME, STATE_DIR_REL
+from jupyter_drive_sync.home.state import LOCK_NAME, state_dir_for
 
 from helpers import drive_paths  # the test modules import it from here too
 

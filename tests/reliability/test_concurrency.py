@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_drive_sync.config import SyncSettings
+from jupyter_drive_sync.core.settings import SyncSettings
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.errors import AlreadyRunning
-from jupyter_drive_sync.jobs import DONE, FAILED, JobConflict, JobManager, probe_home_lock
-from jupyter_drive_sync.state import HomeLock, state_dir_for
+from jupyter_drive_sync.core.errors import AlreadyRunning
+from jupyter_drive_sync.server.jobs import DONE, FAILED, JobConflict, JobManager, probe_home_lock
+from jupyter_drive_sync.home.state import HomeLock, state_dir_for
 
 from .conftest import Mirror, cli, lock_holder, trials, wait_for
 

@@ -22,9 +22,9 @@ import pytest
 import requests
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.errors import DriveRefused, NotConnected
-from jupyter_drive_sync.push import PushOptions, run_push
-from jupyter_drive_sync.state import StateDB, state_dir_for
+from jupyter_drive_sync.core.errors import DriveRefused, NotConnected
+from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.home.state import StateDB, state_dir_for
 
 from .conftest import CREATE_ROUTES, Mirror, route_count, run_cli
 
@@ -271,8 +271,8 @@ def test_sync_now_names_the_refusal_for_the_frontend(home, emulator, limit, kind
     "User rate limit exceeded." names neither), so the UI could not say "daily limit"."""
     import time
 
-    from jupyter_drive_sync.config import SyncSettings
-    from jupyter_drive_sync.jobs import FAILED, JobManager
+    from jupyter_drive_sync.core.settings import SyncSettings
+    from jupyter_drive_sync.server.jobs import FAILED, JobManager
 
     emulator.update_account(EMAIL, **{limit: 25_000})
     settings = SyncSettings.for_home(home, username=USER, api_root=emulator.url, workers=2)

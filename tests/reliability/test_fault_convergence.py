@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.errors import SyncError
-from jupyter_drive_sync.push import PushOptions, run_push
+from jupyter_drive_sync.core.errors import SyncError
+from jupyter_drive_sync.engine.push import PushOptions, run_push
 
 from .conftest import CREATE_ROUTES, Mirror, route_count, trials
 

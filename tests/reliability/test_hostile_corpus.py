@@ -30,7 +30,7 @@ from typing import Any, Callable
 import pytest
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.push import PushOptions, run_push
+from jupyter_drive_sync.engine.push import PushOptions, run_push
 
 from helpers import traversable_dir
 

@@ -36,8 +36,8 @@ from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.push import PushOptions, run_push
-from jupyter_drive_sync.state import state_dir_for
+from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.home.state import state_dir_for
 
 # the server config (jp_server_config and what it needs); `home` here is this module's own
 from server_fixtures import drive_sync_config, fernet_key, jp_server_config, standalone_env  # noqa: F401

@@ -28,12 +28,12 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.http import MediaIoBaseUpload
 
 from jupyter_drive_sync.cli import main
-from jupyter_drive_sync.drive import DriveFile, discovery_document, to_rfc3339
+from jupyter_drive_sync.drive.client import DriveFile, discovery_document, to_rfc3339
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.errors import AlreadyRunning
-from jupyter_drive_sync.model import FOLDER_MIME
-from jupyter_drive_sync.push import PushOptions, run_push
-from jupyter_drive_sync.restore import (
+from jupyter_drive_sync.core.errors import AlreadyRunning
+from jupyter_drive_sync.core.model import FOLDER_MIME
+from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.engine.restore import (
     NothingToRestore,
     Overwrite,
     RestoreOptions,
@@ -42,7 +42,7 @@ from jupyter_drive_sync.restore import (
     safe_names,
     split_subpath,
 )
-from jupyter_drive_sync.state import HomeLock, state_dir_for
+from jupyter_drive_sync.home.state import HomeLock, state_dir_for
 
 import helpers
 

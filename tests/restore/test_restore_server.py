@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.push import PushOptions, run_push
-from jupyter_drive_sync.state import HomeLock
+from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.home.state import HomeLock
 
 from helpers import SERVER_EMAIL as EMAIL
 from helpers import connect, get_json, post_json, wait_job

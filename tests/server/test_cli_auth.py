@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from jupyter_drive_sync.auth import OAuthError, run_loopback_auth
-from jupyter_drive_sync.config import SyncSettings
-from jupyter_drive_sync.credentials import CredentialStore
+from jupyter_drive_sync.auth.oauth import OAuthError, run_loopback_auth
+from jupyter_drive_sync.core.settings import SyncSettings
+from jupyter_drive_sync.auth.credentials import CredentialStore
 
 EMAIL = "bob@example.edu"
 

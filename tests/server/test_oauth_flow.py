@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from jupyter_drive_sync.credentials import DRIVE_FILE_SCOPE, CredentialStore
+from jupyter_drive_sync.auth.credentials import DRIVE_FILE_SCOPE, CredentialStore
 
 
 async def test_status_before_connecting(api, h):
@@ -120,7 +120,7 @@ async def test_prompt_choices(api, h):
 
 
 async def test_never_survives_a_new_server_session(api, h, service, state_dir):
-    from jupyter_drive_sync.prompt import PromptState
+    from jupyter_drive_sync.server.prompt import PromptState
 
     await h.post_json(api, "drive-sync", "prompt", body={"choice": "not-now"})
     assert PromptState(state_dir).should_prompt(connected=False) is True  # another session asks again

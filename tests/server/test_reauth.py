@@ -7,7 +7,7 @@ import requests
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request
 
-from jupyter_drive_sync.credentials import CredentialStore
+from jupyter_drive_sync.auth.credentials import CredentialStore
 
 
 def _revoke_at_google(emulator, credentials_file, key) -> None:

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from jupyter_drive_sync.config import redirect_uri
+from jupyter_drive_sync.core.settings import redirect_uri
 
 CALLBACK = "hub/user-redirect/drive-sync/oauth2callback"
 HUB_ENV = {"JUPYTERHUB_SERVICE_PREFIX": "/user/ann/", "JUPYTERHUB_API_URL": "http://hub:8081/hub/api"}

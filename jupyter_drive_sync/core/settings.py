@@ -1,0 +1,233 @@
+"""Settings shared by the server extension, the CLI and the nightly hub job.
+
+One place decides the defaults (where state lives, which key encrypts the credentials, which
+redirect URI Google sees), so the three entry points can never disagree about a user's files.
+Nothing here does network I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import urlsplit
+
+from .model import DeletePolicy, Policy
+
+if TYPE_CHECKING:
+    from ..engine.push import PushOptions
+
+GOOGLE_API_ROOT = "https://www.googleapis.com/"
+DEFAULT_FOLDER_TEMPLATE = "home/{username}"
+STATE_SUBDIR = Path(".local/share/jupyter/drive_sync")
+CREDENTIALS_FILENAME = "credentials.json"
+KEY_ENV = "JUPYTER_DRIVE_SYNC_KEY"
+API_ROOT_ENV = "JUPYTER_DRIVE_SYNC_API_ROOT"
+CLIENT_SECRETS_ENV = "JUPYTER_DRIVE_SYNC_CLIENT_SECRETS"
+CALLBACK_PATH = "drive-sync/oauth2callback"
+HUB_USER_REDIRECT = "hub/user-redirect/"
+DEFAULT_WORKERS = 16  # uploads in flight per push: at ~30 ms a request, 8 could not fill the 200/s quota
+
+# Environment variables JupyterHub sets in every single-user server.
+HUB_MARKERS = ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL")
+
+
+def state_dir(home: str | os.PathLike[str]) -> Path:
+    """The tool's own directory inside a home (always excluded from pushes)."""
+    return Path(home) / STATE_SUBDIR
+
+
+def default_credentials_path(home: str | os.PathLike[str]) -> Path:
+    return state_dir(home) / CREDENTIALS_FILENAME
+
+
+def resolve_encryption_key(
+    explicit: str | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """An explicit key wins, else `JUPYTER_DRIVE_SYNC_KEY`; empty means "no encryption"."""
+    env = os.environ if environ is None else environ
+    key = explicit or env.get(KEY_ENV, "")
+    return key.strip() or None
+
+
+def resolve_api_root(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    root = explicit or env.get(API_ROOT_ENV, "") or GOOGLE_API_ROOT
+    return root if root.endswith("/") else root + "/"
+
+
+def resolve_username(home: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> str:
+    """Whose folder this is: the hub's user name when there is one, else the home's basename.
+
+    Under JupyterHub every home is mounted at the same path (`/home/jovyan`), so the basename
+    alone would put every student in the same Drive folder name.
+    """
+    env = os.environ if environ is None else environ
+    return env.get("JUPYTERHUB_USER") or Path(home).resolve().name or "user"
+
+
+def under_jupyterhub(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return any(env.get(name) for name in HUB_MARKERS)
+
+
+def _join(base: str, *parts: str) -> str:
+    """Join URL pieces with exactly one slash between them."""
+    out = base.rstrip("/")
+    for part in parts:
+        part = part.strip("/")
+        if part:  # base_url "/" adds nothing (else "http://host//drive-sync/...")
+            out += "/" + part
+    return out
+
+
+def hub_redirect_uri(hub_url: str) -> str:
+    """`<hub>/hub/user-redirect/drive-sync/oauth2callback` from either form of the hub's URL.
+
+    JupyterHub's public URL is documented both as the whole hub (`https://hub.example.org/`)
+    and, in `JUPYTERHUB_PUBLIC_HUB_URL`, with the hub prefix (`https://hub.example.org/hub/`);
+    accept both rather than produce `/hub/hub/`.
+    """
+    base = hub_url.rstrip("/")
+    if urlsplit(base).path.endswith("/hub"):
+        base = base[: -len("/hub")]
+    return _join(base, HUB_USER_REDIRECT, CALLBACK_PATH)
+
+
+def redirect_uri(
+    *,
+    configured: str | None = None,
+    hub_public_url: str | None = None,
+    server_url: str | None = None,
+    base_url: str = "/",
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The OAuth redirect URI Google must send the browser back to (DESIGN §5).
+
+    Precedence: an explicit trait; under JupyterHub the hub's single user-redirect URI (the
+    configured hub URL, else `JUPYTERHUB_PUBLIC_HUB_URL`, else the origin the browser used
+    with `JUPYTERHUB_BASE_URL`); standalone, this server's own URL + base_url.
+    `server_url` is the origin the browser reached us at (`http://localhost:8888`).
+    """
+    env = os.environ if environ is None else environ
+    if configured:
+        return configured
+    if under_jupyterhub(env):
+        hub = hub_public_url or env.get("JUPYTERHUB_PUBLIC_HUB_URL", "")
+        if not hub:
+            if not server_url:
+                raise ValueError("cannot tell the hub's public URL: set DriveSyncApp.hub_public_url")
+            hub = _join(server_url, env.get("JUPYTERHUB_BASE_URL", "/"))
+        return hub_redirect_uri(hub)
+    if not server_url:
+        raise ValueError("cannot tell this server's URL: set DriveSyncApp.redirect_uri")
+    return _join(server_url, base_url, CALLBACK_PATH)
+
+
+@dataclass(slots=True)
+class SyncSettings:
+    """Everything one home's push, status or auth needs, already resolved to concrete values."""
+
+    home: Path
+    username: str
+    api_root: str = GOOGLE_API_ROOT
+    client_secrets_file: Path | None = None
+    client_config: dict[str, Any] | None = None  # parsed client secrets (wins over the file)
+    credentials_path: Path | None = None
+    encryption_key: str | None = None
+    folder_template: str = DEFAULT_FOLDER_TEMPLATE
+    policy: Policy = Policy.LAST_WRITE_WINS
+    delete_policy: DeletePolicy = DeletePolicy.KEEP
+    workers: int = DEFAULT_WORKERS
+    excludes: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def for_home(
+        cls,
+        home: str | os.PathLike[str],
+        *,
+        environ: Mapping[str, str] | None = None,
+        api_root: str | None = None,
+        client_secrets_file: str | os.PathLike[str] | None = None,
+        credentials_path: str | os.PathLike[str] | None = None,
+        encryption_key: str | None = None,
+        username: str | None = None,
+        **rest: Any,
+    ) -> "SyncSettings":
+        """Fill every default from the home and the environment (CLI flags override)."""
+        env = os.environ if environ is None else environ
+        home_path = Path(home).expanduser().resolve()
+        secrets = client_secrets_file or env.get(CLIENT_SECRETS_ENV) or None
+        return cls(
+            home=home_path,
+            username=username or resolve_username(home_path, env),
+            api_root=resolve_api_root(api_root, env),
+            client_secrets_file=Path(secrets) if secrets else None,
+            credentials_path=Path(credentials_path) if credentials_path else None,
+            encryption_key=resolve_encryption_key(encryption_key, env),
+            **rest,
+        )
+
+    @property
+    def state_dir(self) -> Path:
+        return state_dir(self.home)
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.credentials_path or default_credentials_path(self.home)
+
+    def load_client_config(self) -> dict[str, Any] | None:
+        """The OAuth client (`web` or `installed` secrets), or None when none is configured."""
+        if self.client_config is not None:
+            return self.client_config
+        if self.client_secrets_file is None:
+            return None
+        import json
+
+        from .errors import ConfigError
+
+        try:
+            with open(self.client_secrets_file, encoding="utf-8") as fh:
+                config = json.load(fh)
+        except (OSError, ValueError) as exc:  # a Secret not mounted here, a truncated file
+            raise ConfigError(f"cannot read the OAuth client secrets {self.client_secrets_file}: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
+        if not isinstance(config, dict):
+            raise ConfigError(f"the OAuth client secrets {self.client_secrets_file} are not a JSON object")
+        return config
+
+    def with_overrides(self, **changes: Any) -> "SyncSettings":
+        return replace(self, **changes)
+
+    def run_fields(self) -> dict[str, Any]:
+        """The options every run (push, restore) takes from these settings, by field name."""
+        return dict(
+            home=self.home,
+            user=self.username,
+            folder_template=self.folder_template,
+            api_root=self.api_root,
+            credentials_path=self.credentials_file,
+            encryption_key=self.encryption_key,
+            workers=self.workers,
+        )
+
+    def push_options(self, **overrides: Any) -> "PushOptions":
+        """The engine's options for this home; `overrides` are PushOptions fields."""
+        from ..engine.push import PushOptions
+
+        values = self.run_fields()
+        values.update(policy=self.policy, delete_policy=self.delete_policy, extra_excludes=tuple(self.excludes))
+        values.update(overrides)
+        return PushOptions(**values)
+
+
+def settings_from_args(args: Any) -> SyncSettings:
+    """SyncSettings from the common CLI options (`--home`, `--api-root`, ...)."""
+    return SyncSettings.for_home(
+        args.home,
+        api_root=getattr(args, "api_root", None),
+        client_secrets_file=getattr(args, "client_secrets", None),
+        credentials_path=getattr(args, "credentials", None),
+        username=getattr(args, "user", None),
+    )

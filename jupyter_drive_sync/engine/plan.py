@@ -1,0 +1,360 @@
+"""Decide what a push must do: a pure function of (scan, state DB, hashes, policy) (DESIGN §3).
+
+No I/O at all, so every row of the last-write-wins table is unit-tested. Vocabulary:
+
+- local side of a file: *unchanged* (same size and mtime as the state row), *touched* (only
+  the mtime moved: its md5 equals the row's), or *changed* (anything else, including a file
+  that reappears at a path recorded as deleted and cannot be shown identical).
+- Drive side: *removed* (deleted for good, or inside a removed folder), *trashed* (the row
+  itself is in Drive's trash), *in a trashed folder*, *edited* (Drive's md5 or modifiedTime
+  differs from what we last wrote), or *unchanged*. Folders only have removed/trashed.
+
+A touch alone never overrides a Drive-side edit, trash or deletion: only a content change is a
+"later write" in the last-write-wins sense. Under `local-wins` Drive is made a strict mirror.
+
+Ordering of the result: folder actions parents-first (by depth), then file actions, then
+trashes; each group sorted by path, so the plan is deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from ..core.model import (
+    Action,
+    ActionKind,
+    DeletePolicy,
+    EntryStatus,
+    LocalEntry,
+    Plan,
+    Policy,
+    Snapshot,
+    StateEntry,
+)
+
+_REMOVED = 2
+_TRASHED = 1
+_ALIVE = 0
+
+_WRITES = frozenset({ActionKind.MKDIR, ActionKind.CREATE, ActionKind.UPDATE_CONTENT, ActionKind.UPDATE_MTIME})
+
+
+def parent_of(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def _own_state(row: StateEntry | None) -> int:
+    if row is None or row.status is EntryStatus.PENDING:
+        return _ALIVE
+    if row.drive_removed:
+        return _REMOVED
+    if row.drive_trashed:
+        return _TRASHED
+    return _ALIVE
+
+
+class _Planner:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        state: Mapping[str, StateEntry],
+        hashes: Mapping[str, str],
+        policy: Policy,
+        delete_policy: DeletePolicy,
+        root_path: str,
+    ) -> None:
+        self.snap = snapshot
+        self.state = state
+        self.hashes = hashes
+        self.local_wins = policy is Policy.LOCAL_WINS
+        self.trash_deleted = delete_policy is DeletePolicy.TRASH
+        self.root = root_path.strip("/")
+        self.actions: dict[str, Action] = {}  # by path; a kind-change TRASH is kept aside
+        self.replaced_trash: list[Action] = []
+        self.replaced: set[str] = set()  # paths whose local kind differs from the row's
+        self.need_alive: set[str] = set()  # folders that must exist (untrashed) on Drive
+        self.unchanged = 0
+        self._anc_memo: dict[str, int] = {}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def in_scope(self, path: str) -> bool:
+        if not path:
+            return False
+        r = self.root
+        return not r or path == r or path.startswith(r + "/")
+
+    def ancestors_state(self, folder: str) -> int:
+        """Drive state implied for children of `folder` by it and its ancestors (memoized)."""
+        memo = self._anc_memo
+        if folder in memo:
+            return memo[folder]
+        if not folder:
+            memo[folder] = _ALIVE
+            return _ALIVE
+        row = self.state.get(folder)
+        own = _own_state(row) if row is not None and row.is_dir else _ALIVE
+        result = max(own, self.ancestors_state(parent_of(folder)))
+        memo[folder] = result
+        return result
+
+    def add(self, kind: ActionKind, path: str, **kw: object) -> None:
+        entry = self.snap.entries.get(path)
+        self.actions[path] = Action(kind, path, parent_path=parent_of(path), local=entry, **kw)  # type: ignore[arg-type]
+        if kind in _WRITES:
+            parent = parent_of(path)
+            if parent and self.in_scope(parent):
+                self.need_alive.add(parent)
+
+    # -- local entries -----------------------------------------------------------------------
+
+    def plan_entry(self, e: LocalEntry) -> None:
+        path = e.path
+        row = self.state.get(path)
+        create = ActionKind.MKDIR if e.is_dir else ActionKind.CREATE
+        if row is None:
+            self.add(create, path, reason="new")
+        elif row.is_dir != e.is_dir:
+            self.replaced.add(path)
+            what = "file" if row.is_dir else "folder"
+            self.add(create, path, reason=f"new {what} replacing a {'folder' if row.is_dir else 'file'}")
+        elif row.status is EntryStatus.PENDING:
+            self.add(create, path, drive_id=row.drive_id, reason="create not yet confirmed")
+        elif e.is_dir:
+            self.plan_folder(e, row)
+        else:
+            self.plan_file(e, row)
+
+    def plan_folder(self, e: LocalEntry, row: StateEntry) -> None:
+        path = e.path
+        own = _own_state(row)
+        removed = own == _REMOVED or self.ancestors_state(parent_of(path)) == _REMOVED
+        if row.local_deleted or self.local_wins:
+            if removed:
+                self.add(ActionKind.MKDIR, path, reason="deleted on Drive; recreated")
+            elif own == _TRASHED:
+                self.add(ActionKind.UPDATE_MTIME, path, drive_id=row.drive_id, untrash=True,
+                         reason="restored from Drive's trash")
+            elif row.local_deleted:
+                self.add(ActionKind.UPDATE_MTIME, path, drive_id=row.drive_id, reason="back locally")
+        elif own == _REMOVED:
+            self.add(ActionKind.KEEP_DRIVE, path, drive_id=row.drive_id, reason="deleted on Drive")
+        elif own == _TRASHED:
+            self.add(ActionKind.KEEP_DRIVE, path, drive_id=row.drive_id, reason="in Drive's trash")
+
+    def plan_file(self, e: LocalEntry, row: StateEntry) -> None:
+        path = e.path
+        if e.size == row.local_size and e.mtime_ns == row.local_mtime_ns and not row.local_deleted:
+            local = "unchanged"
+        elif row.md5 is not None and self.hashes.get(path) == row.md5:
+            local = "touched"
+        else:
+            local = "changed"
+        own = _own_state(row)
+        anc = self.ancestors_state(parent_of(path))
+        removed = own == _REMOVED or anc == _REMOVED
+        trashed = own == _TRASHED
+        content_edited = row.drive_md5 != row.md5
+        edited = content_edited or row.drive_modified_ms != row.local_mtime_ns // 1_000_000
+        pin = row.drive_head_revision if content_edited else None
+        did = row.drive_id
+        K = ActionKind
+
+        if removed:
+            if self.local_wins or local == "changed":
+                self.add(K.CREATE, path, reason="deleted on Drive; recreated")
+            elif own == _REMOVED:
+                self.add(K.KEEP_DRIVE, path, drive_id=did, reason="deleted on Drive")
+            return
+
+        if self.local_wins:
+            if local == "unchanged" and not edited and not trashed:
+                self.unchanged += 1
+            elif local != "changed" and not content_edited:
+                self.add(K.UPDATE_MTIME, path, drive_id=did, untrash=trashed,
+                         reason="restored from Drive's trash" if trashed else "modified time")
+            else:
+                self.add(K.UPDATE_CONTENT, path, drive_id=did, pin_revision=pin, untrash=trashed,
+                         conflict=local == "changed" and edited,
+                         reason="Drive's edit overwritten (local-wins)" if edited else "changed")
+            return
+
+        if local == "changed":
+            if trashed:
+                self.add(K.UPDATE_CONTENT, path, drive_id=did, untrash=True, pin_revision=pin, conflict=edited,
+                         reason="changed locally after it was trashed on Drive")
+            elif edited:
+                if e.mtime_ns // 1_000_000 > row.drive_modified_ms:
+                    self.add(K.UPDATE_CONTENT, path, drive_id=did, pin_revision=pin, conflict=True,
+                             reason="both changed; the local copy is later (Drive's revision kept)")
+                else:
+                    self.add(K.KEEP_DRIVE, path, drive_id=did, conflict=True,
+                             reason="both changed; the Drive copy is later")
+            else:
+                self.add(K.UPDATE_CONTENT, path, drive_id=did, reason="changed")
+            return
+
+        # local unchanged or only touched: Drive's own changes are the later write
+        if trashed:
+            self.add(K.KEEP_DRIVE, path, drive_id=did, reason="in Drive's trash")
+        elif anc == _TRASHED:
+            pass  # respected silently: the trashed folder is reported
+        elif edited:
+            self.add(K.KEEP_DRIVE, path, drive_id=did, reason="edited on Drive")
+        elif local == "touched":
+            self.add(K.UPDATE_MTIME, path, drive_id=did, reason="modified time only (same content)")
+        else:
+            self.unchanged += 1
+
+    # -- parents that must exist -------------------------------------------------------------
+
+    def revive_parents(self) -> None:
+        """Every folder above a write must exist on Drive: untrash or recreate it first."""
+        done: set[str] = set()
+        todo = sorted(self.need_alive, key=lambda p: (p.count("/"), p))
+        for folder in todo:
+            p = folder
+            chain: list[str] = []
+            while p and p not in done and self.in_scope(p):
+                chain.append(p)
+                p = parent_of(p)
+            for f in reversed(chain):  # top-down
+                done.add(f)
+                current = self.actions.get(f)
+                if current is not None and current.kind in _WRITES:
+                    continue
+                row = self.state.get(f)
+                if row is None or not row.is_dir or row.status is EntryStatus.PENDING:
+                    continue  # a new or pending folder already has its MKDIR
+                if _own_state(row) == _REMOVED or self.ancestors_state(parent_of(f)) == _REMOVED:
+                    self.add(ActionKind.MKDIR, f, reason="deleted on Drive; recreated for new content")
+                elif _own_state(row) == _TRASHED:
+                    self.add(ActionKind.UPDATE_MTIME, f, drive_id=row.drive_id, untrash=True,
+                             reason="restored from Drive's trash for new content")
+
+    # -- local deletions ---------------------------------------------------------------------
+
+    def plan_deletions(self) -> None:
+        entries = self.snap.entries
+        protected = {s.path for s in self.snap.skipped}
+        protected.update(self.snap.excluded)
+        gone: dict[str, StateEntry] = {}
+        replaced = self.replaced
+        state = self.state
+        for path in state:  # paths first: a row still present locally is never built
+            if path in entries and path not in replaced:
+                continue
+            row = state[path]
+            if not self.in_scope(path) or row.local_deleted:
+                continue
+            if protected and self._under(path, protected):
+                continue  # not seen this run (refused or excluded): not a deletion
+            gone[path] = row
+        for path in sorted(gone):
+            row = gone[path]
+            replaced = path in self.replaced
+            if not self.trash_deleted:
+                if not replaced:
+                    self.add(ActionKind.FORGET_LOCAL, path, drive_id=row.drive_id, reason="deleted locally; Drive copy kept")
+                continue
+            if _own_state(row) != _ALIVE or self.ancestors_state(parent_of(path)) != _ALIVE:
+                if not replaced:
+                    self.add(ActionKind.FORGET_LOCAL, path, drive_id=row.drive_id,
+                             reason="deleted locally; already gone from Drive")
+                continue
+            if self._under_strict(path, gone):
+                continue  # the top-most deleted folder's trash covers it
+            reason = "replaced locally by a " + ("file" if row.is_dir else "folder") if replaced else "deleted locally"
+            if row.status is EntryStatus.PENDING:
+                reason += " (its create was never confirmed)"
+            trash = Action(ActionKind.TRASH, path, drive_id=row.drive_id, parent_path=parent_of(path), reason=reason)
+            if replaced:
+                self.replaced_trash.append(trash)
+            else:
+                self.actions[path] = trash
+
+    @staticmethod
+    def _under(path: str, prefixes: set[str] | Mapping[str, object]) -> bool:
+        p = path
+        while p:
+            if p in prefixes:
+                return True
+            p = parent_of(p)
+        return False
+
+    @staticmethod
+    def _under_strict(path: str, prefixes: Mapping[str, object]) -> bool:
+        p = parent_of(path)
+        while p:
+            if p in prefixes:
+                return True
+            p = parent_of(p)
+        return False
+
+    # -- result ------------------------------------------------------------------------------
+
+    def clean_keys(self) -> dict[str, tuple]:
+        """Rows in sync on both sides whose unchanged local file needs nothing, as the
+        `LocalEntry` tuple it would equal (see `state.StateRows.clean`); empty for a plain
+        mapping, or when some folder is trashed or removed on Drive (then every file below
+        a folder needs the ancestor check of `plan_file`, and the slow path does it)."""
+        clean = getattr(self.state, "clean", None)
+        if not clean:
+            return {}
+        for row in self.state.unclean_values():  # type: ignore[attr-defined]
+            if row.is_dir and _own_state(row) != _ALIVE:
+                return {}
+        return clean
+
+    def run(self) -> Plan:
+        in_scope = self.in_scope
+        clean_get = self.clean_keys().get
+        scoped = bool(self.root)
+        unchanged = 0
+        for path, e in self.snap.entries.items():
+            if clean_get(path) == e:  # untouched file, Drive side as we left it: nothing to do
+                if not scoped or in_scope(path):
+                    unchanged += 1
+                continue
+            if in_scope(path):
+                self.plan_entry(e)
+        self.unchanged += unchanged
+        self.revive_parents()
+        self.plan_deletions()
+
+        folders: list[Action] = []
+        files: list[Action] = []
+        trashes: list[Action] = list(self.replaced_trash)
+        for a in self.actions.values():
+            if a.kind is ActionKind.TRASH:
+                trashes.append(a)
+            elif a.kind in _WRITES and (a.local.is_dir if a.local is not None else False):
+                folders.append(a)
+            else:
+                files.append(a)
+        folders.sort(key=lambda a: (a.path.count("/"), a.path))
+        files.sort(key=lambda a: a.path)
+        trashes.sort(key=lambda a: a.path)
+        return Plan(actions=folders + files + trashes, unchanged=self.unchanged)
+
+
+def plan(
+    snapshot: Snapshot,
+    state: Mapping[str, StateEntry],
+    hashes: Mapping[str, str],
+    *,
+    policy: Policy = Policy.LAST_WRITE_WINS,
+    delete_policy: DeletePolicy = DeletePolicy.KEEP,
+    root_path: str = "",
+) -> Plan:
+    """The ordered actions that bring Drive up to date with `snapshot` (DESIGN §3).
+
+    `state` is the state DB's rows by path (drive_* columns already updated from Drive's
+    changes feed), `hashes` the md5 of files that may only have been touched (see
+    `scan.hash_candidates`). `root_path` limits planning to that subtree ("" = the whole home).
+
+    Actions that create get `drive_id=None` when a new Drive ID is needed (push generates
+    and records it as pending first), or the pending ID to create again. A TRASH of a folder
+    covers everything below it: push marks those rows deleted too.
+    """
+    return _Planner(snapshot, state, hashes, policy, delete_policy, root_path).run()

@@ -1,0 +1,136 @@
+"""The tool's own folder inside a home, reached without following any symbolic link.
+
+The nightly job on shared storage (`hub --homes-root`) runs with access to every home, while a
+student controls everything inside their own. A student who makes `.local` (or any folder down
+to `.local/share/jupyter/drive_sync`, or `credentials.json` itself) a symlink into another home
+must not steer that job into using the other student's credentials or state DB (their Drive
+would be overwritten) or writing a refreshed token where the student can read it. So from the
+home down, each component is opened relative to its parent's descriptor with O_NOFOLLOW; the
+home itself may be a symlink (the admin names it).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import ConfigError
+from ..core.model import STATE_DIR_REL
+
+STATE_PARTS = tuple(STATE_DIR_REL.split("/"))
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC
+
+
+class UnsafeStateDir(ConfigError, OSError):
+    """A symlink or a file stands where the tool's own folder (or one above it) must be.
+
+    An OSError (as before) and a ConfigError, so the CLI prints one line (exit 2) and the
+    server reports it in words instead of as an unexpected error.
+    """
+
+
+def split_state_path(path: Path | str) -> tuple[Path, tuple[str, ...]]:
+    """(where the tool's own components start, those components).
+
+    For `<home>/.local/share/jupyter/drive_sync` that is the home and the four names, all of
+    which belong to the student; any other folder is taken as given, except its last name.
+    """
+    p = Path(path)
+    n = len(STATE_PARTS)
+    if len(p.parts) >= n and tuple(p.parts[-n:]) == STATE_PARTS:
+        return Path(*p.parts[:-n]) if len(p.parts) > n else Path("."), STATE_PARTS
+    return p.parent, (p.name,)
+
+
+def in_home_state_dir(file_path: Path | str) -> bool:
+    """Whether `file_path` is a file directly in a home's `.local/share/jupyter/drive_sync`."""
+    parent = Path(file_path).parent
+    return split_state_path(parent)[1] == STATE_PARTS
+
+
+def _refuse(path: Path, exc: OSError) -> UnsafeStateDir:
+    return UnsafeStateDir(
+        errno.ENOTDIR,
+        f"drive-sync keeps its state only in a real folder inside the home, but a symbolic link or "
+        f"a file is in the way at {path} or a folder above it (not followed)",
+        str(path),
+    )
+
+
+def open_private_dir(path: Path | str, *, create: bool = True) -> int:
+    """A descriptor of folder `path`, made 0700; missing folders are created when `create`,
+    else FileNotFoundError. UnsafeStateDir when a symlink or a file is on the way."""
+    path = Path(path)
+    base, names = split_state_path(path)
+    if create:
+        base.mkdir(parents=True, exist_ok=True)
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
+    try:
+        for i, name in enumerate(names):
+            try:
+                nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                try:  # folders above ours (.local, share) as anything else makes them; ours 0700
+                    os.mkdir(name, 0o700 if i == len(names) - 1 else 0o777, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                try:
+                    nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _refuse(path, exc) from None
+                    raise
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise _refuse(path, exc) from None
+                raise
+            os.close(fd)
+            fd = nfd
+        st = os.fstat(fd)
+        if stat.S_IMODE(st.st_mode) != 0o700 and st.st_uid == os.geteuid():
+            try:
+                os.fchmod(fd, 0o700)  # someone else's folder (a mount) is left as it is
+            except OSError:
+                if create:
+                    raise  # a read-only place: reading may go on, writing will fail anyway
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def fsync_dir_fd(fd: int) -> None:
+    """Make a rename in this folder survive a crash (best effort: some filesystems refuse)."""
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+
+
+def read_small_json(path: Path | str, limit: int = 1024 * 1024) -> Any:
+    """The JSON in a small file of the state dir, or None if it is missing, not a regular file
+    (a FIFO there would block the reader for good), larger than `limit` or not JSON."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | _O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return None
+            data = fh.read(limit + 1)
+    except OSError:
+        return None
+    if len(data) > limit:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
