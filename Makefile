@@ -35,7 +35,10 @@ demo: install
 emulator: install
 	$(BIN)/jupyter-drive-sync emulator --port 8765
 
+# Layers first (import-linter, contracts in pyproject.toml), then the frontend's unit tests, then pytest.
 test: install browser
+	$(BIN)/lint-imports --no-cache
+	$(JLPM) install --immutable && $(JLPM) test
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 # The reliability suite at its long counts (50 fault seeds, 30 kills, 50,000 files...): not in CI.

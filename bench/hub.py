@@ -1,6 +1,6 @@
 """Nightly hub run: how long the unchanged nights take, and how fast a first night goes.
 
-Two scenarios against the Drive emulator running as its own process (DESIGN §10 targets):
+Two scenarios against the Drive emulator running as its own process (targets in docs/PERFORMANCE.md):
 
 1. `first_push`: 50 homes never pushed before, emulator at `--latency-ms`; users per minute.
 2. `unchanged`: 300 homes × 300 files, all already pushed and unchanged; wall time of the whole

@@ -1,4 +1,4 @@
-"""One big file (DESIGN §10): peak RSS of the push, and how much an interrupted push sends again.
+"""One big file: peak RSS of the push, and how much an interrupted push sends again.
 
 A generated file of `--size-mb` random bytes (default 1 GiB) in a home of its own:
 

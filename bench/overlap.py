@@ -30,15 +30,17 @@ from pathlib import Path
 from jupyter_drive_sync.home.excludes import Excludes
 from jupyter_drive_sync.core.model import DeletePolicy, Policy
 from jupyter_drive_sync.engine.plan import plan
+from jupyter_drive_sync.engine.plan_input import read_plan_state
 from jupyter_drive_sync.home.scan import hash_candidates, scan
-from jupyter_drive_sync.home.state import StateDB, state_dir_for
+from jupyter_drive_sync.core.settings import default_credentials_path
+from jupyter_drive_sync.home.state_db import StateDB
 home, url, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 box = {}
 
 def remote():
     from jupyter_drive_sync.auth.credentials import CredentialStore
     from jupyter_drive_sync.drive.client import DriveClient
-    client = DriveClient(CredentialStore(state_dir_for(home) / "credentials.json").load(), api_root=url)
+    client = DriveClient(CredentialStore(default_credentials_path(home)).load(), api_root=url)
     db = StateDB.for_home(home)
     box["changes"] = client.list_changes(db.page_token)
     db.close()
@@ -52,7 +54,7 @@ snap = scan(home, Excludes.for_home(home), max_file_size=5 * 1024**4)
 db = StateDB.for_home(home)
 if th is not None:
     th.join()
-rows = db.load_rows()
+rows = read_plan_state(db, snap)
 p = plan(snap, rows, hash_candidates(home, snap, rows), policy=Policy.LAST_WRITE_WINS, delete_policy=DeletePolicy.KEEP)
 assert not p.actions and "changes" in box
 print(c() - t0)

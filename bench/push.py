@@ -1,4 +1,4 @@
-"""Push benchmarks for the DESIGN §10 scenarios, one JSON object per line, then a summary line.
+"""Push benchmarks for the targeted scenarios (docs/PERFORMANCE.md), one JSON object per line, then a summary line.
 
 Scenarios (the emulator runs as its own process; every push is a `jupyter-drive-sync push`
 child process, timed from spawn to exit):

@@ -1,4 +1,4 @@
-"""Reliability in numbers (DESIGN §10): pushes under 20 % faults, and kill -9 at random moments.
+"""Reliability in numbers: pushes under 20 % faults, and kill -9 at random moments.
 
 Reuses the reliability suite's pieces (tests/reliability: the home builder and editor of the
 fault test, `Mirror`, the byte-for-byte comparison against the emulator's admin view), with an
@@ -34,20 +34,21 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-for p in (str(BENCH), str(ROOT), str(ROOT / "tests")):
+for p in (str(BENCH), str(ROOT)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
 from common import emit, machine  # noqa: E402
-from conftest import EmulatorHandle  # noqa: E402  (tests/conftest.py: admin API helpers)
-from reliability.conftest import Mirror, lock_holder  # noqa: E402
-from reliability.test_fault_convergence import build_home, change_home  # noqa: E402
+from tests.reliability.conftest import Mirror, lock_holder  # noqa: E402
+from tests.reliability.test_fault_convergence import build_home, change_home  # noqa: E402
 
-from jupyter_drive_sync.emulator.context import EmulatorSettings  # noqa: E402
+from jupyter_drive_sync.emulator.pytest_plugin import EmulatorHandle  # noqa: E402  (admin API helpers)
+from jupyter_drive_sync.emulator.settings import EmulatorSettings  # noqa: E402
 from jupyter_drive_sync.emulator.sample import connect_home  # noqa: E402
 from jupyter_drive_sync.emulator.server import start_in_thread  # noqa: E402
 from jupyter_drive_sync.core.errors import SyncError  # noqa: E402
-from jupyter_drive_sync.engine.push import PushOptions, run_push  # noqa: E402
+from jupyter_drive_sync.core.options import PushOptions  # noqa: E402
+from jupyter_drive_sync.engine.push import run_push  # noqa: E402
 
 RATE = 0.20
 logging.getLogger("tornado.access").setLevel(logging.ERROR)  # the emulator in this process: no 4xx lines

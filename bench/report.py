@@ -2,7 +2,7 @@
 
 Each step runs as its own process, one after the other (never two at once: they would share
 the two cores they measure), writing its JSON to `--results` (default `build/bench/`). The
-report then has: every DESIGN §10 target with the measured value, the ratio to the target and
+report then has: every target of the design (shared DESIGN.md, "Targets") with the measured value, the ratio to the target and
 met / not met; the gaps, measured and explained; the scaling tables; the machine and the date.
 
     python bench/report.py                 # run everything (< 10 minutes on 2 cores), write the doc
@@ -230,8 +230,8 @@ def noop_gap(push: dict, scaling: list[dict]) -> list[str]:
         "on storage (NFS), which is exactly where the hub run happens; worth revisiting there.",
         "- **A lighter no-op path**: answer the single `changes.list` with a plain `http.client` request and "
         "the stored access token, importing google-api-python-client only when there is work. This removes "
-        "most of the fixed cost but adds a second way of talking to Drive beside `drive.py`, against "
-        "DESIGN §4 (one module, one client); not done without an issue.",
+        "most of the fixed cost but adds a second way of talking to Drive beside `drive/`, against "
+        "the one-client rule (docs/ARCHITECTURE.md); not done without an issue.",
         "- **Long-lived processes**: the server extension and the hub run pay the imports once per process, "
         "not per push; the ratio above is the CLI's worst case. The hub's 300-home night shows the "
         "per-home cost without the import (see its row).",
@@ -320,7 +320,7 @@ def render(results: Path, out: Path) -> None:
         f"{m['platform']}. Date: {m['date']}. Load average when the report was written: "
         f"{m['load_1min']:.1f} (other jobs shared the machine; times are best-of-N where a script repeats).",
         "",
-        "## DESIGN §10 targets",
+        "## Targets",
         "",
         "| scenario | target | measured | ratio to target | |",
         "|---|---|---|---:|---|",

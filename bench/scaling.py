@@ -62,8 +62,10 @@ from pathlib import Path
 from jupyter_drive_sync.home.excludes import Excludes
 from jupyter_drive_sync.core.model import DeletePolicy, Policy
 from jupyter_drive_sync.engine.plan import plan
+from jupyter_drive_sync.engine.plan_input import read_plan_state
 from jupyter_drive_sync.home.scan import hash_candidates, scan
-from jupyter_drive_sync.home.state import StateDB, state_dir_for
+from jupyter_drive_sync.core.settings import default_credentials_path
+from jupyter_drive_sync.home.state_db import StateDB
 t1 = c()
 from jupyter_drive_sync.auth.credentials import CredentialStore
 from jupyter_drive_sync.drive.client import DriveClient
@@ -72,11 +74,11 @@ home, url = Path(sys.argv[1]), sys.argv[2]
 snap = scan(home, Excludes.for_home(home), max_file_size=5 * 1024**4)
 t3 = c()
 db = StateDB.for_home(home)
-rows = db.load_rows()
+rows = read_plan_state(db, snap)
 t4 = c()
 p = plan(snap, rows, hash_candidates(home, snap, rows), policy=Policy.LAST_WRITE_WINS, delete_policy=DeletePolicy.KEEP)
 t5 = c()
-client = DriveClient(CredentialStore(state_dir_for(home) / "credentials.json").load(), api_root=url)
+client = DriveClient(CredentialStore(default_credentials_path(home)).load(), api_root=url)
 t6 = c()
 changes, _ = client.list_changes(db.page_token)
 t7 = c()

@@ -30,9 +30,10 @@ def seed_pushed_state(home: Path, api_root: str, *, user: str | None = None) -> 
     """Push `home`'s folders for real, then record every file as pushed. Returns counts."""
     from jupyter_drive_sync.home.excludes import Excludes
     from jupyter_drive_sync.core.model import EntryStatus, StateEntry
-    from jupyter_drive_sync.engine.push import PushOptions, run_push
+    from jupyter_drive_sync.core.options import PushOptions
+    from jupyter_drive_sync.engine.push import run_push
     from jupyter_drive_sync.home.scan import scan
-    from jupyter_drive_sync.home.state import StateDB
+    from jupyter_drive_sync.home.state_db import StateDB
 
     summary = run_push(PushOptions(home=home, user=user, api_root=api_root, extra_excludes=GENERATED_FILES))
     if summary.failed or summary.created:

@@ -1,112 +1,26 @@
-"""Shared fixtures: a fresh Drive emulator per test, reached over real HTTP.
+"""Fixtures every test folder may use.
 
-Usage::
-
-    def test_x(emulator):
-        acct = emulator.create_account("ann@example.edu")   # {email, refresh_token, access_token, ...}
-        creds = Credentials(acct["access_token"], refresh_token=acct["refresh_token"],
-                            token_uri=emulator.url + "token", **emulator.client_ids())
-        ... build the Drive service against emulator.url ...
-        assert emulator.stats()["requests"] == 3
-
-To change the emulator's settings for a module, override `emulator_settings` there, e.g.
-`return dataclasses.replace(default, latency_ms=30)`.
+The emulator ones (`emulator`, `emulator_settings`, `EmulatorHandle`) come from the plugin the
+emulator ships; this file adds those that need client code, which the emulator package must
+not import. Shared helper modules live in `tests/support/` (`from tests.support.helpers import ...`).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Callable
 
 import pytest
-import requests
 
-# oauthlib refuses http:// endpoints without this (reference, trap 4); the emulator is http.
-os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+from jupyter_drive_sync.emulator.sample import connect_home
 
-# Shared helper modules (`from helpers import ...`), with pytest's assert messages in them too.
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
-pytest.register_assert_rewrite("helpers", "server_fixtures")
+if TYPE_CHECKING:  # imported by pytest_plugins below, which also rewrites its asserts
+    from jupyter_drive_sync.emulator.pytest_plugin import EmulatorHandle
 
-from jupyter_drive_sync.emulator.context import EmulatorContext, EmulatorSettings  # noqa: E402
-from jupyter_drive_sync.emulator.sample import connect_home  # noqa: E402
-from jupyter_drive_sync.emulator.server import RunningEmulator, start_in_thread  # noqa: E402
+pytest_plugins = ["jupyter_drive_sync.emulator.pytest_plugin"]
 
-
-class EmulatorHandle:
-    """A running emulator plus the admin API as small helpers (real HTTP via `requests`)."""
-
-    def __init__(self, running: RunningEmulator) -> None:
-        self.running = running
-        self.url: str = running.url  # "http://127.0.0.1:PORT/"
-        self.ctx: EmulatorContext = running.ctx
-        self.http = requests.Session()
-
-    def _admin(self, method: str, path: str, **kw: Any) -> Any:
-        resp = self.http.request(method, self.url + path, timeout=30, **kw)
-        resp.raise_for_status()
-        return resp.json()
-
-    def create_account(self, email: str, **extra: Any) -> dict[str, Any]:
-        """POST /_emulator/accounts: `{email, refresh_token, access_token, ...}` (drive.file scope)."""
-        return self._admin("POST", "_emulator/accounts", json={"email": email, **extra})
-
-    def update_account(self, email: str, **fields: Any) -> dict[str, Any]:
-        """PATCH /_emulator/accounts/<email>, e.g. `storage_quota_bytes=10`."""
-        return self._admin("PATCH", f"_emulator/accounts/{email}", json=fields)
-
-    def stats(self) -> dict[str, Any]:
-        return self._admin("GET", "_emulator/stats")
-
-    def reset_stats(self) -> None:
-        self._admin("POST", "_emulator/stats/reset")
-
-    def set_faults(self, rate: float, kinds: list[str] | None = None, seed: int | None = None,
-                   **extra: Any) -> dict[str, Any]:
-        """POST /_emulator/faults; `rate=0` turns faults off. kinds default: all kinds."""
-        return self._admin("POST", "_emulator/faults", json={"rate": rate, "kinds": kinds, "seed": seed, **extra})
-
-    def files(self, email: str) -> list[dict[str, Any]]:
-        """Every file of the account, trashed too (admin view, ignores drive.file visibility)."""
-        return self._admin("GET", f"_emulator/accounts/{email}/files")["files"]
-
-    def client_secrets(self) -> dict[str, Any]:
-        """The `{"web": {...}}` client-secrets document of the built-in OAuth client."""
-        return self._admin("GET", "_emulator/client_secrets.json")
-
-    def client_ids(self) -> dict[str, str]:
-        """`client_id` and `client_secret` of the built-in client (for `Credentials(...)`)."""
-        web = self.client_secrets()["web"]
-        return {"client_id": web["client_id"], "client_secret": web["client_secret"]}
-
-    def create_client(self, redirect_uris: list[str] | None = None) -> dict[str, Any]:
-        """A second OAuth client (drive.file visibility is per client)."""
-        return self._admin("POST", "_emulator/clients", json={"redirect_uris": redirect_uris or []})
-
-    def settings(self, **changes: Any) -> dict[str, Any]:
-        """Change latency_ms, quota_per_minute or token_lifetime_s while running."""
-        return self._admin("POST", "_emulator/settings", json=changes)
-
-
-@pytest.fixture
-def emulator_settings(tmp_path: Path) -> EmulatorSettings:
-    """Settings for the `emulator` fixture; override in a test module to change them."""
-    return EmulatorSettings(data_dir=tmp_path / "emulator-data", persistent=False, auto_consent=True)
-
-
-@pytest.fixture
-def emulator(emulator_settings: EmulatorSettings) -> Iterator[EmulatorHandle]:
-    """A fresh emulator for this test (own port, own data dir), stopped afterwards."""
-    running = start_in_thread(emulator_settings)
-    handle = EmulatorHandle(running)
-    try:
-        yield handle
-    finally:
-        handle.http.close()
-        running.stop()
+# pytest's assert messages inside the shared helpers too; registered before they are imported.
+pytest.register_assert_rewrite("tests.support")
 
 
 @pytest.fixture

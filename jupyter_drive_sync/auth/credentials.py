@@ -1,4 +1,4 @@
-"""Where a user's Google OAuth credentials live between runs (DESIGN §5).
+"""Where a user's Google OAuth credentials live between runs.
 
 The file is the authorized-user JSON of `Credentials.to_json()` (refresh token, client id and
 secret, token URI, and the current access token with its expiry so that a run does not have to
@@ -6,7 +6,8 @@ refresh at once), mode 0600 in a 0700 directory, written atomically; Fernet-encr
 hub configures a key, in which case the file is not JSON at all.
 
 Two traps handled here: `Credentials.from_authorized_user_info` resets `token_uri` to Google's
-(trap 3), and `with_token_uri` returns a copy that forgets the expiry.
+(which would send the emulator's tokens to Google), and `with_token_uri` returns a copy that
+forgets the expiry.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 from google.oauth2.credentials import Credentials
 
+from ..core.errors import EXIT_NOT_CONNECTED
 from ..home.private_dir import UnsafeStateDir, fsync_dir_fd, in_home_state_dir, open_private_dir
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ _GOOGLE_OAUTH_HOSTS = frozenset({"oauth2.googleapis.com", "accounts.google.com",
 
 class CredentialsError(Exception):
     """The stored credentials cannot be used as they are (bad key, corrupt file, bad config)."""
+
+    exit_code = EXIT_NOT_CONNECTED  # for the CLI: the home must be connected again
 
 
 class RevokeError(CredentialsError):
@@ -113,12 +117,7 @@ class CredentialStore:
         data = creds.to_json().encode("utf-8")
         if self._fernet is not None:
             data = self._fernet.encrypt(data)
-        parent = self.path.parent
-        if self._in_home:
-            dfd = open_private_dir(parent)
-        else:
-            _ensure_private_dir(parent)
-            dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
+        dfd = open_private_dir(self.path.parent)  # in a home: no symlink followed (see private_dir)
         try:
             tmp = f".{self.path.name}.{secrets.token_hex(8)}.tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC, 0o600, dir_fd=dfd)
@@ -190,7 +189,7 @@ def credentials_from_info(info: dict) -> Credentials:
         raise CredentialsError(f"incomplete credentials: {exc}") from exc
     token_uri = info.get("token_uri") or GOOGLE_TOKEN_URI
     expiry = creds.expiry
-    creds = creds.with_token_uri(token_uri)  # trap 3: the loader always says Google's
+    creds = creds.with_token_uri(token_uri)  # the loader always says Google's
     creds.expiry = expiry  # ... and the copy drops the expiry (None would mean "never expires")
     return creds
 
@@ -247,34 +246,3 @@ def _make_fernet(key: bytes | str | None) -> Fernet | None:
             "the credentials encryption key must be a Fernet key (32 url-safe base64-encoded bytes; "
             "make one with `python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
         ) from exc
-
-
-STATE_DIR_NAME = "drive_sync"  # <home>/.local/share/jupyter/drive_sync (DESIGN §5)
-
-
-def _ensure_private_dir(path: Path) -> None:
-    """Create missing directories as 0700; tighten an existing one only if it is the tool's own.
-
-    Any other existing directory (a home, /tmp, a Secret mount) is left as it is: the file
-    itself is 0600 either way, and changing a user's home permissions is not ours to do.
-    """
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=0o700)
-        except FileExistsError:
-            pass
-        os.chmod(d, 0o700)
-    if not missing and path.name == STATE_DIR_NAME:
-        st = path.stat()
-        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
-            try:
-                os.chmod(path, 0o700)
-            except OSError:
-                pass

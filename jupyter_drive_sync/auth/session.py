@@ -1,9 +1,8 @@
-"""Open one home for a run: check it, take its lock, reach its Drive with the stored credentials,
-and name its backup folder.
+"""Open one home for a run: check it, take its lock, reach its Drive with the stored credentials.
 
 Push, restore and the restore dialog's listing all start this way; one copy keeps them from
-disagreeing about whose folder a home is, which credentials file it uses, or what "not
-connected" means.
+disagreeing about which credentials file a home uses or what "not connected" means (whose
+folder a home is: `core.settings.resolve_username` and `folder_name`).
 """
 
 from __future__ import annotations
@@ -11,17 +10,16 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
+
+from google.oauth2.credentials import Credentials
 
 from ..core.errors import ConfigError, NotConnected
-from ..home.state import HomeLock, state_dir_for
-
-if TYPE_CHECKING:
-    from google.oauth2.credentials import Credentials
-
-    from .credentials import CredentialStore
-    from ..drive.client import DriveClient
-    from ..drive.pacing import Pacer
+from ..core.settings import default_credentials_path, state_dir
+from ..drive.client import DriveClient
+from ..drive.pacing import Pacer
+from ..home.lock import HomeLock
+from .credentials import CredentialsError, CredentialStore
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +33,7 @@ def require_home(home: Path) -> None:
 def home_lock(home: Path, kind: str, wait: float = 0.0) -> Iterator[HomeLock]:
     """Hold the home's lock (one push or restore at a time) for the `with` block; AlreadyRunning
     if another run keeps it longer than `wait` seconds."""
-    lock = HomeLock(state_dir_for(home), kind=kind)
+    lock = HomeLock(state_dir(home), kind=kind)
     lock.acquire(timeout=wait)
     try:
         yield lock
@@ -43,32 +41,12 @@ def home_lock(home: Path, kind: str, wait: float = 0.0) -> Iterator[HomeLock]:
         lock.release()
 
 
-def user_name(home: Path, user: str | None) -> str:
-    """The name in the folder template: the given one, else the home's basename."""
-    return user or Path(home).resolve().name or "user"
-
-
-def folder_parts(template: str, user: str) -> list[str]:
-    """The backup folder's path on Drive, as folder names from My Drive down."""
-    try:
-        text = template.format(username=user, user=user)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(f"bad folder template {template!r}: {exc}") from exc
-    parts = [p for p in text.split("/") if p]
-    if not parts:
-        raise ConfigError("the Drive folder template names no folder")
-    return parts
-
-
 def connect(home: Path, credentials_path: Path | None, key: str | None, api_root: str,
-            pacer: "Pacer | None" = None, **sizes: int) -> "DriveClient":
+            pacer: Pacer | None = None, **sizes: int) -> DriveClient:
     """A Drive client with the home's stored credentials (refreshed tokens are saved back);
     NotConnected when there are none or they cannot be read. `sizes`: DriveClient's upload sizes."""
-    from .credentials import CredentialsError, CredentialStore
-    from ..drive.client import DriveClient
-
     try:
-        store = CredentialStore(credentials_path or (state_dir_for(home) / "credentials.json"), key)  # a bad key raises
+        store = CredentialStore(credentials_path or default_credentials_path(home), key)  # a bad key raises
         creds = store.load()
     except CredentialsError as exc:
         raise NotConnected(str(exc)) from exc
@@ -78,18 +56,16 @@ def connect(home: Path, credentials_path: Path | None, key: str | None, api_root
                        **sizes)
 
 
-def _save_unless_replaced(store: "CredentialStore", creds: "Credentials") -> Callable[["Credentials"], None]:
+def _save_unless_replaced(store: CredentialStore, creds: Credentials) -> Callable[[Credentials], None]:
     """Write refreshed tokens back, but only while the file still holds this grant.
 
     A long push refreshes its token every hour; if the student disconnected meanwhile, or
     reconnected (perhaps another Google account), writing the run's copy back would bring the
     forgotten grant back over the new one.
     """
-    from .credentials import CredentialsError
-
     expected = [creds.refresh_token]
 
-    def save(refreshed: "Credentials") -> None:
+    def save(refreshed: Credentials) -> None:
         try:
             current = store.load()
         except CredentialsError:

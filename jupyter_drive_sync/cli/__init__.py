@@ -1,7 +1,8 @@
 """The one executable, `jupyter-drive-sync` (also `jupyter drive-sync`).
 
-Each sub-command lives in its own module; this file only parses arguments (the CLI is a
-contract, DESIGN §6) and imports the module it needs, so `--version` stays fast.
+Each sub-command lives in its own module; this file only parses arguments (the CLI's flags,
+output and exit statuses are a contract) and imports the module a command needs only when
+that command runs, so `--version` stays fast.
 """
 
 from __future__ import annotations
@@ -11,12 +12,7 @@ import sys
 from typing import Sequence
 
 from .. import __version__
-
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
-EXIT_NOT_CONNECTED = 3
-EXIT_DRIVE_REFUSED = 4
+from ..core.errors import EXIT_USAGE
 
 
 def _add_emulator(sub: argparse._SubParsersAction) -> None:
@@ -83,7 +79,7 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--hub-api-url", default=None, help="skip users idle since their last push")
 
     def run(args: argparse.Namespace) -> int:
-        from ..hub.runner import main as hub_main
+        from .hub_command import main as hub_main
 
         return hub_main(args)
 
@@ -91,7 +87,7 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_account_options(p: argparse.ArgumentParser) -> None:
-    """The options of DESIGN §6 shared by auth, status and disconnect."""
+    """The options every per-home command shares (auth, status, disconnect, push, restore)."""
     p.add_argument("--home", required=True, metavar="DIR", help="the home folder")
     p.add_argument("--user", default=None, help="name in the Drive folder (default: JUPYTERHUB_USER or the home's name)")
     p.add_argument("--api-root", default=None, metavar="URL", help="Drive API root (default: Google's)")
@@ -107,7 +103,7 @@ def _add_auth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
 
     def run(args: argparse.Namespace) -> int:
-        from ..auth.oauth import cmd_auth
+        from .auth_commands import cmd_auth
 
         return cmd_auth(args)
 
@@ -125,7 +121,7 @@ def _add_push(sub: argparse._SubParsersAction) -> None:
                    help="what a local deletion does on Drive (default: keep)")
 
     def run(args: argparse.Namespace) -> int:
-        from ..engine.push import cmd_push
+        from .push_command import cmd_push
 
         return cmd_push(args)
 
@@ -152,7 +148,7 @@ def _add_restore(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, metavar="N", help="parallel downloads")
 
     def run(args: argparse.Namespace) -> int:
-        from ..engine.restore import cmd_restore
+        from .restore_command import cmd_restore
 
         return cmd_restore(args)
 
@@ -166,7 +162,7 @@ def _add_status(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offline", action="store_true", help="do not ask Google whether the sign-in still holds")
 
     def run(args: argparse.Namespace) -> int:
-        from ..auth.oauth import cmd_status
+        from .auth_commands import cmd_status
 
         return cmd_status(args)
 
@@ -178,7 +174,7 @@ def _add_disconnect(sub: argparse._SubParsersAction) -> None:
     _add_account_options(p)
 
     def run(args: argparse.Namespace) -> int:
-        from ..auth.oauth import cmd_disconnect
+        from .auth_commands import cmd_disconnect
 
         return cmd_disconnect(args)
 

@@ -17,15 +17,17 @@ import sys
 import threading
 from pathlib import Path
 
-from ..emulator.context import EmulatorSettings
+from ..core.options import PushOptions
 from ..emulator.sample import admin, connect_home, make_sample_home
-from ..emulator.server import start_in_thread
+from ..emulator.server import RunningEmulator, start_in_thread
+from ..emulator.settings import EmulatorSettings
+from ..engine.push import run_push
 
 DEMO_USER = "student"
 DEMO_EMAIL = "student@example.edu"
 
 
-def _start_emulator(workdir: Path, port: int):
+def _start_emulator(workdir: Path, port: int) -> RunningEmulator:
     settings = EmulatorSettings(data_dir=workdir / "drive-emulator", persistent=True)
     try:
         return start_in_thread(settings, port=port)
@@ -47,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _push_from_cli(url: str, home: Path, *, serve: bool) -> int:
-    from ..engine.push import PushOptions, run_push
-
     connect_home(url, home, DEMO_EMAIL)
     summary = run_push(PushOptions(home=home, user=DEMO_USER, api_root=url))
     print(json.dumps(dataclasses.asdict(summary), indent=1))

@@ -1,7 +1,7 @@
 """Plain data shared by scan, state, plan, push and the Drive client.
 
-No I/O here: these are the values that flow between the stages of DESIGN §2, so that the
-planning core can be a pure function of them.
+No I/O here: these are the values that flow from the scan and the state DB through planning
+to the push, so that the planning core can be a pure function of them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import NamedTuple
 
 FOLDER_MIME = "application/vnd.google-apps.folder"
 ROOT_PATH = ""  # the home itself, in relative POSIX paths
-STATE_DIR_REL = ".local/share/jupyter/drive_sync"  # the tool's own dir inside a home (state, lock, credentials)
+# A restore streams each file into ".<name>.drive-sync-part" beside it: scan never pushes such a
+# file, restore names never produce one, and the next restore removes leftovers.
+RESTORE_PART_SUFFIX = ".drive-sync-part"
 
 
 class LocalEntry(NamedTuple):
@@ -21,7 +23,7 @@ class LocalEntry(NamedTuple):
     A named tuple, not a dataclass: the scan makes one per file (20,000 in a typical home),
     and a tuple is built several times faster than a frozen dataclass. It also lets plan
     decide "unchanged" with one tuple compare against the state DB's (path, is_dir, size,
-    mtime_ns) row (`state.StateRows.clean`).
+    mtime_ns) row (`home.state_rows.StateRows.clean`).
     """
 
     path: str  # relative POSIX path from the home, e.g. "work/a.ipynb"; "" is the home
@@ -137,7 +139,7 @@ class Plan:
 
 @dataclass(slots=True)
 class PushSummary:
-    """The `push --json` summary (DESIGN §6, contract): keep the keys exact."""
+    """The `push --json` summary: a contract with scripts and the frontend, so keep the keys exact."""
 
     created: int = 0
     updated: int = 0

@@ -7,20 +7,21 @@ Nothing here does network I/O.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from .errors import ConfigError
 from .model import DeletePolicy, Policy
-
-if TYPE_CHECKING:
-    from ..engine.push import PushOptions
 
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
 DEFAULT_FOLDER_TEMPLATE = "home/{username}"
-STATE_SUBDIR = Path(".local/share/jupyter/drive_sync")
+# The tool's own folder inside a home (state DB, lock, credentials, records): never pushed, and
+# reached without following symlinks from the home down (see home/private_dir.py).
+STATE_DIR_REL = ".local/share/jupyter/drive_sync"
 CREDENTIALS_FILENAME = "credentials.json"
 KEY_ENV = "JUPYTER_DRIVE_SYNC_KEY"
 API_ROOT_ENV = "JUPYTER_DRIVE_SYNC_API_ROOT"
@@ -34,11 +35,12 @@ HUB_MARKERS = ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL")
 
 
 def state_dir(home: str | os.PathLike[str]) -> Path:
-    """The tool's own directory inside a home (always excluded from pushes)."""
-    return Path(home) / STATE_SUBDIR
+    """`<home>/.local/share/jupyter/drive_sync`: state DB, lock, credentials and records live here."""
+    return Path(home) / STATE_DIR_REL
 
 
 def default_credentials_path(home: str | os.PathLike[str]) -> Path:
+    """Where a home's Google grant is kept unless the admin names another file."""
     return state_dir(home) / CREDENTIALS_FILENAME
 
 
@@ -57,14 +59,36 @@ def resolve_api_root(explicit: str | None = None, environ: Mapping[str, str] | N
     return root if root.endswith("/") else root + "/"
 
 
-def resolve_username(home: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> str:
-    """Whose folder this is: the hub's user name when there is one, else the home's basename.
+def resolve_username(
+    home: str | os.PathLike[str], given: str | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """Whose folder this is: the name given (a CLI flag, the hub job), else the hub's user name
+    when there is one, else the home's basename.
 
     Under JupyterHub every home is mounted at the same path (`/home/jovyan`), so the basename
     alone would put every student in the same Drive folder name.
     """
+    if given:
+        return given
     env = os.environ if environ is None else environ
     return env.get("JUPYTERHUB_USER") or Path(home).resolve().name or "user"
+
+
+def folder_name(template: str, username: str) -> str:
+    """The backup folder's path under My Drive, e.g. `home/alice` for `home/{username}`.
+
+    Both `{username}` and `{user}` name the user. Status shows and push creates exactly this
+    path (empty components dropped), so the two can never disagree. ConfigError for a template
+    that cannot be formatted or names no folder.
+    """
+    try:
+        text = template.format(username=username, user=username)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"bad folder template {template!r}: {exc}") from exc
+    parts = [p for p in text.split("/") if p]
+    if not parts:
+        raise ConfigError("the Drive folder template names no folder")
+    return "/".join(parts)
 
 
 def under_jupyterhub(environ: Mapping[str, str] | None = None) -> bool:
@@ -103,7 +127,7 @@ def redirect_uri(
     base_url: str = "/",
     environ: Mapping[str, str] | None = None,
 ) -> str:
-    """The OAuth redirect URI Google must send the browser back to (DESIGN §5).
+    """The OAuth redirect URI Google must send the browser back to.
 
     Precedence: an explicit trait; under JupyterHub the hub's single user-redirect URI (the
     configured hub URL, else `JUPYTERHUB_PUBLIC_HUB_URL`, else the origin the browser used
@@ -161,7 +185,7 @@ class SyncSettings:
         secrets = client_secrets_file or env.get(CLIENT_SECRETS_ENV) or None
         return cls(
             home=home_path,
-            username=username or resolve_username(home_path, env),
+            username=resolve_username(home_path, username, env),
             api_root=resolve_api_root(api_root, env),
             client_secrets_file=Path(secrets) if secrets else None,
             credentials_path=Path(credentials_path) if credentials_path else None,
@@ -183,10 +207,6 @@ class SyncSettings:
             return self.client_config
         if self.client_secrets_file is None:
             return None
-        import json
-
-        from .errors import ConfigError
-
         try:
             with open(self.client_secrets_file, encoding="utf-8") as fh:
                 config = json.load(fh)
@@ -211,15 +231,6 @@ class SyncSettings:
             encryption_key=self.encryption_key,
             workers=self.workers,
         )
-
-    def push_options(self, **overrides: Any) -> "PushOptions":
-        """The engine's options for this home; `overrides` are PushOptions fields."""
-        from ..engine.push import PushOptions
-
-        values = self.run_fields()
-        values.update(policy=self.policy, delete_policy=self.delete_policy, extra_excludes=tuple(self.excludes))
-        values.update(overrides)
-        return PushOptions(**values)
 
 
 def settings_from_args(args: Any) -> SyncSettings:

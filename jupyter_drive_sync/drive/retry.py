@@ -1,241 +1,30 @@
-"""The one retry policy for Drive calls, and the errors a caller can act on.
+"""The one retry policy for Drive calls.
 
 google-api-python-client retries with an uncapped `random() * 2**n`, never reads Retry-After,
 and re-sends exhausted bodies on resumable chunks (reference/drive-api-v3.md, trap 2). So the
 client always runs with `num_retries=0` and every retry decision is made here, in one place,
-where the pacer also learns about rate limits.
-
-This module does not import googleapiclient (drive.py is the only one that does): drive.py
-turns a library HttpError into a DriveApiError with `error_from_response` before raising.
+where the pacer also learns about rate limits. What counts as retryable is decided in
+`errors.py`; this module only decides when and how often.
 """
 
 from __future__ import annotations
 
-import email.utils
-import errno
-import http.client
-import json
 import logging
 import random as _random
-import socket
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
-import httplib2
-
-from ..core.errors import DriveRefused, NotConnected, SyncError
+from .errors import DriveApiError, is_rate_limited, is_retryable, is_transport_error
 
 if TYPE_CHECKING:
     from .pacing import Pacer
 
+__all__ = ["RetryPolicy"]
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-RATE_LIMIT_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded"})
-_TRANSIENT_ERRNOS = frozenset(
-    {errno.ETIMEDOUT, errno.EPIPE, errno.ECONNABORTED, errno.ECONNREFUSED, errno.ECONNRESET,
-     errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
-)
-_DAILY_CAP_REASONS = frozenset({"uploadLimitExceeded", "dailyLimitExceeded", "dailyUploadLimitExceeded"})
-
-
-class DriveApiError(SyncError):
-    """A Drive call failed for good (or is about to be retried): HTTP status, errors[0].reason, message.
-
-    A SyncError (exit status 1) so that a run that cannot go on (Drive down after every retry,
-    a wrong --api-root) ends with one clear line, not a traceback; per-file ones are caught
-    before that and go in the summary.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        message: str,
-        *,
-        domain: str = "",
-        retry_after: float | None = None,
-        retryable: bool | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.domain = domain
-        self.retry_after = retry_after
-        self._retryable = retryable
-
-    @property
-    def rate_limited(self) -> bool:
-        """Drive asked us to slow down (the pacer cuts its rate on these)."""
-        return self.status == 429 or (self.status == 403 and self.reason in RATE_LIMIT_REASONS)
-
-    @property
-    def retryable(self) -> bool:
-        if self._retryable is not None:
-            return self._retryable
-        return self.status >= 500 or self.rate_limited
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.reason}: {self.message}" if self.status else f"{self.reason}: {self.message}"
-
-
-class NeedsReauth(DriveApiError, NotConnected):
-    """The refresh token was revoked or expired (invalid_grant): the user must reconnect."""
-
-
-class StorageFull(DriveApiError, DriveRefused):
-    """The user's Drive is full (storageQuotaExceeded); retrying cannot help."""
-
-    error_kind = "drive_full"  # the word the server's job API reports (jobs.error_kind)
-
-    def __str__(self) -> str:  # what the student reads: what happened, and what to do
-        return (f"Google Drive is full ({DriveApiError.__str__(self)}). Free space in Google Drive "
-                "or add storage, then push again; what was backed up so far is kept.")
-
-
-class DailyCapReached(DriveApiError, DriveRefused):
-    """The 750 GB/day upload cap: unlike per-minute rate limits, it lasts for hours."""
-
-    error_kind = "upload_cap"
-
-    def __str__(self) -> str:  # Google's own words ("User rate limit exceeded.") sound transient
-        return (f"Google Drive's daily upload limit was reached ({DriveApiError.__str__(self)}). "
-                "Uploads are refused until tomorrow; the next push continues where this one stopped.")
-
-    @property
-    def rate_limited(self) -> bool:  # slowing down does not help: stop
-        return False
-
-    @property
-    def retryable(self) -> bool:
-        return False
-
-
-class NotFound(DriveApiError):
-    """404: the file does not exist, or this app may not see it (drive.file scope)."""
-
-
-# -- classification --------------------------------------------------------------------------
-
-
-def is_daily_cap(status: int, reason: str, message: str, domain: str = "") -> bool:
-    """Tell the daily upload cap from per-minute rate limits (both can be 403 userRateLimitExceeded).
-
-    Google marks the cap only in prose: the terse "User rate limit exceeded." (per-minute limits
-    say "User Rate Limit Exceeded. Rate of requests for user exceed configured project quota...",
-    the approach rclone's --drive-stop-on-upload-limit also takes), or words about the daily or
-    upload limit. A dedicated reason, where one appears, is taken at its word.
-    """
-    if status != 403:
-        return False
-    if reason in _DAILY_CAP_REASONS:
-        return True
-    if reason != "userRateLimitExceeded":
-        return False
-    text = message.strip().lower()
-    return (
-        message.strip() == "User rate limit exceeded."
-        or "daily" in text
-        or "upload limit" in text
-        or "dailylimit" in domain.lower()
-    )
-
-
-def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - now())
-
-
-def error_from_response(status: int, headers: Mapping[str, str] | None, content: bytes | str | None) -> DriveApiError:
-    """Build the right DriveApiError subclass from an HTTP error answer (Google's JSON envelope)."""
-    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else (content or "")
-    reason, message, domain = "", "", ""
-    try:
-        doc = json.loads(text) if text else {}
-    except ValueError:
-        doc = {}
-    err = doc.get("error") if isinstance(doc, dict) else None
-    if isinstance(err, dict):
-        message = str(err.get("message") or "")
-        items = err.get("errors") or []
-        if items and isinstance(items[0], dict):
-            reason = str(items[0].get("reason") or "")
-            domain = str(items[0].get("domain") or "")
-            message = message or str(items[0].get("message") or "")
-        reason = reason or str(err.get("status") or "")
-    elif isinstance(err, str):  # OAuth-style {"error": "invalid_grant", ...}
-        reason = err
-        message = str(doc.get("error_description") or "")
-    if not message:
-        message = text[:200] or http.client.responses.get(status, "error")
-    retry_after = None
-    if headers is not None:
-        lowered = {str(k).lower(): v for k, v in dict(headers).items()}
-        retry_after = parse_retry_after(lowered.get("retry-after"))
-
-    kwargs = dict(domain=domain, retry_after=retry_after)
-    if status == 404:
-        return NotFound(status, reason or "notFound", message, **kwargs)
-    if status == 401 or reason == "invalid_grant":
-        return NeedsReauth(status, reason or "authError", message, **kwargs)
-    if status == 403 and reason == "storageQuotaExceeded":
-        return StorageFull(status, reason, message, **kwargs)
-    if is_daily_cap(status, reason, message, domain):
-        return DailyCapReached(status, reason, message, **kwargs)
-    return DriveApiError(status, reason, message, **kwargs)
-
-
-def error_from_refresh(exc: Exception) -> DriveApiError:
-    """A google-auth RefreshError: invalid_grant (revoked/expired) → NeedsReauth; transient → retryable."""
-    if getattr(exc, "retryable", False):
-        return DriveApiError(0, "tokenRefreshFailed", _refresh_message(exc), retryable=True)
-    return NeedsReauth(0, "invalid_grant", "Google Drive access was revoked or has expired: reconnect Google Drive.")
-
-
-def _refresh_message(exc: Exception) -> str:
-    # RefreshError args may carry the token endpoint's response: keep only the first line.
-    return str(exc.args[0] if exc.args else exc).splitlines()[0][:200]
-
-
-def is_transport_error(exc: BaseException) -> bool:
-    """Network trouble that says nothing about the request itself: safe to retry."""
-    if isinstance(exc, (socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException)):
-        return True
-    if isinstance(exc, httplib2.HttpLib2Error):
-        return not isinstance(exc, httplib2.RedirectLimit)
-    if isinstance(exc, OSError):
-        return exc.errno in _TRANSIENT_ERRNOS
-    # google.auth.exceptions.TransportError: the token endpoint was unreachable
-    return type(exc).__name__ == "TransportError" and type(exc).__module__.startswith("google.auth")
-
-
-def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, DriveApiError):
-        return exc.retryable
-    return is_transport_error(exc)
-
-
-def is_rate_limited(exc: BaseException) -> bool:
-    return isinstance(exc, DriveApiError) and exc.rate_limited
-
-
-# -- the policy ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -273,8 +62,8 @@ class RetryPolicy:
     ) -> T:
         """Run `fn` (one HTTP request) until it succeeds, fails for good, or tries run out.
 
-        `translate` maps library exceptions to DriveApiError (drive.py passes its own); what
-        it returns is what gets classified and, in the end, raised.
+        `translate` maps library exceptions to DriveApiError (the client passes
+        `errors.as_drive_error`); what it returns is what gets classified and, in the end, raised.
         """
         attempt = 0
         while True:

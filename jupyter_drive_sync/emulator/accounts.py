@@ -17,13 +17,11 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from .settings import EmulatorSettings
 from .wire import DriveError, Principal
-
-if TYPE_CHECKING:
-    from .context import EmulatorContext
 
 BUILTIN_CLIENT_ID = "1000000000000-emulator0drive0sync.apps.googleusercontent.com"
 BUILTIN_CLIENT_SECRET = "GOCSPX-emulator-not-a-secret"
@@ -95,17 +93,17 @@ class _Code:
 class AccountStore:
     """Accounts and OAuth state; thread-safe; `authenticate` does no I/O (it is on every request)."""
 
-    def __init__(self, ctx: "EmulatorContext") -> None:
-        self._ctx = ctx
+    def __init__(self, settings: EmulatorSettings) -> None:
+        self._settings = settings  # shared and live: the admin API may change the token lifetime
         self._lock = threading.RLock()
-        self._path = Path(ctx.settings.data_dir) / "accounts.json"
+        self._path = Path(settings.data_dir) / "accounts.json"
         self._accounts: dict[str, dict[str, Any]] = {}
         self._clients: dict[str, OAuthClient] = {}
         self._codes: dict[str, _Code] = {}
         # token -> {email, client_id, scope, family, expires_at?}
         self._access: dict[str, dict[str, Any]] = {}
         self._refresh: dict[str, dict[str, Any]] = {}
-        self.auto_consent: bool | None = None  # None: follow ctx.settings.auto_consent
+        self.auto_consent: bool | None = None  # None: follow settings.auto_consent
         self.default_email: str | None = None
         self._load()
         self._clients[BUILTIN_CLIENT_ID] = OAuthClient(
@@ -150,7 +148,7 @@ class AccountStore:
     # ---- accounts ----------------------------------------------------------------------------
 
     def _account(self, rec: dict[str, Any]) -> Account:
-        s = self._ctx.settings
+        s = self._settings
         quota = rec.get("storage_quota_bytes")
         cap = rec.get("daily_upload_cap_bytes")
         return Account(
@@ -231,7 +229,7 @@ class AccountStore:
     # ---- tokens ------------------------------------------------------------------------------
 
     def _mint_access(self, email: str, client_id: str, scope: str, family: str) -> dict[str, Any]:
-        lifetime = int(self._ctx.settings.token_lifetime_s)
+        lifetime = int(self._settings.token_lifetime_s)
         token = "ya29.emu-" + secrets.token_urlsafe(40)
         self._access[token] = {"email": email, "client_id": client_id, "scope": scope, "family": family,
                                "expires_at": time.time() + lifetime}
@@ -341,4 +339,4 @@ class AccountStore:
             self._save()
 
     def consent_is_automatic(self) -> bool:
-        return self.auto_consent if self.auto_consent is not None else bool(self._ctx.settings.auto_consent)
+        return self.auto_consent if self.auto_consent is not None else bool(self._settings.auto_consent)

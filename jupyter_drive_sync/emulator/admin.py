@@ -1,4 +1,4 @@
-"""The emulator's admin API (DESIGN §8, a contract) and its HTML overview page.
+"""The emulator's admin API (`/_emulator/...`, a contract) and its HTML overview page.
 
 Not part of Drive: tests, benchmarks and the demo use it to create accounts, read every file
 of an account, count requests and inject faults. Bound to 127.0.0.1 like the rest.
@@ -9,16 +9,14 @@ from __future__ import annotations
 import html
 import json
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
-
 from .accounts import BUILTIN_CLIENT_ID, DRIVE_FILE_SCOPE
+from .context import EmulatorContext
+from .records import FOLDER_MIME
+from .web import BaseHandler
 
-if TYPE_CHECKING:
-    from .context import EmulatorContext
-
-FOLDER_MIME = "application/vnd.google-apps.folder"
 _MAX_ROWS = 3000  # per account on the HTML page; beyond that the page says how many were left out
 
 
@@ -28,9 +26,7 @@ class _AdminError(Exception):
         self.status = status
 
 
-def routes(ctx: "EmulatorContext") -> list[Any]:
-    from .server import BaseHandler  # imported late: server imports this module
-
+def routes(ctx: EmulatorContext) -> list[Any]:
     class Admin(BaseHandler):
         def body_json(self) -> dict[str, Any]:
             if not self.request.body.strip():
@@ -101,8 +97,6 @@ def routes(ctx: "EmulatorContext") -> list[Any]:
             email = unquote(email)
             if not ctx.accounts.exists(email):
                 raise _AdminError(404, "no such account")
-            if ctx.files is None:
-                raise _AdminError(501, "Drive core unavailable")
             self.reply({"files": ctx.files.all_files(email.lower())})
 
     class ClientSecrets(Admin):
@@ -241,7 +235,7 @@ def _human(size: Any) -> str:
     return str(size)
 
 
-def render_index(ctx: "EmulatorContext", refresh_s: int | None = None) -> str:
+def render_index(ctx: EmulatorContext, refresh_s: int | None = None) -> str:
     """Accounts and their folder trees; every name escaped (names are user data)."""
     e = html.escape
     out = ['<!doctype html><html><head><meta charset="utf-8"><title>Drive emulator</title>']
@@ -257,7 +251,7 @@ def render_index(ctx: "EmulatorContext", refresh_s: int | None = None) -> str:
     if not accounts:
         out.append("<p>No accounts yet.</p>")
     for acct in accounts:
-        files = ctx.files.all_files(acct.email) if ctx.files is not None else []
+        files = ctx.files.all_files(acct.email)
         out.append(f"<h2>{e(acct.display_name)} &lt;{e(acct.email)}&gt;</h2>")
         out.append(f'<p class="meta">{len(files)} items</p>')
         out.append(_render_tree(files))

@@ -13,13 +13,9 @@ import re
 import secrets
 import urllib.parse
 from http import HTTPStatus
-from typing import TYPE_CHECKING
-
+from .context import EmulatorContext
+from .drive_api import DriveApi
 from .wire import DriveError, Principal, Request, Response
-
-if TYPE_CHECKING:
-    from .context import EmulatorContext
-    from .drive_api import DriveApi
 
 MAX_PARTS = 100
 _BOUNDARY_RE = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.I)
@@ -121,7 +117,7 @@ def _http_part(resp: Response, content_id: str | None) -> bytes:
     return b"\r\n".join(out)
 
 
-def _run_part(req: Request, part: bytes, api: "DriveApi", ctx: "EmulatorContext") -> tuple[Response, str | None]:
+def _run_part(req: Request, part: bytes, api: DriveApi, ctx: EmulatorContext) -> tuple[Response, str | None]:
     head, payload = _split_head(part)
     _, outer = _headers(head)
     content_id = outer.get("content-id")
@@ -143,7 +139,7 @@ def _run_part(req: Request, part: bytes, api: "DriveApi", ctx: "EmulatorContext"
         return err.to_response(), content_id
 
 
-def handle_batch(req: Request, api: "DriveApi", ctx: "EmulatorContext") -> Response:
+def handle_batch(req: Request, api: DriveApi, ctx: EmulatorContext) -> Response:
     """Answer POST /batch/drive/v3: run each part in order, reply multipart/mixed."""
     try:
         ctype = req.headers.get("content-type", "")

@@ -102,7 +102,7 @@ class QuotaLimiter:
     """Per-user quota units, as a token bucket refilled at quota_per_minute / 60 per second.
 
     The bucket holds one second's worth of units (at least 1), so a client cannot burst a whole
-    minute's quota at once: the quota behaves as the steady rate the sizing in DESIGN §10 assumes
+    minute's quota at once: the quota behaves as the steady rate the project's sizing assumes
     (12,000/min = 200/s), which is how Google's limiter feels in practice.
     """
 
@@ -132,7 +132,7 @@ class QuotaLimiter:
             self._buckets[email] = (tokens - units, now)
 
 
-_DRIVE_PREFIXES = ("/drive/", "/upload/", "/batch/")
+DRIVE_PREFIXES = ("/drive/", "/upload/", "/batch/")
 
 
 class Stats:
@@ -153,7 +153,7 @@ class Stats:
         """Count one HTTP request; only Drive routes count towards `requests`."""
         with self._lock:
             self._by_route[f"{method.upper()} {route}"] += 1
-            if route.startswith(_DRIVE_PREFIXES):
+            if route.startswith(DRIVE_PREFIXES):
                 self._requests += 1
 
     def add_units(self, n: int = 1) -> None:

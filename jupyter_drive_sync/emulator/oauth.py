@@ -13,22 +13,14 @@ import html
 import json
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
-
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from .accounts import OAuthClient, OAuthError
-
-if TYPE_CHECKING:
-    from .context import EmulatorContext
+from .context import EmulatorContext
+from .web import BaseHandler
 
 _PENDING_LIFETIME_S = 1800
-
-
-def _base_handler() -> type:
-    from .server import BaseHandler  # the shell's handler base (stats, no ETag); imported late: cycle
-
-    return BaseHandler
 
 
 def _redirect_with(uri: str, params: dict[str, str]) -> str:
@@ -46,11 +38,10 @@ class _Pending:
         self.created = time.time()
 
 
-def routes(ctx: "EmulatorContext") -> list[Any]:
-    Base = _base_handler()
+def routes(ctx: EmulatorContext) -> list[Any]:
     pending: dict[str, _Pending] = {}
 
-    class AuthHandler(Base):  # type: ignore[misc,valid-type]
+    class AuthHandler(BaseHandler):
         """`/o/oauth2/auth` (and Google's `/o/oauth2/v2/auth`)."""
 
         def get(self) -> None:
@@ -158,7 +149,7 @@ def routes(ctx: "EmulatorContext") -> list[Any]:
 <button type="submit" name="decision" value="deny" id="deny">Deny</button>
 </form></body></html>""")
 
-    class TokenHandler(Base):  # type: ignore[misc,valid-type]
+    class TokenHandler(BaseHandler):
         """`POST /token`: authorization_code (PKCE) and refresh_token grants."""
 
         def post(self) -> None:
@@ -186,8 +177,6 @@ def routes(ctx: "EmulatorContext") -> list[Any]:
                 except (ValueError, UnicodeDecodeError):
                     raise OAuthError(401, "invalid_client", "Malformed Basic authorization.") from None
                 client_id, _, secret = raw.partition(":")
-                from urllib.parse import unquote_plus
-
                 return unquote_plus(client_id), unquote_plus(secret)
             return form.get("client_id"), form.get("client_secret")
 
@@ -197,7 +186,7 @@ def routes(ctx: "EmulatorContext") -> list[Any]:
             self.set_header("Cache-Control", "no-store")
             self.finish(json.dumps(obj))
 
-    class RevokeHandler(Base):  # type: ignore[misc,valid-type]
+    class RevokeHandler(BaseHandler):
         """`POST /revoke?token=...` (or form): revoke the grant; 400 invalid_token if unknown."""
 
         def post(self) -> None:
@@ -212,7 +201,7 @@ def routes(ctx: "EmulatorContext") -> list[Any]:
 
         get = post
 
-    class UserinfoHandler(Base):  # type: ignore[misc,valid-type]
+    class UserinfoHandler(BaseHandler):
         """`GET /oauth2/v2/userinfo` (and v3, openid): who the bearer token belongs to."""
 
         def get(self) -> None:

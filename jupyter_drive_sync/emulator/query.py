@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from .store import parse_time
+from .records import parse_time
 from .wire import DriveError
 
 Node = tuple  # ("or"|"and", a, b) | ("not", a) | ("in", value, collection) | ("cmp", field, op, value) | ("has", map, key, value)

@@ -25,11 +25,13 @@ import tornado.netutil
 import tornado.web
 
 from . import admin, batch, discovery, oauth, uploads
-from .accounts import AccountStore
+from .bodies import BodySpool
+from .context import EmulatorContext, build_context
 from .drive_api import DriveApi
-from .context import EmulatorContext, EmulatorSettings
-from .faults import FaultInjector, QuotaLimiter, Stats, fault_error, route_template
-from .store import DriveStore
+from .faults import fault_error, route_template
+from .resumable import ChunkSink, UploadSessions
+from .settings import EmulatorSettings
+from .web import BaseHandler, NotFoundHandler
 from .wire import DriveError, Request, Response
 
 
@@ -38,71 +40,6 @@ log = logging.getLogger("jupyter_drive_sync.emulator")
 MAX_BODY_SIZE = 8 * 1024**3  # bodies are staged on disk, so this may exceed memory
 BODY_TIMEOUT_S = 600.0  # whole-body limit (tornado); the idle limit below catches short bodies
 BODY_IDLE_TIMEOUT_S = 2.0  # no body byte for this long while some are missing -> 400 + close (trap 2)
-_DRIVE_PREFIXES = ("/drive/", "/upload/", "/batch/")
-
-
-def build_context(settings: EmulatorSettings) -> EmulatorContext:
-    """All long-lived parts, wired together (the parts need the context, hence two steps)."""
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    ctx = EmulatorContext(settings=settings, accounts=None, files=None,  # type: ignore[arg-type]
-                          faults=FaultInjector(settings.fault_rate, None, settings.seed),
-                          limiter=QuotaLimiter(settings.quota_per_minute), stats=Stats())
-    ctx.accounts = AccountStore(ctx)
-    ctx.files = DriveStore(ctx)
-    return ctx
-
-
-class BaseHandler(tornado.web.RequestHandler):
-    """Common to every route: stats by route, JSON errors, no ETag magic."""
-
-    ctx: EmulatorContext
-
-    def initialize(self, ctx: EmulatorContext, **_: Any) -> None:
-        self.ctx = ctx
-
-    def prepare(self) -> Any:
-        path = self.request.path
-        if not path.startswith(_DRIVE_PREFIXES) and not path.startswith("/_emulator/stats"):
-            self.ctx.stats.count_request(self.request.method or "GET", route_template("", path))
-        return None
-
-    def compute_etag(self) -> str | None:
-        return None
-
-    def check_xsrf_cookie(self) -> None:  # OAuth and admin forms are posted cross-origin on purpose
-        return None
-
-    def write_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        self.send_response(Response.json(status, obj, headers))
-
-    def send_response(self, resp: Response) -> None:
-        self.set_status(resp.status)
-        if not any(k.lower() == "content-type" for k in resp.headers):
-            self.clear_header("Content-Type")
-        for key, value in resp.headers.items():
-            self.set_header(key, value)
-        if resp.body and resp.status not in (204, 304):
-            self.write(resp.body)
-        self.finish()
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        reason = {400: "badRequest", 404: "notFound", 405: "badRequest", 413: "badRequest"}.get(
-            status_code, "backendError")
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(DriveError(status_code, reason, self._reason).envelope())
-
-    def drop_connection(self) -> None:
-        """Close the TCP connection without an answer (faults `reset` and `lost-after-commit`)."""
-        conn = self.request.connection
-        if conn is not None:
-            conn.close()  # type: ignore[attr-defined]
-        self._finished = True  # tell tornado not to write a response on the closed stream
-
-
-class NotFoundHandler(BaseHandler):
-    def prepare(self) -> None:
-        super().prepare()
-        raise tornado.web.HTTPError(404)
 
 
 class DiscoveryHandler(BaseHandler):
@@ -122,18 +59,18 @@ class DriveHandler(BaseHandler):
 
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
-    def initialize(self, ctx: EmulatorContext, api: DriveApi, sessions: uploads.UploadSessions) -> None:
+    def initialize(self, ctx: EmulatorContext, api: DriveApi, sessions: UploadSessions) -> None:
         self.ctx = ctx
         self.api = api
-        self.sessions: uploads.UploadSessions = sessions
-        self._spool: uploads.BodySpool | None = None
-        self._sink: uploads.ChunkSink | None = None
+        self.sessions: UploadSessions = sessions
+        self._spool: BodySpool | None = None
+        self._sink: ChunkSink | None = None
         self._serving = False
         self._watchdog: asyncio.TimerHandle | None = None
         self._last_data = 0.0
 
     async def prepare(self) -> None:  # no by-route counting here: done after X-HTTP-Method-Override
-        self._spool = uploads.BodySpool(self.sessions.tmp_dir)
+        self._spool = BodySpool(self.sessions.tmp_dir)
         headers = self.request.headers
         if self.request.method == "PUT" and self.request.path.startswith("/upload/"):
             upload_id = self.get_query_argument("upload_id", None)
@@ -255,7 +192,7 @@ class DriveHandler(BaseHandler):
             return
         self.send_response(resp)
 
-    def _handle(self, req: Request, spool: uploads.BodySpool, sink: uploads.ChunkSink | None) -> Response:
+    def _handle(self, req: Request, spool: BodySpool, sink: ChunkSink | None) -> Response:
         ctx = self.ctx
         is_upload = req.path.startswith("/upload/")
         is_batch = req.path.startswith("/batch/")
@@ -279,7 +216,7 @@ class DriveHandler(BaseHandler):
 
 def make_app(ctx: EmulatorContext) -> tornado.web.Application:
     api = DriveApi(ctx)
-    sessions = uploads.UploadSessions(ctx)
+    sessions = UploadSessions(ctx.settings.data_dir)
     kw = {"ctx": ctx}
     routes: list[Any] = [
         (r"/(?:drive|upload|batch)/.*", DriveHandler, {"ctx": ctx, "api": api, "sessions": sessions}),
@@ -310,11 +247,10 @@ def _listen(app: tornado.web.Application, port: int) -> tuple[tornado.httpserver
 
 
 def _close_context(ctx: EmulatorContext) -> None:
-    if ctx.files is not None and hasattr(ctx.files, "close"):
-        try:
-            ctx.files.close()
-        except Exception:  # pragma: no cover - best effort at shutdown
-            log.exception("closing the Drive store")
+    try:
+        ctx.files.close()
+    except Exception:  # pragma: no cover - best effort at shutdown
+        log.exception("closing the Drive store")
     if not ctx.settings.persistent:
         shutil.rmtree(ctx.settings.data_dir, ignore_errors=True)
 

@@ -1,152 +1,32 @@
-"""DriveStore: the emulator's files, revisions, blobs and change log, in memory and on disk.
+"""DriveStore: the emulator's files, revisions and change log, in memory and on disk.
 
 Everything lives in memory, indexed by id, by parent and by owner, so a request costs a few
 dict operations (the emulator must take hundreds of creates a second). Every mutation is
 written through to SQLite (WAL) in the same call, so a restarted emulator, or one killed
-with -9, comes back with exactly what it last acknowledged. Content is stored once per
-distinct SHA-256 under `blobs/`, reference-counted across revisions.
+with -9, comes back with exactly what it last acknowledged. Content goes to the blob store
+(`blobs.py`), once per distinct SHA-256, reference-counted across revisions.
 """
 
 from __future__ import annotations
 
 import base64
-import calendar
 import contextlib
-import hashlib
 import json
-import os
 import random
-import re
 import secrets
-import shutil
 import sqlite3
-import string
-import tempfile
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
-if TYPE_CHECKING:
-    from .context import EmulatorContext
+from .blobs import BlobStore
+from .records import FOLDER_MIME, FileRec, RevRec, format_time, now_ms
+from .settings import EmulatorSettings
 
-FOLDER_MIME = "application/vnd.google-apps.folder"
-ID_ALPHABET = string.ascii_letters + string.digits + "-_"
-ID_LENGTH = 33
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{10,100}$")
-_CHUNK = 1 << 20
-
-_TIME_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*([Zz]|[+-]\d{2}:?\d{2})?$"
-)
-
-
-# ---------------------------------------------------------------- time (RFC 3339, ms precision)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def format_time(ms: int) -> str:
-    """RFC 3339 with milliseconds and `Z`, exactly as Drive prints it."""
-    secs, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{millis:03d}Z"
-
-
-def parse_time(text: str) -> int:
-    """Milliseconds since the epoch for an RFC 3339 string (no zone = UTC); ValueError if bad."""
-    m = _TIME_RE.match(text.strip())
-    if not m:
-        raise ValueError(f"bad time {text!r}")
-    y, mo, d, hh, mm, ss, frac, zone = m.groups()
-    tup = (int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
-    if not (1 <= tup[1] <= 12 and 1 <= tup[2] <= 31 and tup[3] < 24 and tup[4] < 60 and tup[5] < 61):
-        raise ValueError(f"bad time {text!r}")
-    secs = calendar.timegm(tup + (0, 0, 0))
-    if zone and zone not in "Zz":
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        secs -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    millis = int((frac or "0")[:3].ljust(3, "0"))
-    return secs * 1000 + millis
-
-
-# ---------------------------------------------------------------- records
-
-
-@dataclass(slots=True)
-class Blob:
-    """Content already in the blob store, with the checksums Drive reports."""
-
-    sha256: str
-    md5: str
-    sha1: str
-    size: int
-
-
-@dataclass(slots=True)
-class RevRec:
-    id: str
-    md5: str
-    sha1: str
-    sha256: str
-    size: int
-    modified_ms: int
-    keep_forever: bool = False
-    mime_type: str = "application/octet-stream"
-    original_filename: str | None = None
-
-
-@dataclass(slots=True)
-class FileRec:
-    id: str
-    owner: str
-    name: str
-    mime_type: str
-    parent: str | None
-    creator_client: str
-    created_ms: int
-    modified_ms: int
-    version: int = 0
-    trashed: bool = False
-    explicitly_trashed: bool = False
-    trashed_ms: int | None = None
-    starred: bool = False
-    description: str | None = None
-    modified_by_me_ms: int | None = None
-    viewed_by_me_ms: int | None = None
-    original_filename: str | None = None
-    properties: dict[str, str] = field(default_factory=dict)
-    app_properties: dict[str, dict[str, str]] = field(default_factory=dict)  # client_id -> map
-    is_root: bool = False
-    revisions: list[RevRec] = field(default_factory=list)
-
-    @property
-    def is_folder(self) -> bool:
-        return self.mime_type == FOLDER_MIME
-
-    @property
-    def head(self) -> RevRec | None:
-        return self.revisions[-1] if self.revisions else None
-
-    @property
-    def size(self) -> int:
-        head = self.head
-        return head.size if head else 0
-
-    def copy(self) -> "FileRec":
-        """An editable copy: maps and the revision list are new objects (revisions shared)."""
-        return replace(
-            self,
-            properties=dict(self.properties),
-            app_properties={k: dict(v) for k, v in self.app_properties.items()},
-            revisions=list(self.revisions),
-        )
-
-
+ID_LENGTH = 33  # a Drive file id: 33 characters of [A-Za-z0-9_-]
 _FILE_COLUMNS = [f.name for f in fields(FileRec) if f.name != "revisions"]
 
 
@@ -160,15 +40,13 @@ def _file_to_json(rec: FileRec) -> str:
 class DriveStore:
     """All accounts' Drive contents. Thread-safe: every public method holds `lock` (an RLock)."""
 
-    def __init__(self, ctx: "EmulatorContext") -> None:
-        self.ctx = ctx
+    def __init__(self, settings: EmulatorSettings) -> None:
         self.lock = threading.RLock()
-        self.dir = Path(ctx.settings.data_dir) / "drive"
-        self.blob_dir = self.dir / "blobs"
-        self.tmp_dir = self.dir / "tmp"
-        for d in (self.dir, self.blob_dir, self.tmp_dir):
+        self.dir = Path(settings.data_dir) / "drive"
+        self.blobs = BlobStore(self.dir / "blobs", self.dir / "tmp", self.lock)
+        for d in (self.dir, self.blobs.dir, self.blobs.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
-        seed = ctx.settings.seed
+        seed = settings.seed
         self._rng: random.Random = random.Random(seed) if seed is not None else secrets.SystemRandom()
         self._files: dict[str, FileRec] = {}
         self._children: dict[str, set[str]] = defaultdict(set)
@@ -176,7 +54,6 @@ class DriveStore:
         self._roots: dict[str, str] = {}
         self._usage: dict[str, int] = defaultdict(int)
         self._trash_usage: dict[str, int] = defaultdict(int)
-        self._blob_refs: dict[str, int] = defaultdict(int)
         self._generated: dict[str, list[Any]] = {}  # id -> [owner, used]
         self._changes: dict[str, OrderedDict[str, tuple[int, int, str]]] = defaultdict(OrderedDict)
         self._next_seq = 1
@@ -259,7 +136,7 @@ class DriveStore:
         if rec.trashed:
             self._trash_usage[rec.owner] += rec.size
         for rev in rec.revisions:
-            self._blob_refs[rev.sha256] += 1
+            self.blobs.add_ref(rev.sha256)
 
     def _unindex(self, rec: FileRec) -> None:
         self._files.pop(rec.id, None)
@@ -274,16 +151,7 @@ class DriveStore:
         if rec.trashed:
             self._trash_usage[rec.owner] -= rec.size
         for rev in rec.revisions:
-            self._blob_refs[rev.sha256] -= 1
-
-    def _gc_blobs(self, hashes: set[str]) -> None:
-        for sha in hashes:
-            if self._blob_refs.get(sha, 0) <= 0:
-                self._blob_refs.pop(sha, None)
-                try:
-                    self.blob_path(sha).unlink()
-                except FileNotFoundError:
-                    pass
+            self.blobs.drop_ref(rev.sha256)
 
     # ------------------------------------------------------------ ids
 
@@ -401,7 +269,7 @@ class DriveStore:
         return self.usage(email)[0]
 
     def all_files(self, email: str) -> list[dict[str, Any]]:
-        """Admin view of every file of `email`, trashed ones too (DESIGN §8 contract)."""
+        """Admin view of every file of `email`, trashed ones too (the admin API's files listing)."""
         with self.lock:
             out = []
             for rec in sorted(self.owned(email), key=lambda r: (r.created_ms, r.id)):
@@ -448,7 +316,7 @@ class DriveStore:
                     gone = [r for r in old.revisions if r.id not in new_ids]
                     for rev in gone:
                         self._db.execute("DELETE FROM revisions WHERE file_id=? AND rev_id=?", (rec.id, rev.id))
-                    self._gc_blobs({r.sha256 for r in gone})
+                    self.blobs.collect({r.sha256 for r in gone})
                 gen = self._generated.get(rec.id)
                 if gen is not None and not gen[1]:
                     gen[1] = True
@@ -470,7 +338,7 @@ class DriveStore:
                 self._db.execute("DELETE FROM files WHERE id=?", (cur.id,))
                 self._db.execute("DELETE FROM revisions WHERE file_id=?", (cur.id,))
                 self._log_change(cur.owner, cur.id, cur.creator_client)
-            self._gc_blobs(hashes)
+            self.blobs.collect(hashes)
 
     def _persist_file(self, rec: FileRec) -> None:
         self._db.execute(
@@ -524,68 +392,3 @@ class DriveStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO uploads (owner, day, bytes) VALUES (?, ?, ?)", (owner, key[1], self._uploads[key])
             )
-
-    # ------------------------------------------------------------ blobs
-
-    def blob_path(self, sha256: str) -> Path:
-        return self.blob_dir / sha256[:2] / sha256
-
-    def ingest(self, media: bytes | Path | None) -> Blob:
-        """Put content in the blob store (hashing as it streams); a Path is moved in when possible.
-
-        The blob comes back *pinned* (one extra reference) so a concurrent delete of the same
-        content cannot remove it before our revision refers to it: call `unpin` afterwards.
-        """
-        return self._ingest(media)
-
-    def unpin(self, blob: Blob) -> None:
-        """Drop the pin `ingest` took; content no revision refers to is removed."""
-        with self.lock:
-            self._blob_refs[blob.sha256] -= 1
-            self._gc_blobs({blob.sha256})
-
-    def _pin(self, sha256: str) -> None:
-        with self.lock:
-            self._blob_refs[sha256] += 1
-
-    def _ingest(self, media: bytes | Path | None) -> Blob:
-        md5, sha1, sha256 = hashlib.md5(), hashlib.sha1(), hashlib.sha256()
-        if media is None:
-            media = b""
-        if isinstance(media, (bytes, bytearray, memoryview)):
-            data = bytes(media)
-            md5.update(data), sha1.update(data), sha256.update(data)
-            blob = Blob(sha256.hexdigest(), md5.hexdigest(), sha1.hexdigest(), len(data))
-            self._pin(blob.sha256)
-            dest = self.blob_path(blob.sha256)
-            if not dest.exists():
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=self.tmp_dir)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, dest)
-            return blob
-        src = Path(media)
-        size = 0
-        with open(src, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                size += len(chunk)
-                md5.update(chunk), sha1.update(chunk), sha256.update(chunk)
-        blob = Blob(sha256.hexdigest(), md5.hexdigest(), sha1.hexdigest(), size)
-        self._pin(blob.sha256)
-        dest = self.blob_path(blob.sha256)
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.replace(src, dest)
-            except OSError:
-                fd, tmp = tempfile.mkstemp(dir=self.tmp_dir)
-                os.close(fd)
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, dest)
-        return blob
-
-    def read_blob(self, sha256: str, start: int = 0, length: int | None = None) -> bytes:
-        with open(self.blob_path(sha256), "rb") as fh:
-            fh.seek(start)
-            return fh.read() if length is None else fh.read(length)

@@ -1,6 +1,9 @@
-"""Decide what a push must do: a pure function of (scan, state DB, hashes, policy) (DESIGN §3).
+"""Decide what a push must do: a pure function of (scan, state DB rows, hashes, policy).
 
-No I/O at all, so every row of the last-write-wins table is unit-tested. Vocabulary:
+No I/O at all, so every row of the last-write-wins table (docs/ARCHITECTURE.md) is unit-tested.
+The state DB's rows come in as a `PlanState`, already in memory: the push reads what planning
+needs in one pass first (`rows_planning_reads` says which rows), so planning runs no queries.
+Vocabulary:
 
 - local side of a file: *unchanged* (same size and mtime as the state row), *touched* (only
   the mtime moved: its md5 equals the row's), or *changed* (anything else, including a file
@@ -18,7 +21,7 @@ trashes; each group sorted by path, so the plan is deterministic.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 from ..core.model import (
     Action,
@@ -37,6 +40,101 @@ _TRASHED = 1
 _ALIVE = 0
 
 _WRITES = frozenset({ActionKind.MKDIR, ActionKind.CREATE, ActionKind.UPDATE_CONTENT, ActionKind.UPDATE_MTIME})
+
+# A file row in sync on both sides, as the state DB lists it: (path, is_dir, size, mtime_ns),
+# which equals the scan's LocalEntry of the untouched file (one tuple compare decides it).
+CleanKey = tuple
+
+
+@runtime_checkable
+class PlanState(Protocol):
+    """What planning reads of the state DB. Everything is in memory: no call does I/O."""
+
+    @property
+    def clean(self) -> Mapping[str, CleanKey]:
+        """File rows in sync on both sides, by path (may be empty: then every row is in `get`)."""
+
+    def get(self, path: str) -> StateEntry | None:
+        """The row at `path` (None: no row). Defined for every path planning reads."""
+
+    def __iter__(self) -> Iterator[str]:
+        """Every path that has a row (clean or not)."""
+
+    def __contains__(self, path: object) -> bool: ...
+
+    def entries(self) -> Iterable[StateEntry]:
+        """Every row held as a StateEntry: all rows that are not clean (folders always are not)."""
+
+
+class PlanRows(Mapping[str, StateEntry]):
+    """The in-memory PlanState a push builds: StateEntry rows, and the clean rows as keys only.
+
+    A clean row that is not among `rows` is one planning never reads (its file is untouched);
+    asking for it anyway is a bug, and raises instead of answering "no row" (which would plan
+    a second copy on Drive).
+    """
+
+    __slots__ = ("rows", "clean")
+
+    def __init__(self, rows: dict[str, StateEntry], clean: Mapping[str, CleanKey] | None = None) -> None:
+        self.rows = rows
+        self.clean: Mapping[str, CleanKey] = clean if clean is not None else {}
+
+    def get(self, path: str, default: None = None) -> StateEntry | None:  # type: ignore[override]
+        row = self.rows.get(path)
+        if row is None and path in self.clean:
+            raise LookupError(f"state row {path!r} was not read before planning")
+        return row
+
+    def __getitem__(self, path: str) -> StateEntry:
+        row = self.get(path)
+        if row is None:
+            raise KeyError(path)
+        return row
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.rows or path in self.clean
+
+    def __iter__(self) -> Iterator[str]:
+        rows = self.rows
+        yield from rows
+        for p in self.clean:
+            if p not in rows:
+                yield p
+
+    def __len__(self) -> int:
+        rows = self.rows
+        return len(rows) + sum(1 for p in self.clean if p not in rows)
+
+    def entries(self) -> Iterable[StateEntry]:
+        return self.rows.values()
+
+
+def _as_plan_state(state: PlanState | Mapping[str, StateEntry]) -> PlanState:
+    """A plain mapping of rows (tests, dry runs) is a PlanState with nothing clean."""
+    if isinstance(state, PlanState):
+        return state
+    return PlanRows(dict(state))
+
+
+def _fast_path_allowed(rows: Iterable[StateEntry]) -> bool:
+    """Whether an untouched clean file may be passed over unread: not when some folder is
+    trashed or removed on Drive (then every file below a folder needs `plan_file`'s ancestor
+    check). `rows`: the non-clean rows (every folder is among them)."""
+    return all(not row.is_dir or _own_state(row) == _ALIVE for row in rows)
+
+
+def rows_planning_reads(snapshot: Snapshot, clean: Mapping[str, CleanKey],
+                        other_rows: Iterable[StateEntry]) -> set[str] | None:
+    """The clean rows planning will read, so the push can fetch them in one pass beforehand:
+    files changed since (the clean key differs from the scan's entry) or gone locally. None
+    means every row (see `_fast_path_allowed`)."""
+    if not _fast_path_allowed(other_rows):
+        return None
+    entries = snapshot.entries
+    changed = {p for p, e in entries.items() if p in clean and clean[p] != e}
+    changed.update(p for p in clean if p not in entries)
+    return changed
 
 
 def parent_of(path: str) -> str:
@@ -57,7 +155,7 @@ class _Planner:
     def __init__(
         self,
         snapshot: Snapshot,
-        state: Mapping[str, StateEntry],
+        state: PlanState,
         hashes: Mapping[str, str],
         policy: Policy,
         delete_policy: DeletePolicy,
@@ -244,8 +342,8 @@ class _Planner:
         for path in state:  # paths first: a row still present locally is never built
             if path in entries and path not in replaced:
                 continue
-            row = state[path]
-            if not self.in_scope(path) or row.local_deleted:
+            row = state.get(path)
+            if row is None or not self.in_scope(path) or row.local_deleted:
                 continue
             if protected and self._under(path, protected):
                 continue  # not seen this run (refused or excluded): not a deletion
@@ -293,17 +391,12 @@ class _Planner:
 
     # -- result ------------------------------------------------------------------------------
 
-    def clean_keys(self) -> dict[str, tuple]:
-        """Rows in sync on both sides whose unchanged local file needs nothing, as the
-        `LocalEntry` tuple it would equal (see `state.StateRows.clean`); empty for a plain
-        mapping, or when some folder is trashed or removed on Drive (then every file below
-        a folder needs the ancestor check of `plan_file`, and the slow path does it)."""
-        clean = getattr(self.state, "clean", None)
-        if not clean:
+    def clean_keys(self) -> Mapping[str, CleanKey]:
+        """Rows in sync on both sides whose unchanged local file needs nothing (see
+        `_fast_path_allowed`; empty when the slow path must look at every file)."""
+        clean = self.state.clean
+        if not clean or not _fast_path_allowed(self.state.entries()):
             return {}
-        for row in self.state.unclean_values():  # type: ignore[attr-defined]
-            if row.is_dir and _own_state(row) != _ALIVE:
-                return {}
         return clean
 
     def run(self) -> Plan:
@@ -340,21 +433,22 @@ class _Planner:
 
 def plan(
     snapshot: Snapshot,
-    state: Mapping[str, StateEntry],
+    state: PlanState | Mapping[str, StateEntry],
     hashes: Mapping[str, str],
     *,
     policy: Policy = Policy.LAST_WRITE_WINS,
     delete_policy: DeletePolicy = DeletePolicy.KEEP,
     root_path: str = "",
 ) -> Plan:
-    """The ordered actions that bring Drive up to date with `snapshot` (DESIGN §3).
+    """The ordered actions that bring Drive up to date with `snapshot`.
 
-    `state` is the state DB's rows by path (drive_* columns already updated from Drive's
-    changes feed), `hashes` the md5 of files that may only have been touched (see
-    `scan.hash_candidates`). `root_path` limits planning to that subtree ("" = the whole home).
+    `state` is the state DB's rows (drive_* columns already updated from Drive's changes
+    feed): a PlanState, or a plain mapping by path; `hashes` the md5 of files that may only
+    have been touched (see `scan.hash_candidates`). `root_path` limits planning to that
+    subtree ("" = the whole home).
 
     Actions that create get `drive_id=None` when a new Drive ID is needed (push generates
     and records it as pending first), or the pending ID to create again. A TRASH of a folder
     covers everything below it: push marks those rows deleted too.
     """
-    return _Planner(snapshot, state, hashes, policy, delete_policy, root_path).run()
+    return _Planner(snapshot, _as_plan_state(state), hashes, policy, delete_policy, root_path).run()

@@ -9,6 +9,9 @@ from __future__ import annotations
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import Iterable
 
+from ..core.options import RequestPacer
+from ..drive.pacing import Pacer
+
 
 def raise_first_error(futures: Iterable[Future]) -> None:
     """Wait until all are done or one raised; then cancel those not started and raise its error."""
@@ -19,3 +22,9 @@ def raise_first_error(futures: Iterable[Future]) -> None:
             for other in not_done:
                 other.cancel()
             raise exc
+
+
+def shared_pacer(rate: float, *, max_concurrency: int) -> RequestPacer:
+    """One request pacer for several runs at once: the hub job's pushes of many homes all draw
+    on one Cloud project's quota, so they slow down together when Drive pushes back."""
+    return Pacer(rate, max_concurrency=max_concurrency)

@@ -1,4 +1,4 @@
-"""Which paths of a home are never sent to Drive, and why (DESIGN §3, "Local rules").
+"""Which paths of a home are never sent to Drive, and why.
 
 Three layers, checked in this order:
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterable
 if TYPE_CHECKING:  # imported when a home has user rules: most have none, and pathspec costs ~25 ms
     from pathspec import GitIgnoreSpec
 
-from ..core.model import STATE_DIR_REL
+from ..core.settings import STATE_DIR_REL
 
 IGNORE_FILE_NAME = ".drivesyncignore"
 MAX_IGNORE_FILE_BYTES = 1024 * 1024

@@ -7,6 +7,10 @@ must not steer that job into using the other student's credentials or state DB (
 would be overwritten) or writing a refreshed token where the student can read it. So from the
 home down, each component is opened relative to its parent's descriptor with O_NOFOLLOW; the
 home itself may be a symlink (the admin names it).
+
+Every folder the tool writes into (state DB, lock, credentials, the server's records) is made
+here, by `open_private_dir`, so they all get the same modes: only the tool's own folder is
+0700; folders above it are created with the usual mode, as anything else would make them.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError
-from ..core.model import STATE_DIR_REL
+from ..core.settings import STATE_DIR_REL
 
 STATE_PARTS = tuple(STATE_DIR_REL.split("/"))
+OWN_DIR_NAME = STATE_PARTS[-1]  # "drive_sync": a folder of this name is the tool's, so made private
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC
 
@@ -63,22 +68,76 @@ def _refuse(path: Path, exc: OSError) -> UnsafeStateDir:
 
 
 def open_private_dir(path: Path | str, *, create: bool = True) -> int:
-    """A descriptor of folder `path`, made 0700; missing folders are created when `create`,
-    else FileNotFoundError. UnsafeStateDir when a symlink or a file is on the way."""
+    """A descriptor of folder `path`, which only its owner may enter (0700).
+
+    In a home's state dir every folder from the home down is opened without following a
+    symlink (UnsafeStateDir when a symlink or a file is in the way). Any other folder is an
+    admin's choice (`--credentials` elsewhere; a Kubernetes Secret mount is made of symlinks)
+    and is taken as given.
+
+    Missing folders are created when `create`, else FileNotFoundError: the last one 0700, those
+    above it with the usual mode. The last folder is made 0700 when we created it or it is the
+    tool's own (`drive_sync`) and ours; any other existing folder (a home, /tmp, a mount) keeps
+    its mode: the files in it are 0600 anyway, and a user's home permissions are not ours.
+    """
     path = Path(path)
     base, names = split_state_path(path)
+    if names != STATE_PARTS:
+        fd, created = _open_as_given(path, create)
+    else:
+        fd, created = _open_without_symlinks(path, base, names, create)
+    try:
+        st = os.fstat(fd)
+        ours = created or path.name == OWN_DIR_NAME
+        if ours and stat.S_IMODE(st.st_mode) != 0o700 and st.st_uid == os.geteuid():
+            try:
+                os.fchmod(fd, 0o700)  # someone else's folder (a mount) is left as it is
+            except OSError:
+                if create:
+                    raise  # a read-only place: reading may go on, writing will fail anyway
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def ensure_private_dir(path: Path | str) -> Path:
+    """Make sure folder `path` exists as `open_private_dir` leaves it; returns `path`."""
+    os.close(open_private_dir(path))
+    return Path(path)
+
+
+def _open_as_given(path: Path, create: bool) -> tuple[int, bool]:
+    """(descriptor, whether the last folder was created now) for a folder outside any home."""
+    created = False
+    if create and not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(0o700)
+            created = True
+        except FileExistsError:
+            pass
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC), created
+
+
+def _open_without_symlinks(path: Path, base: Path, names: tuple[str, ...], create: bool) -> tuple[int, bool]:
+    """(descriptor, whether the last folder was created now), walking down from `base` with
+    O_NOFOLLOW (`base`, the home, may itself be a symlink: the admin names it)."""
     if create:
         base.mkdir(parents=True, exist_ok=True)
+    created = False
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
     try:
         for i, name in enumerate(names):
+            last = i == len(names) - 1
             try:
                 nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except FileNotFoundError:
                 if not create:
                     raise
                 try:  # folders above ours (.local, share) as anything else makes them; ours 0700
-                    os.mkdir(name, 0o700 if i == len(names) - 1 else 0o777, dir_fd=fd)
+                    os.mkdir(name, 0o700 if last else 0o777, dir_fd=fd)
+                    created = last
                 except FileExistsError:
                     pass
                 try:
@@ -93,17 +152,10 @@ def open_private_dir(path: Path | str, *, create: bool = True) -> int:
                 raise
             os.close(fd)
             fd = nfd
-        st = os.fstat(fd)
-        if stat.S_IMODE(st.st_mode) != 0o700 and st.st_uid == os.geteuid():
-            try:
-                os.fchmod(fd, 0o700)  # someone else's folder (a mount) is left as it is
-            except OSError:
-                if create:
-                    raise  # a read-only place: reading may go on, writing will fail anyway
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, created
 
 
 def fsync_dir_fd(fd: int) -> None:

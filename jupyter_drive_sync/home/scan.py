@@ -1,4 +1,4 @@
-"""Walk a home and say what it holds: path → (kind, size, mtime), stat only (DESIGN §2).
+"""Walk a home and say what it holds: path → (kind, size, mtime), stat only.
 
 This is the hot path of a no-op push (20,000 files must cost little more than a bare
 `os.scandir` + `lstat` walk), so the loop does one `lstat` per entry and a dict lookup for the
@@ -11,7 +11,6 @@ crash on a strange file.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import stat as st_mod
@@ -19,14 +18,14 @@ from pathlib import Path
 from typing import BinaryIO, Mapping
 
 from .excludes import Excludes
-from ..core.model import STATE_DIR_REL, EntryStatus, LocalEntry, Skipped, Snapshot, StateEntry
+from .fs_guards import open_beneath
+from ..core.model import RESTORE_PART_SUFFIX, EntryStatus, LocalEntry, Skipped, Snapshot, StateEntry
+from ..core.settings import STATE_DIR_REL
 
 MD5_READ_SIZE = 1024 * 1024
 
 _S_ISDIR = st_mod.S_ISDIR
 _S_ISREG = st_mod.S_ISREG
-# A restore streams each file into ".<name>.drive-sync-part" beside it (restore.py): never pushed.
-RESTORE_PART_SUFFIX = ".drive-sync-part"
 
 
 def display_path(rel: str) -> str:
@@ -204,54 +203,6 @@ def _drop_bare_state_ancestors(entries: dict) -> None:
         if folder in entries and not any(k.startswith(prefix) for k in under_local):
             del entries[folder]
             under_local = [k for k in under_local if k != folder]
-
-
-class NotBeneath(OSError):
-    """The path no longer leads to a regular file inside the home without a symlink on the way."""
-
-
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-def open_beneath(home: Path | str, rel: str) -> BinaryIO:
-    """Open `home/rel` for reading without following any symlink on the way (DESIGN §3).
-
-    The scan only saw real folders, but a folder may be swapped for a symlink between the scan
-    and the read: an ordinary `open()` would then read outside the home (for a privileged job,
-    any file of the machine). Each component is opened with O_NOFOLLOW relative to its parent's
-    descriptor, and the result must be a regular file (O_NONBLOCK: a FIFO put there meanwhile
-    cannot block us). Raises NotBeneath, or FileNotFoundError / PermissionError as usual.
-    """
-    home_str = os.path.realpath(os.fspath(home))  # the home itself may be a symlink (scan notes it)
-    dir_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC
-    parts = rel.split("/")
-    fd = os.open(home_str, dir_flags)
-    try:
-        for part in parts[:-1]:
-            try:
-                nfd = os.open(part, dir_flags, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise NotBeneath(exc.errno, "a symbolic link or file replaced a folder on its path "
-                                                "since the scan (not followed)") from None
-                raise
-            os.close(fd)
-            fd = nfd
-        try:
-            ffd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _O_CLOEXEC, dir_fd=fd)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise NotBeneath(exc.errno, "replaced by a symbolic link since the scan (not followed)") from None
-            raise
-    finally:
-        os.close(fd)
-    try:
-        if not _S_ISREG(os.fstat(ffd).st_mode):
-            raise NotBeneath(errno.EINVAL, "no longer a regular file")
-        return os.fdopen(ffd, "rb")
-    except BaseException:
-        os.close(ffd)
-        raise
 
 
 def md5_of(fh: BinaryIO) -> str:

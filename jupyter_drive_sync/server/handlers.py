@@ -1,4 +1,6 @@
-"""REST routes of the server extension (DESIGN §6, contract). Thin: the work is in app/auth/jobs.
+"""REST routes of the server extension (a contract: routes and JSON bodies never change).
+
+Thin: the work is in the service object (service.py), the sign-in flow and the job runner.
 
 Every verb is `@tornado.web.authenticated` then `@authorized` on the `drive-sync` resource;
 POSTs go through APIHandler's XSRF check. Errors are translated in one place per handler
@@ -13,23 +15,26 @@ import html
 import json
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import Any, Callable, TypeVar
 
 import tornado.web
-from tornado import httputil
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import httputil
 
-from ..auth.oauth import OAuthError
-from ..core.settings import under_jupyterhub
 from ..auth.credentials import CredentialsError
+from ..auth.flow import OAuthError
 from ..core.errors import ConfigError, NotConnected, SyncError
+from ..core.settings import under_jupyterhub
+from ..engine.drive_browse import NothingToRestore
+from ..engine.restore_names import split_subpath
 from .jobs import JobConflict, error_kind
 from .prompt import CHOICES
+from .service import DriveSyncService
 
-if TYPE_CHECKING:
-    from .app import DriveSyncService
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +64,13 @@ def translate(exc: BaseException | None, status: int) -> tuple[int, dict[str, An
 class _ServiceMixin(ExtensionHandlerMixin):
     auth_resource = AUTH_RESOURCE
 
-    def initialize(self, name: str, service: "DriveSyncService") -> None:  # type: ignore[override]
+    def initialize(self, name: str, service: DriveSyncService) -> None:  # type: ignore[override]
         super().initialize(name)
         self.service = service
 
-    def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        """Expected errors (a bad request, a revoked grant) are one info line, not a traceback."""
         if isinstance(value, EXPECTED):
             log.info("drive-sync: %s: %s", type(value).__name__, value)
         else:
@@ -84,7 +91,7 @@ class _ServiceMixin(ExtensionHandlerMixin):
             proto = self.request.headers.get("X-Forwarded-Proto", proto).split(",")[0].strip() or proto
         return f"{proto}://{self.request.host}"
 
-    async def off_loop(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work (network, disk) in a thread; the IOLoop keeps serving."""
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
@@ -246,8 +253,6 @@ class RemoteHandler(DriveSyncAPIHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        from ..engine.restore import NothingToRestore, split_subpath
-
         path = self.get_query_argument("path", "")
         try:
             split_subpath(path)

@@ -1,20 +1,17 @@
 """Background pushes and restores for the server extension: one at a time per home, never on
 the IOLoop.
 
-A push runs `push.run_push` (a restore `restore.run_restore`) in a worker thread and feeds a
-progress snapshot that the REST API reads. The home's lock file is shared with the CLI and the
-nightly job, so a run started elsewhere shows here as a running job (and a new one is refused
-with it). The last push's outcome is written beside the state DB (a restore's in its own file),
-so status after a server restart still shows it.
+A push runs `run_push` (a restore `run_restore`) in a worker thread and feeds a progress
+snapshot that the REST API reads. The home's lock file is shared with the CLI and the nightly
+job, so a run started elsewhere shows here as a running job (and a new one is refused with it).
+The last push's outcome is recorded beside the state DB (a restore's in its own record), so
+status after a server restart still shows it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import secrets
-import sqlite3
 import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -23,12 +20,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..core.errors import AlreadyRunning, ConfigError, DriveRefused, NotConnected, SyncError
+from ..engine.push import run_push
+from ..engine.restore import run_restore
+from ..engine.status import DONE, FAILED, QUEUED, RUNNING, job_record_filename, read_last_job, write_record
 
 log = logging.getLogger(__name__)
 
-LAST_JOB_FILENAME = "last_job.json"
 EXTERNAL_JOB_ID = "external"
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 KEEP_JOBS = 20
 
 
@@ -155,21 +153,19 @@ class JobManager:
 
     def last_finished(self) -> dict[str, Any] | None:
         """The last job that ran here (this process or an earlier one), from disk."""
-        return _read_last_job(self.state_dir)
+        return read_last_job(self.state_dir)
 
     # ------------------------------------------------------------ starting
 
     def start_push(self) -> Job:
         """Queue a push and return its job; JobConflict with the running one if busy."""
-        return self._start("push", self._make_options, self._runner)
+        return self._start("push", self._make_options, self._runner or run_push)
 
     def start_restore(self, make_options: Callable[[], Any], runner: Callable[..., Any] | None = None) -> Job:
         """Queue a restore (`make_options()` → RestoreOptions): the same lock, 409 and progress as a push."""
-        if runner is None:
-            from ..engine.restore import run_restore as runner
-        return self._start("restore", make_options, runner)
+        return self._start("restore", make_options, runner or run_restore)
 
-    def _start(self, kind: str, make_options: Callable[[], Any], runner: Callable[..., Any] | None) -> Job:
+    def _start(self, kind: str, make_options: Callable[[], Any], runner: Callable[..., Any]) -> Job:
         with self._lock:
             if self._current is not None and self._current.active:
                 raise JobConflict(self._snapshot(self._current))
@@ -189,7 +185,7 @@ class JobManager:
 
     # ------------------------------------------------------------ the worker thread
 
-    def _run(self, job: Job, make_options: Callable[[], Any], runner: Callable[..., Any] | None) -> None:
+    def _run(self, job: Job, make_options: Callable[[], Any], runner: Callable[..., Any]) -> None:
         exc: BaseException | None = None
         started = time.monotonic()
 
@@ -208,8 +204,6 @@ class JobManager:
         with self._lock:
             job.state = RUNNING
         try:
-            if runner is None:
-                from ..engine.push import run_push as runner
             summary = runner(make_options(), progress)
             with self._lock:
                 job.summary = _summary_dict(summary)
@@ -278,107 +272,7 @@ class JobManager:
                     del self._jobs[job_id]
 
     def _persist(self, record: dict[str, Any], kind: str = "push") -> None:
-        # A restore is not a push: keep it out of `last_job.json`, which status shows as the last push.
-        path = self.state_dir / (LAST_JOB_FILENAME if kind == "push" else f"last_{kind}.json")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(record, fh)
-            os.replace(tmp, path)
+            write_record(self.state_dir, job_record_filename(kind), record)
         except OSError as exc:
             log.warning("drive-sync: cannot save the last job's record: %s", exc)
-
-
-# ---------------------------------------------------------------- what status shows (server and CLI)
-
-
-def probe_home_lock(state_dir: Path) -> dict[str, Any] | None:
-    """Who holds the home lock right now (the CLI, the nightly job); None when it is free."""
-    from ..home.state import HomeLock
-
-    return HomeLock(state_dir).holder()
-
-
-def _read_state_meta(state_dir: Path, keys: tuple[str, ...]) -> dict[str, str]:
-    """Read a few meta values from the state DB, read-only: status must never write it."""
-    from ..home.state import DB_NAME
-
-    path = state_dir / DB_NAME
-    if not path.is_file():
-        return {}
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return {}
-    try:
-        marks = ",".join("?" * len(keys))
-        rows = conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys).fetchall()
-        return {k: v for k, v in rows if v is not None}
-    except sqlite3.Error:
-        return {}
-    finally:
-        conn.close()
-
-
-def _state_db_last_push(state_dir: Path) -> dict[str, Any] | None:
-    """The last push recorded in the state DB by any entry point (server, CLI, nightly job)."""
-    from ..home.state import META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID
-
-    meta = _read_state_meta(state_dir, (META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID))
-    if META_LAST_PUSH not in meta or META_LAST_PUSH_TIME not in meta:
-        return None
-    try:
-        summary = json.loads(meta[META_LAST_PUSH])
-        when = float(meta[META_LAST_PUSH_TIME])
-    except ValueError:
-        return None
-    if isinstance(summary, dict) and not summary.get("root_folder_id") and meta.get(META_ROOT_FOLDER_ID):
-        summary["root_folder_id"] = meta[META_ROOT_FOLDER_ID]
-    return {
-        "finished_at": when,
-        "started_at": None,
-        "ok": not (summary or {}).get("failed"),
-        "summary": summary,
-        "error": None,
-        "source": "state",
-    }
-
-
-def read_last_push(state_dir: Path) -> dict[str, Any] | None:
-    """The newer of: the state DB's last push (any entry point) and this server's last job.
-
-    The state DB records successful runs by the CLI and the nightly job too; the job record
-    also keeps runs that ended early (e.g. "reconnect"), which the DB never sees.
-    """
-    theirs = _state_db_last_push(state_dir)
-    ours = _read_last_job(state_dir)
-    if ours is not None:
-        ours = {
-            "finished_at": ours.get("finished_at"),
-            "started_at": ours.get("started_at"),
-            "ok": ours.get("state") == DONE,
-            "summary": ours.get("summary"),
-            "error": ours.get("error"),
-            "source": "server",
-        }
-    if theirs and (not ours or float(theirs["finished_at"] or 0) > float(ours.get("finished_at") or 0) + 1e-3):
-        return theirs
-    return ours
-
-
-def _read_last_job(state_dir: Path) -> dict[str, Any] | None:
-    from ..home.private_dir import read_small_json
-
-    data = read_small_json(Path(state_dir) / LAST_JOB_FILENAME)  # never blocks on a FIFO
-    return data if isinstance(data, dict) else None
-
-
-def root_folder_url(last: dict[str, Any] | None, folder_url_base: str | None = None) -> str | None:
-    """A link to the home's folder: Google Drive's, or the emulator's tree view."""
-    folder_id = ((last or {}).get("summary") or {}).get("root_folder_id")
-    if not folder_id:
-        return None
-    if folder_url_base is not None:
-        return f"{folder_url_base}#{folder_id}"
-    return f"https://drive.google.com/drive/folders/{folder_id}"

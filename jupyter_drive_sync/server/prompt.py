@@ -7,13 +7,12 @@ only (it is stored with the session's id, so a restarted server asks again).
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import threading
 from pathlib import Path
+from typing import Any
 
-from ..home.private_dir import read_small_json
+from ..engine.status import read_record, write_record
 
 NOT_NOW = "not-now"
 NEVER = "never"
@@ -25,7 +24,8 @@ class PromptState:
     """The user's answer to the first-login dialog, kept in the home's state dir."""
 
     def __init__(self, state_dir: Path, *, enabled: bool = True, session_id: str | None = None) -> None:
-        self.path = Path(state_dir) / PROMPT_FILENAME
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / PROMPT_FILENAME
         self.enabled = enabled  # False: the admin turned the dialog off (prompt_default = "never")
         self.session_id = session_id or secrets.token_hex(8)
         self._lock = threading.Lock()
@@ -46,7 +46,8 @@ class PromptState:
     def remember(self, choice: str) -> None:
         if choice not in CHOICES:
             raise ValueError(f"choice must be one of {', '.join(CHOICES)}")
-        self._write({"choice": choice, "session": self.session_id})
+        with self._lock:
+            write_record(self.state_dir, PROMPT_FILENAME, {"choice": choice, "session": self.session_id})
 
     def reset(self) -> None:
         """Forget the answer (after a disconnect the user may want to be asked again)."""
@@ -56,14 +57,5 @@ class PromptState:
             except FileNotFoundError:
                 pass
 
-    def _read(self) -> dict:
-        data = read_small_json(self.path)  # read on every status call: never blocks on a FIFO
-        return data if isinstance(data, dict) else {}
-
-    def _write(self, data: dict) -> None:
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, self.path)
+    def _read(self) -> dict[str, Any]:
+        return read_record(self.state_dir, PROMPT_FILENAME)  # read on every status call

@@ -10,7 +10,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { api } from './api';
-import { SyncModel } from './model';
+import type { SyncModel } from './model';
 
 export const CONNECTED_MESSAGE = 'drive-sync:connected';
 

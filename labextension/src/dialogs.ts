@@ -3,38 +3,16 @@
  * Text is written for students: what happens, where, and what to do next.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
-import { Widget } from '@lumino/widgets';
 
-import type { IFileProblem, IRunError, IStatus } from './api';
-import { countText, describeError, formatBytes, progressDetail, timeAgo } from './format';
+import { dialogBody, el } from './dom';
+import { describeError } from './errors';
+import { countText, formatBytes, progressDetail, timeAgo } from './format';
 import type { SyncModel } from './model';
+import type { IFileProblem, IRunError, IStatus } from './types';
 
 export type PromptAnswer = 'connect' | 'not-now' | 'never';
 
 export const PROMPT_TITLE = 'Back up your home folder to Google Drive?';
-
-/** A DOM element with optional text and class: the dialogs' only building block. */
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  text?: string,
-  className?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  if (className) {
-    node.className = className;
-  }
-  return node;
-}
-
-function body(...children: Node[]): Widget {
-  const widget = new Widget();
-  widget.addClass('jp-DriveSync-dialog');
-  widget.node.append(...children);
-  return widget;
-}
 
 /** The folder name to show: what the server says, else the default template. */
 export function folderName(status: IStatus | null, username?: string): string {
@@ -63,7 +41,7 @@ export async function showPrompt(status: IStatus | null, username?: string): Pro
   const connect = Dialog.okButton({ label: 'Connect Google Drive', className: 'jp-DriveSync-connect' });
   const result = await showDialog({
     title: PROMPT_TITLE,
-    body: body(intro, list),
+    body: dialogBody(intro, list),
     buttons: [never, notNow, connect],
     defaultButton: 2
   });
@@ -105,7 +83,7 @@ export async function showRestoreOffer(
   const restore = Dialog.okButton({ label: 'Restore my files', actions: ['restore'] });
   const result = await showDialog({
     title: RESTORE_OFFER_TITLE,
-    body: body(intro, list),
+    body: dialogBody(intro, list),
     buttons: [later, sync, restore],
     defaultButton: 2
   });
@@ -132,7 +110,7 @@ export function problemTable(problems: IFileProblem[]): HTMLElement {
 export async function showProblems(title: string, problems: IFileProblem[]): Promise<void> {
   await showDialog({
     title,
-    body: body(problemTable(problems)),
+    body: dialogBody(problemTable(problems)),
     buttons: [Dialog.okButton({ label: 'Close' })]
   });
 }
@@ -144,7 +122,7 @@ export async function showError(error: IRunError): Promise<boolean> {
     error.kind === 'reconnect'
       ? [Dialog.cancelButton({ label: 'Later' }), Dialog.okButton({ label: 'Reconnect Google Drive' })]
       : [Dialog.okButton({ label: 'OK' })];
-  const result = await showDialog({ title, body: body(el('p', text)), buttons });
+  const result = await showDialog({ title, body: dialogBody(el('p', text)), buttons });
   return error.kind === 'reconnect' && result.button.accept;
 }
 
@@ -199,7 +177,7 @@ export async function showDetails(model: SyncModel, username?: string): Promise<
     }
     buttons.push(Dialog.okButton({ label: 'Sync now', actions: ['sync'] }));
   }
-  const result = await showDialog({ title: 'Google Drive backup', body: body(...rows), buttons });
+  const result = await showDialog({ title: 'Google Drive backup', body: dialogBody(...rows), buttons });
   const action = result.button.actions.find(
     a => a === 'sync' || a === 'connect' || a === 'skipped' || a === 'restore'
   );

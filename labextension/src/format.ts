@@ -1,10 +1,13 @@
 /**
- * Words and numbers shown to students. Pure functions, so every widget says the same thing.
+ * Words and numbers shown to students. Pure functions, so every widget says the same thing
+ * (what went wrong is worded in `errors.ts`).
  */
-import type { IJob, IRestoreSummary, IRunError, OverwritePolicy } from './api';
+import { describeError } from './errors';
+import type { IJob, IRestoreSummary, IRunError, IStatus, OverwritePolicy } from './types';
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
 
+/** A size in decimal units ("1.5 MB", "12 KB"): one decimal only below 10, to stay short. */
 export function formatBytes(bytes: number): string {
   let value = Math.max(0, bytes);
   let unit = 0;
@@ -75,59 +78,6 @@ export function progressDetail(job: IJob): string {
   return parts.join(' · ');
 }
 
-/** What went wrong and what to do about it, in plain words. */
-export function describeError(error: IRunError): { title: string; text: string } {
-  switch (error.kind) {
-    case 'reconnect':
-      return {
-        title: 'Reconnect Google Drive',
-        text:
-          'Google Drive no longer accepts this connection (access was removed or expired). ' +
-          'Connect again to keep backing up your files.'
-      };
-    case 'drive_full':
-      return {
-        title: 'Your Google Drive is full',
-        text:
-          'Google Drive has no space left, so the backup stopped. Free up space in your Drive ' +
-          '(or its trash), then press Sync now again.'
-      };
-    case 'daily_cap':
-      return {
-        title: "Google Drive's daily upload limit reached",
-        text:
-          'Google Drive accepts only so much new data per day. The rest will be backed up ' +
-          'on the next sync, tomorrow.'
-      };
-    case 'busy':
-      return {
-        title: 'A backup or restore is already running',
-        text:
-          'Another backup or restore of your home folder is running right now. ' +
-          'Try again in a few minutes.'
-      };
-    case 'nothing':
-      return {
-        title: 'Nothing to restore',
-        text:
-          'Your Google Drive holds no backup made by this app at that place. ' +
-          'Only files this app backed up can be restored.'
-      };
-    case 'config':
-      return {
-        title: 'Backup is not set up correctly',
-        text: `Ask your hub administrator: ${error.message}`
-      };
-    default:
-      return {
-        title: 'The backup did not finish',
-        text: error.message
-          ? `Something went wrong: ${error.message}`
-          : 'Something went wrong. Try again later.'
-      };
-  }
-}
-
 /** "3 files skipped" with the right plural. */
 export function countText(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
@@ -192,4 +142,71 @@ export function formatDate(when: number | null): string {
     hour: '2-digit',
     minute: '2-digit'
   });
+}
+
+/** What the always-visible indicator shows (`widget.ts` draws it; its CSS keys on `state`). */
+export interface IIndicatorView {
+  state: 'hidden' | 'running' | 'disconnected' | 'reconnect' | 'error' | 'synced' | 'connected';
+  text: string;
+  /** The tooltip: the longer story behind `text`. */
+  title: string;
+  /** Percent done while running; null means unknown (an indeterminate bar). */
+  percent: number | null;
+  /** The backup folder's Drive page, when a link to it belongs in the indicator. */
+  driveUrl: string | null;
+  /** Files the last push left out ("3 files skipped" button), 0 to hide it. */
+  skipped: number;
+}
+
+/**
+ * The indicator's state and words from the model: a running job wins, then "not connected",
+ * then an error, then "Synced 3 min ago". `now` is a parameter so the wording is testable.
+ */
+export function indicatorView(
+  status: IStatus | null,
+  job: IJob | null,
+  running: boolean,
+  error: IRunError | null,
+  now: number = Date.now()
+): IIndicatorView {
+  const view: IIndicatorView = {
+    state: 'hidden',
+    text: '',
+    title: '',
+    percent: null,
+    driveUrl: null,
+    skipped: 0
+  };
+  if (!status || !status.configured) {
+    return view;
+  }
+  if (running && job) {
+    view.state = 'running';
+    view.text = progressText(job);
+    view.title = progressDetail(job);
+    view.percent = percent(job);
+  } else if (!status.connected) {
+    view.state = 'disconnected';
+    view.text = 'Back up to Google Drive';
+    view.title = 'Your home folder is not backed up yet. Click to connect Google Drive.';
+  } else if (error) {
+    const words = describeError(error);
+    const reconnect = error.kind === 'reconnect';
+    view.state = reconnect ? 'reconnect' : 'error';
+    view.text = reconnect ? 'Reconnect Google Drive' : `Backup stopped: ${words.title}`;
+    view.title = words.text;
+  } else if (status.lastPush?.finishedAt) {
+    const account = status.account ? ` (${status.account})` : '';
+    view.state = 'synced';
+    view.text = `Synced ${timeAgo(status.lastPush.finishedAt, now)}`;
+    view.title = `Backed up to Google Drive${account}. Click for details.`;
+    view.driveUrl = status.rootFolderUrl || null;
+    view.skipped = status.lastPush.skipped.length + status.lastPush.failed.length;
+  } else {
+    view.state = 'connected';
+    view.text = 'Not synced yet';
+    view.title = 'Connected to Google Drive. Press Sync now to back up your home folder.';
+    view.driveUrl = status.rootFolderUrl || null;
+  }
+  return view;
 }

@@ -5,16 +5,9 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import {
-  api,
-  classifyError,
-  DriveSyncError,
-  IJob,
-  IRunError,
-  IStatus,
-  OverwritePolicy,
-  PromptChoice
-} from './api';
+import { api } from './api';
+import { DriveSyncError, errorOf } from './errors';
+import type { IJob, IRunError, IStatus, OverwritePolicy, PromptChoice } from './types';
 
 /** How often to ask for the job's progress while one runs. */
 const JOB_POLL_MS = 1000;
@@ -218,21 +211,4 @@ export class SyncModel {
 
 function sleep(ms: number): Promise<void> {
   return new Promise(resolve => window.setTimeout(resolve, ms));
-}
-
-/** A failed request, as a run-level error the UI can explain. */
-export function errorOf(error: unknown): IRunError {
-  if (error instanceof DriveSyncError) {
-    const body = error.body ?? {};
-    const classified = classifyError(body.error ?? body) ?? classifyError(error.message);
-    if (classified && classified.kind !== 'other') {
-      return classified;
-    }
-    if (error.status === 401 || error.status === 403) {
-      // A 403 from our own server means the Jupyter session, not Drive; say so plainly.
-      return { kind: 'other', message: 'Your Jupyter session expired; reload the page.' };
-    }
-    return classified ?? { kind: 'other', message: error.message };
-  }
-  return { kind: 'other', message: 'Could not reach the Jupyter server.' };
 }

@@ -8,18 +8,19 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { folderIcon, fileIcon, LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import {
-  api,
+import { api } from './api';
+import { problemTable } from './dialogs';
+import { dialogBody, el } from './dom';
+import { errorOf } from './errors';
+import { countText, formatBytes, formatDate, OVERWRITE_CHOICES } from './format';
+import type {
   IFileProblem,
   IRemoteEntry,
   IRemoteListing,
   IRestoreSummary,
   IRunError,
   OverwritePolicy
-} from './api';
-import { el, problemTable } from './dialogs';
-import { countText, formatBytes, formatDate, OVERWRITE_CHOICES } from './format';
-import { errorOf } from './model';
+} from './types';
 
 export const RESTORE_TITLE = 'Restore from Google Drive';
 
@@ -288,12 +289,9 @@ export async function showRestoreSummary(summary: IRestoreSummary): Promise<void
   if (problems.length) {
     children.push(el('p', 'Renamed or not restored:'), problemTable(problems));
   }
-  const body = new Widget();
-  body.addClass('jp-DriveSync-dialog');
-  body.node.append(...children);
   await showDialog({
     title: 'Restore finished',
-    body,
+    body: dialogBody(...children),
     buttons: [Dialog.okButton({ label: 'Close' })]
   });
 }

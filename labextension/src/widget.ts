@@ -1,12 +1,13 @@
 /**
  * The always-visible backup indicator: a status-bar item in JupyterLab, a top-bar item in
- * Notebook 7 (which has no status bar). Same widget, same words; only its CSS differs.
+ * Notebook 7 (which has no status bar). Same widget, same words (`indicatorView` in format.ts
+ * decides them); only its CSS differs.
  */
 import { Widget } from '@lumino/widgets';
 
-import { countText, describeError, percent, progressDetail, progressText, timeAgo } from './format';
-import { SyncModel } from './model';
+import { countText, indicatorView } from './format';
 import { cloudIcon } from './icons';
+import type { SyncModel } from './model';
 
 export interface IStatusWidgetOptions {
   model: SyncModel;
@@ -59,58 +60,21 @@ export class DriveSyncStatus extends Widget {
   /** Redraw from the model; cheap, so it runs on every model change. */
   render(): void {
     const { model } = this.options;
-    const status = model.status;
-    const job = model.job;
-    const error = model.error;
-    let state = 'idle';
-    let text = '';
-    let title = '';
-    let showLink = false;
-    let skipped = 0;
-    let pct: number | null = null;
-
-    if (!status || !status.configured) {
-      state = 'hidden';
-    } else if (model.running && job) {
-      state = 'running';
-      text = progressText(job);
-      title = progressDetail(job);
-      pct = percent(job);
-    } else if (!status.connected) {
-      state = 'disconnected';
-      text = 'Back up to Google Drive';
-      title = 'Your home folder is not backed up yet. Click to connect Google Drive.';
-    } else if (error) {
-      const words = describeError(error);
-      state = error.kind === 'reconnect' ? 'reconnect' : 'error';
-      text = error.kind === 'reconnect' ? 'Reconnect Google Drive' : `Backup stopped: ${words.title}`;
-      title = words.text;
-    } else if (status.lastPush?.finishedAt) {
-      state = 'synced';
-      text = `Synced ${timeAgo(status.lastPush.finishedAt)}`;
-      title = `Backed up to Google Drive${status.account ? ` (${status.account})` : ''}. Click for details.`;
-      showLink = !!status.rootFolderUrl;
-      skipped = status.lastPush.skipped.length + status.lastPush.failed.length;
-    } else {
-      state = 'connected';
-      text = 'Not synced yet';
-      title = 'Connected to Google Drive. Press Sync now to back up your home folder.';
-      showLink = !!status.rootFolderUrl;
+    const view = indicatorView(model.status, model.job, model.running, model.error);
+    const running = view.state === 'running';
+    this.node.dataset.state = view.state;
+    this.setHidden(view.state === 'hidden');
+    this._text.textContent = view.text;
+    this._main.title = view.title;
+    this._bar.style.display = running ? '' : 'none';
+    this._barFill.style.width = `${view.percent ?? 0}%`;
+    this._bar.classList.toggle('jp-mod-indeterminate', running && view.percent === null);
+    this._link.style.display = view.driveUrl ? '' : 'none';
+    if (view.driveUrl) {
+      this._link.href = view.driveUrl;
     }
-
-    this.node.dataset.state = state;
-    this.setHidden(state === 'hidden');
-    this._text.textContent = text;
-    this._main.title = title;
-    this._bar.style.display = state === 'running' ? '' : 'none';
-    this._barFill.style.width = `${pct ?? 0}%`;
-    this._bar.classList.toggle('jp-mod-indeterminate', state === 'running' && pct === null);
-    this._link.style.display = showLink ? '' : 'none';
-    if (showLink && status?.rootFolderUrl) {
-      this._link.href = status.rootFolderUrl;
-    }
-    this._skipped.style.display = skipped ? '' : 'none';
-    this._skipped.textContent = skipped ? `${countText(skipped, 'file')} skipped` : '';
+    this._skipped.style.display = view.skipped ? '' : 'none';
+    this._skipped.textContent = view.skipped ? `${countText(view.skipped, 'file')} skipped` : '';
   }
 
   private _main: HTMLButtonElement;

@@ -22,19 +22,11 @@ import requests
 from google.oauth2.credentials import Credentials
 
 from jupyter_drive_sync.auth.credentials import DRIVE_FILE_SCOPE, CredentialStore, revoke
-from jupyter_drive_sync.drive.client import (
-    FOLDER_MIME,
-    DailyCapReached,
-    DriveApiError,
-    DriveClient,
-    NeedsReauth,
-    NewFolder,
-    NotFound,
-    StorageFull,
-    from_rfc3339,
-)
+from jupyter_drive_sync.drive.client import DriveClient
+from jupyter_drive_sync.drive.errors import DailyCapReached, DriveApiError, NeedsReauth, NotFound, StorageFull
 from jupyter_drive_sync.drive.pacing import Pacer
 from jupyter_drive_sync.drive.retry import RetryPolicy
+from jupyter_drive_sync.drive.types import FOLDER_MIME, NewFolder, from_rfc3339
 
 KIB = 1024
 MTIME = 1_704_110_400_123  # 2024-01-01T12:00:00.123Z
@@ -520,7 +512,7 @@ def test_unsavable_refreshed_token_warns_once_and_continues(emulator, account, c
         raise OSError(30, "Read-only file system")
 
     creds = make_credentials(emulator, account, expired=True)
-    with caplog.at_level(logging.WARNING, logger="jupyter_drive_sync.drive.client"):
+    with caplog.at_level(logging.WARNING, logger="jupyter_drive_sync.drive.calls"):
         with make_client(emulator, account, credentials=creds, on_credentials_refreshed=read_only_secret) as client:
             assert client.about_email() == account["email"]
             creds.expiry = datetime.utcnow() - timedelta(hours=1)  # force a second refresh

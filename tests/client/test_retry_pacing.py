@@ -12,18 +12,18 @@ import pytest
 
 from jupyter_drive_sync.core.errors import DriveRefused, NotConnected
 from jupyter_drive_sync.drive.pacing import Pacer
-from jupyter_drive_sync.drive.retry import (
+from jupyter_drive_sync.drive.errors import (
     DailyCapReached,
     DriveApiError,
     NeedsReauth,
     NotFound,
-    RetryPolicy,
     StorageFull,
     error_from_refresh,
     error_from_response,
     is_retryable,
     parse_retry_after,
 )
+from jupyter_drive_sync.drive.retry import RetryPolicy
 
 
 def envelope(code: int, reason: str, message: str = "msg", domain: str = "global") -> bytes:

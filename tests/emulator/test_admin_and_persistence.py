@@ -1,4 +1,4 @@
-"""The admin API contract (DESIGN §8), persistence across restarts, faults, quotas and the CLI."""
+"""The admin API contract (`/_emulator/...`), persistence across restarts, faults, quotas and the CLI."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """DriveApi semantics, called directly with wire.Request values (no HTTP).
 
-The context is the emulator's real one (server.build_context): real AccountStore, DriveStore
+The context is the emulator's real one (context.build_context): real AccountStore, DriveStore
 on a temporary data dir, real limiter and stats.
 """
 
@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 
 from jupyter_drive_sync.emulator.batch import handle_batch
-from jupyter_drive_sync.emulator.context import EmulatorSettings
-from jupyter_drive_sync.emulator.drive_api import SCOPE_DRIVE, SCOPE_FILE, DriveApi
-from jupyter_drive_sync.emulator.server import build_context
-from jupyter_drive_sync.emulator.store import FOLDER_MIME, DriveStore
+from jupyter_drive_sync.emulator.context import build_context
+from jupyter_drive_sync.emulator.drive_api import DriveApi
+from jupyter_drive_sync.emulator.drive_v3.access import SCOPE_DRIVE, SCOPE_FILE
+from jupyter_drive_sync.emulator.records import FOLDER_MIME
+from jupyter_drive_sync.emulator.settings import EmulatorSettings
+from jupyter_drive_sync.emulator.store import DriveStore
 from jupyter_drive_sync.emulator.wire import Principal, Request, Response
 
 ANN = "ann@example.edu"
@@ -469,7 +471,7 @@ def test_blobs_are_shared_and_collected(ann: Client, api: DriveApi, tmp_path: Pa
     a = api.files_create(ann.request("POST", "files", fields="id,sha256Checksum"), {"name": "a"}, src)
     a = json.loads(a.body)
     b = ann.create("b", media=b"same content")
-    path = store.blob_path(a["sha256Checksum"])
+    path = store.blobs.path(a["sha256Checksum"])
     assert path.read_bytes() == b"same content"
     ann.raw("DELETE", f"files/{a['id']}")
     assert path.exists()  # b still refers to it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_drive_sync.emulator import fields, query
-from jupyter_drive_sync.emulator.store import FOLDER_MIME, FileRec, format_time, parse_time
+from jupyter_drive_sync.emulator.records import FOLDER_MIME, FileRec, format_time, parse_time
 from jupyter_drive_sync.emulator.wire import DriveError
 
 # ---------------------------------------------------------------- fields

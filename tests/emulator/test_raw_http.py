@@ -230,7 +230,7 @@ def test_long_get_as_post_with_method_override(emulator, token):
 @pytest.mark.parametrize("upload_type", ["multipart", "media"])
 def test_large_single_request_uploads_are_staged_on_disk(emulator, token, upload_type):
     """Bodies beyond the in-memory limit go through a temp file (and its mmap for multipart)."""
-    from jupyter_drive_sync.emulator.uploads import MEMORY_LIMIT
+    from jupyter_drive_sync.emulator.bodies import MEMORY_LIMIT
 
     content = os.urandom(MEMORY_LIMIT + 12345)
     if upload_type == "multipart":
@@ -250,7 +250,7 @@ def test_large_single_request_uploads_are_staged_on_disk(emulator, token, upload
 
 
 def test_dropped_large_request_leaves_no_staged_file(emulator, token):
-    from jupyter_drive_sync.emulator.uploads import MEMORY_LIMIT
+    from jupyter_drive_sync.emulator.bodies import MEMORY_LIMIT
 
     emulator.set_faults(rate=1.0, kinds=["reset"], seed=0)
     parts = urlsplit(emulator.url)
@@ -268,7 +268,7 @@ def test_dropped_large_request_leaves_no_staged_file(emulator, token):
 def test_staged_multipart_body_is_parsed_whole_whatever_the_chunking(tmp_path):
     """The staged file is flushed before it is mapped: a small last network chunk (still in the
     spool's write buffer) once made a complete body look unterminated."""
-    from jupyter_drive_sync.emulator.uploads import BodySpool, _multipart
+    from jupyter_drive_sync.emulator.bodies import BodySpool, read_multipart
 
     content = os.urandom(300_000)
     boundary = "edge"
@@ -277,7 +277,7 @@ def test_staged_multipart_body_is_parsed_whole_whatever_the_chunking(tmp_path):
     spool.write(body[:-10])  # large: spills to the file, written through
     spool.write(body[-10:])  # small tail: sits in the buffered writer
     try:
-        metadata, media, _ = _multipart(spool, f"multipart/related; boundary={boundary}", tmp_path)
+        metadata, media, _ = read_multipart(spool, f"multipart/related; boundary={boundary}", tmp_path)
         data = media.read_bytes() if isinstance(media, Path) else media
         assert metadata == {"name": "x.bin"} and hashlib.md5(data).hexdigest() == hashlib.md5(content).hexdigest()
     finally:

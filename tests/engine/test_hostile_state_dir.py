@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_drive_sync.core.settings import default_credentials_path
+from jupyter_drive_sync.core.settings import default_credentials_path, state_dir
 from jupyter_drive_sync.auth import credentials
 from jupyter_drive_sync.auth.credentials import CredentialsError, CredentialStore
 from jupyter_drive_sync.core.errors import ConfigError
-from jupyter_drive_sync.home.state import DB_NAME, LOCK_NAME, HomeLock, StateDB, state_dir_for
+from jupyter_drive_sync.home.lock import LOCK_NAME, HomeLock
+from jupyter_drive_sync.home.state_db import DB_NAME, StateDB
 
 from google.oauth2.credentials import Credentials
 
@@ -48,7 +49,7 @@ def test_a_symlink_above_the_state_dir_is_refused_and_nothing_is_written_through
         StateDB.for_home(home)
     assert isinstance(info.value, ConfigError)  # ... and it is a configuration problem, said in words
     with pytest.raises(OSError):
-        HomeLock(state_dir_for(home)).try_acquire()
+        HomeLock(state_dir(home)).try_acquire()
     with pytest.raises(OSError):
         CredentialStore(default_credentials_path(home)).save(make_creds())
     with pytest.raises(CredentialsError, match="symbolic link"):
@@ -105,7 +106,7 @@ def test_a_huge_credentials_file_is_not_read_into_memory(tmp_path):
 def test_a_state_db_that_is_not_a_regular_file_is_moved_aside(tmp_path, kind):
     victim = tmp_path / "victim"
     victim.write_bytes(b"precious")
-    sd = state_dir_for(tmp_path / "home")
+    sd = state_dir(tmp_path / "home")
     sd.mkdir(parents=True)
     if kind == "symlink":
         os.symlink(victim, sd / DB_NAME)
@@ -123,7 +124,7 @@ def test_a_state_db_that_is_not_a_regular_file_is_moved_aside(tmp_path, kind):
 def test_a_lock_file_that_is_not_a_regular_file_is_replaced_and_probing_it_never_hangs(tmp_path, kind):
     victim = tmp_path / "victim"
     victim.write_bytes(b"precious")
-    sd = state_dir_for(tmp_path / "home")
+    sd = state_dir(tmp_path / "home")
     sd.mkdir(parents=True, mode=0o700)
     if kind == "symlink":
         os.symlink(victim, sd / LOCK_NAME)
@@ -157,7 +158,7 @@ def test_symlinks_planted_as_the_db_journal_files_are_never_written_through(tmp_
     """SQLite opens its -wal/-shm/-journal files beside the DB; links planted there must not
     lead its writes to another file (checked for the SQLite we ship with; the run recovers)."""
     victims = {}
-    sd = state_dir_for(tmp_path / "home")
+    sd = state_dir(tmp_path / "home")
     sd.mkdir(parents=True, mode=0o700)
     for suffix in ("-wal", "-shm", "-journal"):
         victim = tmp_path / f"victim{suffix}"

@@ -1,4 +1,4 @@
-"""The last-write-wins table of DESIGN §3, row by row, under both policies."""
+"""The last-write-wins table (docs/ARCHITECTURE.md), row by row, under both policies."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from jupyter_drive_sync.core.model import (
     Snapshot,
     StateEntry,
 )
-from jupyter_drive_sync.engine.plan import plan
+from jupyter_drive_sync.engine.plan import PlanRows, plan, rows_planning_reads
 
 MS = 1_000_000
 T0 = 1_700_000_000_000  # ms: local mtime and Drive modifiedTime at the last push
@@ -441,3 +441,98 @@ def test_plan_does_not_modify_its_inputs():
     before = copy.deepcopy((snap, state, hashes))
     plan(snap, state, hashes, delete_policy=DeletePolicy.TRASH)
     assert (snap, state, hashes) == before
+
+
+# -- planning reads only rows the push fetched beforehand ----------------------------------------
+
+
+def is_clean(r: StateEntry) -> bool:
+    """The state DB's rows in sync on both sides (listed as keys only, never built as rows)."""
+    return (r.status is EntryStatus.SYNCED and not r.is_dir and not r.local_deleted and not r.drive_trashed
+            and not r.drive_removed and r.drive_md5 == r.md5 and r.local_mtime_ns // MS == r.drive_modified_ms)
+
+
+def as_fetched(snap: Snapshot, rows: list[StateEntry]) -> PlanRows:
+    """What a push hands planning: clean rows as keys, the others and those planning reads as rows."""
+    clean = {r.path: (r.path, r.is_dir, r.local_size, r.local_mtime_ns) for r in rows if is_clean(r)}
+    others = [r for r in rows if r.path not in clean]
+    needed = rows_planning_reads(snap, clean, others)
+    by_path = {r.path: r for r in rows}
+    fetched = by_path if needed is None else {**{r.path: r for r in others}, **{p: by_path[p] for p in needed}}
+    return PlanRows(dict(fetched), clean)
+
+
+def random_home(rng: random.Random) -> tuple[Snapshot, list[StateEntry], dict[str, str]]:
+    """A small home and state DB with every kind of difference between them, at random."""
+    entries: list[LocalEntry] = []
+    rows: list[StateEntry] = []
+    hashes: dict[str, str] = {}
+    for d in range(3):
+        folder = f"d{d}"
+        if rng.random() < 0.9:
+            entries.append(ldir(folder))
+        if rng.random() < 0.9:
+            rows.append(row(folder, is_dir=True, drive_trashed=rng.random() < 0.1, drive_removed=rng.random() < 0.05))
+        for f in range(6):
+            path = f"{folder}/f{f}"
+            kind = rng.choice(["same", "same", "same", "touched", "changed", "gone", "new", "edited-on-drive",
+                               "trashed-on-drive", "deleted-row", "pending", "now-a-folder"])
+            if kind != "new":
+                rows.append(row(path, drive_md5=NEW if kind == "edited-on-drive" else OLD,
+                                drive_trashed=kind == "trashed-on-drive", local_deleted=kind == "deleted-row",
+                                status=EntryStatus.PENDING if kind == "pending" else EntryStatus.SYNCED))
+            if kind == "gone":
+                continue
+            if kind == "now-a-folder":
+                entries.append(ldir(path))
+            elif kind == "touched":
+                entries.append(lfile(path, mtime_ms=T_LOCAL))
+                hashes[path] = OLD
+            elif kind == "changed":
+                entries.append(lfile(path, size=11, mtime_ms=T_LOCAL))
+            else:
+                entries.append(lfile(path))
+    snap = Snapshot(entries={e.path: e for e in entries})
+    return snap, rows, hashes
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("policy", [LWW, LW])
+def test_rows_fetched_before_planning_give_the_same_plan(seed, policy):
+    # PlanRows refuses to answer for a clean row it does not hold: a missing fetch fails loudly here
+    snap, rows, hashes = random_home(random.Random(seed))
+    for delete_policy in DeletePolicy:
+        full = plan(snap, {r.path: copy.copy(r) for r in rows}, hashes, policy=policy, delete_policy=delete_policy)
+        fetched = plan(snap, as_fetched(snap, rows), hashes, policy=policy, delete_policy=delete_policy)
+        assert fetched == full
+
+
+def test_a_quiet_day_fetches_no_row():
+    entries = [ldir("d")] + [lfile(f"d/f{i}") for i in range(100)]
+    rows = [row(e.path, is_dir=e.is_dir) for e in entries]
+    snap = Snapshot(entries={e.path: e for e in entries})
+    state = as_fetched(snap, rows)
+    assert set(state.rows) == {"d"}  # the folder (never clean); every file is a key only
+    assert plan(snap, state, {}).unchanged == 100
+
+
+def test_only_changed_and_gone_files_are_fetched():
+    entries = [lfile("same"), lfile("changed", size=11), lfile("new")]
+    rows = [row("same"), row("changed"), row("gone"), row("edited", drive_md5=NEW)]
+    snap = Snapshot(entries={e.path: e for e in entries})
+    clean = {r.path: (r.path, r.is_dir, r.local_size, r.local_mtime_ns) for r in rows if is_clean(r)}
+    assert rows_planning_reads(snap, clean, [r for r in rows if r.path not in clean]) == {"changed", "gone"}
+
+
+def test_a_trashed_folder_makes_planning_read_every_row():
+    rows = [row("d", is_dir=True, drive_trashed=True), row("d/f")]
+    snap = Snapshot(entries={e.path: e for e in [ldir("d"), lfile("d/f")]})
+    assert rows_planning_reads(snap, {"d/f": ("d/f", False, 10, T0 * MS)}, rows[:1]) is None
+
+
+def test_a_clean_row_not_fetched_is_never_taken_for_no_row():
+    state = PlanRows({}, {"a.txt": ("a.txt", False, 10, T0 * MS)})
+    assert "a.txt" in state and list(state) == ["a.txt"]
+    with pytest.raises(LookupError):
+        state.get("a.txt")
+    assert state.get("other") is None

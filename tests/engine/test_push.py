@@ -11,11 +11,14 @@ import pytest
 from jupyter_drive_sync.cli import main
 from jupyter_drive_sync.core.errors import AlreadyRunning, NotConnected
 from jupyter_drive_sync.core.model import DeletePolicy, FOLDER_MIME
-from jupyter_drive_sync.engine.push import PushOptions, run_push
-from jupyter_drive_sync.home.state import HomeLock, StateDB, state_dir_for
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
+from jupyter_drive_sync.core.settings import state_dir
+from jupyter_drive_sync.home.lock import HomeLock
+from jupyter_drive_sync.home.state_db import StateDB
 
-import helpers
-from helpers import write
+from tests.support import helpers
+from tests.support.helpers import write
 
 EMAIL = "ann@uni.edu"
 
@@ -56,7 +59,7 @@ def test_first_push_then_noop_then_changes(home, emulator):
     emulator.reset_stats()
     s2 = run_push(opts(home, emulator))
     assert (s2.created, s2.updated, s2.unchanged, s2.failed) == (0, 0, 3, [])
-    assert emulator.stats()["requests"] <= 2  # DESIGN §10: a no-op push
+    assert emulator.stats()["requests"] <= 2  # the no-op push budget
 
     # content change → update by the same ID; touch → metadata only; new file → create
     first_id = tree["a.txt"]["id"]
@@ -74,9 +77,9 @@ def test_lost_state_db_adopts_instead_of_duplicating(home, emulator):
     write(home, "d/b.txt", b"beta", 1_700_000_000)
     run_push(opts(home, emulator))
     before = drive_tree(emulator)
-    for name in os.listdir(state_dir_for(home)):
+    for name in os.listdir(state_dir(home)):
         if name.startswith("state.sqlite3"):
-            os.unlink(state_dir_for(home) / name)
+            os.unlink(state_dir(home) / name)
     write(home, "d/b.txt", b"beta-changed", 1_700_000_500)
     s = run_push(opts(home, emulator))
     after = drive_tree(emulator)
@@ -115,7 +118,7 @@ def test_not_connected_and_busy(tmp_path, emulator):
     h.mkdir()
     with pytest.raises(NotConnected):
         run_push(PushOptions(home=h, api_root=emulator.url))
-    with HomeLock(state_dir_for(h), kind="nightly"):
+    with HomeLock(state_dir(h), kind="nightly"):
         with pytest.raises(AlreadyRunning):
             run_push(PushOptions(home=h, api_root=emulator.url))
 

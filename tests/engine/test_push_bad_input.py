@@ -2,7 +2,7 @@
 
 Every strange entry is either synced correctly (its content checked on Drive) or listed in
 `skipped` with a reason; secrets and the tool's own credentials are excluded (never uploaded;
-DESIGN §3 "excluded always", which are not reported per run); nothing outside the home is
+the "excluded always" rules, which are not reported per run); nothing outside the home is
 read; the run exits 0 or 1 and never prints a traceback.
 
 The push runs as a subprocess with the privileges of an ordinary user (uid/gid 65534 when the
@@ -28,10 +28,11 @@ import pytest
 
 from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.core.model import FOLDER_MIME
-from jupyter_drive_sync.engine.push import PushOptions, run_push
-from jupyter_drive_sync.home.state import state_dir_for
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
+from jupyter_drive_sync.core.settings import state_dir
 
-import helpers
+from tests.support import helpers
 
 EMAIL = "odd@uni.edu"
 USER = "nina"
@@ -134,7 +135,7 @@ def test_bad_input_corpus_through_the_cli(base, emulator):
     home = base / USER
     home.mkdir()
     connect_home(emulator.url, home, EMAIL)
-    creds_bytes = (state_dir_for(home) / "credentials.json").read_bytes()
+    creds_bytes = (state_dir(home) / "credentials.json").read_bytes()
     outside = build_corpus(base, home)
     # a file growing while it is uploaded: resumable (> 5 MiB), appended to during the push
     grow = home / "growing.log"
@@ -164,7 +165,7 @@ def test_bad_input_corpus_through_the_cli(base, emulator):
     assert rc in (0, 1), err
     assert summary is not None
     if AS_ROOT:  # the push really ran unprivileged: the state DB it made belongs to 65534
-        assert os.stat(state_dir_for(home) / "state.sqlite3").st_uid == NOBODY
+        assert os.stat(state_dir(home) / "state.sqlite3").st_uid == NOBODY
     skipped = {s["path"]: s["reason"] for s in summary["skipped"]}
     failed = {f["path"]: f["error"] for f in summary["failed"]}
     assert all(skipped.values()) and all(failed.values())  # every one says why
@@ -262,7 +263,7 @@ def test_a_folder_swapped_for_a_symlink_mid_push_is_not_followed(tmp_path, emula
 
 def test_drive_refusing_every_call_ends_with_a_clear_line_not_a_traceback(tmp_path, emulator):
     """A run that cannot go on because of Drive itself (here: a wrong API path, every call a
-    404) exits 1 with one line on stderr, like any other run-ending error (DESIGN §6)."""
+    404) exits 1 with one line on stderr, like any other run-ending error (the CLI's exit-status contract)."""
     home = tmp_path / USER
     home.mkdir()
     connect_home(emulator.url, home, EMAIL)
@@ -283,7 +284,8 @@ def test_network_gone_after_every_retry_is_a_sync_error():
     """Out of tries on a dropped network: a DriveApiError (a SyncError, exit 1) naming the
     cause, so the CLI, the server and the hub report it like any run-ending error."""
     from jupyter_drive_sync.core.errors import SyncError
-    from jupyter_drive_sync.drive.retry import DriveApiError, RetryPolicy
+    from jupyter_drive_sync.drive.errors import DriveApiError
+    from jupyter_drive_sync.drive.retry import RetryPolicy
 
     sleeps: list[float] = []
     calls = []

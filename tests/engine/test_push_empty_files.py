@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from jupyter_drive_sync.drive.client import DriveApiError, NewEmptyFile, NewFolder, from_rfc3339, mime_type_for
+from jupyter_drive_sync.drive.errors import DriveApiError
+from jupyter_drive_sync.drive.types import NewEmptyFile, NewFolder, from_rfc3339, mime_type_for
 from jupyter_drive_sync.core.model import FOLDER_MIME, StateEntry
-from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
 from jupyter_drive_sync.auth.session import connect
-from jupyter_drive_sync.home.state import StateDB
+from jupyter_drive_sync.home.state_db import StateDB
 
-import helpers
+from tests.support import helpers
 
 EMAIL = "empty@uni.edu"
 USER = "erin"

@@ -1,4 +1,4 @@
-"""Every row of the DESIGN §3 last-write-wins table, end to end against the emulator.
+"""Every row of the last-write-wins table, end to end against the emulator.
 
 Drive-side edits are made the way another client would make them: a second token for the same
 account with the full `drive` scope, driving the real googleapiclient over HTTP. The push side
@@ -18,12 +18,14 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build_from_document
 from googleapiclient.http import MediaIoBaseUpload
 
-from jupyter_drive_sync.drive.client import discovery_document, from_rfc3339, to_rfc3339
+from jupyter_drive_sync.drive.transport import discovery_document
+from jupyter_drive_sync.drive.types import from_rfc3339, to_rfc3339
 from jupyter_drive_sync.core.model import FOLDER_MIME, DeletePolicy, Policy
-from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
 
-import helpers
-from helpers import write
+from tests.support import helpers
+from tests.support.helpers import write
 
 EMAIL = "lww@uni.edu"
 FULL_DRIVE = "https://www.googleapis.com/auth/drive"

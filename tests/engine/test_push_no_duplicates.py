@@ -25,10 +25,12 @@ from pathlib import Path
 import pytest
 
 from jupyter_drive_sync.core.model import FOLDER_MIME
-from jupyter_drive_sync.engine.push import PushOptions, run_push
-from jupyter_drive_sync.home.state import LOCK_NAME, state_dir_for
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
+from jupyter_drive_sync.core.settings import state_dir
+from jupyter_drive_sync.home.lock import LOCK_NAME
 
-import helpers
+from tests.support import helpers
 
 EMAIL = "dup@uni.edu"
 USER = "dana"
@@ -90,7 +92,7 @@ def creates_in(stats: dict) -> int:
 
 def wait_until_locked_by(home: Path, proc: subprocess.Popen, timeout: float = 30) -> bool:
     """Wait until `proc` holds the home's lock (started, past its imports); False if it ended."""
-    lock_path = state_dir_for(home) / LOCK_NAME
+    lock_path = state_dir(home) / LOCK_NAME
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -182,7 +184,7 @@ def test_sigkill_at_random_points_then_rerun_converges(home, emulator):
     assert emulator.stats()["requests"] <= 2
 
     # -- the state DB is lost (new volume, deleted ~/.local): adoption, zero creates
-    sdir = state_dir_for(home)
+    sdir = state_dir(home)
     for name in os.listdir(sdir):
         if name.startswith("state.sqlite3"):
             os.unlink(sdir / name)

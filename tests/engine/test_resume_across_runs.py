@@ -1,4 +1,4 @@
-"""A big upload killed halfway is continued by the next run, not sent again (DESIGN §10:
+"""A big upload killed halfway is continued by the next run, not sent again (the target
 "interrupted at 50 % then rerun: ≤ 60 % of the bytes sent again").
 
 The push runs in its own process with 256 KiB chunks (so an 8 MiB file is a 32-chunk resumable
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.home.state import StateDB
+from jupyter_drive_sync.home.state_db import StateDB
 
 EMAIL = "resume@uni.edu"
 USER = "rex"
@@ -32,7 +32,8 @@ NAME = "big.bin"
 PUSH_SCRIPT = """
 import json, sys
 from pathlib import Path
-from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
 s = run_push(PushOptions(home=Path(sys.argv[1]), user=sys.argv[2], api_root=sys.argv[3], workers=2,
                          chunk_size=int(sys.argv[4]), multipart_limit=int(sys.argv[4])))
 print(json.dumps({"created": s.created, "updated": s.updated, "failed": s.failed}))

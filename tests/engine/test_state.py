@@ -14,7 +14,10 @@ import pytest
 
 from jupyter_drive_sync.core.errors import AlreadyRunning
 from jupyter_drive_sync.core.model import EntryStatus, RemoteChange, StateEntry
-from jupyter_drive_sync.home.state import DB_NAME, LOCK_NAME, HomeLock, StateDB, state_dir_for
+from jupyter_drive_sync.core.settings import state_dir
+from jupyter_drive_sync.home.lock import LOCK_NAME, HomeLock
+from jupyter_drive_sync.home.private_dir import ensure_private_dir
+from jupyter_drive_sync.home.state_db import DB_NAME, StateDB, read_state_meta
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,7 +57,7 @@ def test_rows_round_trip_through_a_reopen(tmp_path):
 def test_files_are_private(tmp_path):
     with StateDB.for_home(tmp_path) as d:
         d.record_synced(entry("a"))
-        sd = state_dir_for(tmp_path)
+        sd = state_dir(tmp_path)
         assert stat.S_IMODE(os.stat(sd).st_mode) == 0o700
         assert stat.S_IMODE(os.stat(sd / DB_NAME).st_mode) == 0o600
         assert d.path == sd / DB_NAME
@@ -164,11 +167,47 @@ def test_meta_and_last_push(tmp_path):
         assert d.root_folder_id is None
 
 
+def test_read_state_meta_reads_without_creating_or_writing(tmp_path):
+    sd = state_dir(tmp_path)
+    assert read_state_meta(sd, ("root_folder_id",)) == {} and not sd.exists()  # no DB: nothing made
+    with StateDB.for_home(tmp_path) as d:
+        d.root_folder_id = "ROOT"
+        d.set_last_push({"created": 1}, when=12.5)
+    before = os.stat(sd / DB_NAME).st_mtime_ns
+    meta = read_state_meta(sd, ("root_folder_id", "last_push_time", "no_such_key"))
+    assert meta == {"root_folder_id": "ROOT", "last_push_time": "12.5"}
+    assert os.stat(sd / DB_NAME).st_mtime_ns == before
+
+
+def test_only_the_tools_own_folder_is_made_private(tmp_path):
+    """One rule for the state DB, the lock, the credentials and the server's records: the
+    folders above drive_sync get the usual mode, drive_sync itself 0700 (tightened if it was
+    looser); a folder of another name that already exists keeps its mode."""
+    old = os.umask(0o022)
+    try:
+        sd = ensure_private_dir(state_dir(tmp_path / "home"))
+        elsewhere = tmp_path / "admin" / "creds"
+        ensure_private_dir(elsewhere)
+        existing = tmp_path / "shared"
+        existing.mkdir(mode=0o755)
+        ensure_private_dir(existing)
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(sd) == 0o700
+    assert [mode(p) for p in (sd.parent, sd.parent.parent, sd.parent.parent.parent)] == [0o755] * 3
+    assert (mode(elsewhere), mode(elsewhere.parent)) == (0o700, 0o755)
+    assert mode(existing) == 0o755
+    os.chmod(sd, 0o755)
+    with StateDB(sd / DB_NAME):
+        assert mode(sd) == 0o700
+
+
 def test_lost_db_is_simply_empty(tmp_path):
     with StateDB.for_home(tmp_path) as d:
         d.record_synced(entry("a"))
     for suffix in ("", "-wal", "-shm"):
-        p = state_dir_for(tmp_path) / (DB_NAME + suffix)
+        p = state_dir(tmp_path) / (DB_NAME + suffix)
         if p.exists():
             p.unlink()
     with StateDB.for_home(tmp_path) as d:
@@ -176,7 +215,7 @@ def test_lost_db_is_simply_empty(tmp_path):
 
 
 def test_corrupt_db_is_moved_aside(tmp_path):
-    sd = state_dir_for(tmp_path)
+    sd = state_dir(tmp_path)
     sd.mkdir(parents=True)
     (sd / DB_NAME).write_bytes(b"this is not a database" * 100)
     with StateDB.for_home(tmp_path) as d:
@@ -195,14 +234,14 @@ def test_symlinked_state_dir_is_refused(tmp_path):
     with pytest.raises(OSError):
         StateDB.for_home(home)
     with pytest.raises(OSError):
-        HomeLock(state_dir_for(home)).try_acquire()
+        HomeLock(state_dir(home)).try_acquire()
     assert list(elsewhere.iterdir()) == []
 
 
 _WRITE_THEN_DIE = """
 import os, signal, sys
 from jupyter_drive_sync.core.model import StateEntry
-from jupyter_drive_sync.home.state import StateDB
+from jupyter_drive_sync.home.state_db import StateDB
 d = StateDB.for_home(sys.argv[1])
 d.record_pending([StateEntry(path=f"p{i}", drive_id=f"P{i}", is_dir=False) for i in range(50)])
 for i in range(200):
@@ -224,7 +263,7 @@ def test_every_confirmed_write_survives_kill_9(tmp_path):
 
 _HOLD = """
 import sys
-from jupyter_drive_sync.home.state import HomeLock
+from jupyter_drive_sync.home.lock import HomeLock
 lock = HomeLock(sys.argv[1], kind="nightly")
 lock.acquire(timeout=30)
 print("locked", flush=True)
@@ -243,7 +282,7 @@ def _holder(state_dir: Path) -> subprocess.Popen:
 
 
 def test_lock_contention_across_processes(tmp_path):
-    sd = state_dir_for(tmp_path)
+    sd = state_dir(tmp_path)
     p = _holder(sd)
     try:
         mine = HomeLock(sd, kind="push")
@@ -268,7 +307,7 @@ def test_lock_contention_across_processes(tmp_path):
 
 
 def test_a_killed_holder_never_leaves_the_home_locked(tmp_path):
-    sd = state_dir_for(tmp_path)
+    sd = state_dir(tmp_path)
     p = _holder(sd)
     p.send_signal(signal.SIGKILL)
     p.wait()
@@ -280,7 +319,7 @@ def test_a_killed_holder_never_leaves_the_home_locked(tmp_path):
 
 
 def test_lock_is_exclusive_inside_one_process_too(tmp_path):
-    sd = state_dir_for(tmp_path)
+    sd = state_dir(tmp_path)
     with HomeLock(sd, kind="server") as first:
         second = HomeLock(sd)
         assert second.try_acquire() is False
@@ -292,7 +331,7 @@ def test_lock_is_exclusive_inside_one_process_too(tmp_path):
 
 
 def test_state_db_and_lock_share_the_directory(tmp_path):
-    sd = state_dir_for(tmp_path)
+    sd = state_dir(tmp_path)
     with HomeLock(sd), StateDB.for_home(tmp_path) as d:
         d.record_synced(entry("a"))
     assert {p.name for p in sd.iterdir()} >= {DB_NAME, LOCK_NAME}

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from kube_fake import FakeKube  # noqa: E402
+from tests.hub.kube_fake import FakeKube
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from jupyter_drive_sync.auth.credentials import CredentialStore
 from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.hub.runner import list_homes, shard_of
 
-import helpers
+from tests.support import helpers
 
 FILES = {"notes.md": b"# notes\n", "work/a.py": b"print('a')\n", "work/data.csv": b"x,y\n1,2\n"}
 

@@ -8,23 +8,23 @@ import re
 
 import pytest
 
-from jupyter_drive_sync.hub import k8s
+from jupyter_drive_sync.hub import kube_dispatch, manifest
 from jupyter_drive_sync.cli import main as cli_main
 
 NIGHT = "2026-05-01"
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def opts(**kw) -> k8s.DispatchOptions:
+def opts(**kw) -> manifest.DispatchOptions:
     base = dict(namespace="jhub", image="ghcr.io/example/jupyter-drive-sync:0.1", night=NIGHT,
                 poll_seconds=0, max_parallel=5)
     base.update(kw)
-    return k8s.DispatchOptions(**base)
+    return manifest.DispatchOptions(**base)
 
 
 def run(kube_api, options, **kw) -> tuple[int, list[dict]]:
     out = io.StringIO()
-    code = k8s.Dispatcher(kube_api, options, out, sleep=lambda s: None, **kw).run()
+    code = kube_dispatch.Dispatcher(kube_api, options, out, sleep=lambda s: None, **kw).run()
     return code, [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -56,8 +56,8 @@ def test_discovery_by_label_and_annotation_including_slugged_names(kube, kube_ap
     assert orphan and orphan[0]["status"] == "skipped" and "annotation" in orphan[0]["reason"]
     assert code == 0
     # One Job per user, named deterministically, carrying the real username, never the slug.
-    assert sorted(kube.created) == sorted(k8s.job_name(u, NIGHT) for u in by_user)
-    bob_job = kube.jobs[k8s.job_name("bob@uni.edu", NIGHT)]
+    assert sorted(kube.created) == sorted(manifest.job_name(u, NIGHT) for u in by_user)
+    bob_job = kube.jobs[manifest.job_name("bob@uni.edu", NIGHT)]
     args = bob_job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--user") + 1] == "bob@uni.edu"
     assert bob_job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == \
@@ -85,7 +85,7 @@ def test_running_users_are_skipped_by_default(kube, kube_api):
     by_user = users(lines)
     assert by_user["alice"]["status"] == "skipped" and "server running" in by_user["alice"]["reason"]
     assert by_user["bob"]["status"] == "ok"
-    assert kube.created == [k8s.job_name("bob", NIGHT)]
+    assert kube.created == [manifest.job_name("bob", NIGHT)]
     assert code == 0
 
 
@@ -95,13 +95,13 @@ def test_running_users_pinned_to_their_node(kube, kube_api):
     kube.add_server_pod("jupyter-alice", "alice", node="node-7")
     kube.add_server_pod("jupyter-dan", "dan", node=None, phase="Pending")  # not on a node yet
     code, lines = run(kube_api, opts(running_users="pin"))
-    job = kube.jobs[k8s.job_name("alice", NIGHT)]
+    job = kube.jobs[manifest.job_name("alice", NIGHT)]
     terms = job["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert terms == [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["node-7"]}]}]
     assert users(lines)["alice"]["status"] == "ok"
     assert users(lines)["dan"]["status"] == "skipped"
-    assert k8s.job_name("dan", NIGHT) not in kube.jobs
+    assert manifest.job_name("dan", NIGHT) not in kube.jobs
 
 
 def test_job_spec_posture(kube, kube_api):
@@ -109,7 +109,7 @@ def test_job_spec_posture(kube, kube_api):
     options = opts(owner_name="drive-sync-nightly-29100000", owner_uid="0f0e-uid",
                    active_deadline_seconds=1800, ttl_seconds_after_finished=7200, backoff_limit=1)
     run(kube_api, options)
-    name = k8s.job_name("alice", NIGHT)
+    name = manifest.job_name("alice", NIGHT)
     assert DNS1123.match(name) and len(name) <= 63
     job = kube.jobs[name]
     spec, pod = job["spec"], job["spec"]["template"]["spec"]
@@ -118,8 +118,8 @@ def test_job_spec_posture(kube, kube_api):
     assert spec["backoffLimit"] == 1
     assert job["metadata"]["ownerReferences"] == [
         {"apiVersion": "batch/v1", "kind": "Job", "name": "drive-sync-nightly-29100000", "uid": "0f0e-uid"}]
-    assert job["metadata"]["labels"][k8s.NIGHT_LABEL] == NIGHT
-    assert job["metadata"]["labels"][k8s.MANAGED_BY_LABEL] == k8s.MANAGED_BY
+    assert job["metadata"]["labels"][manifest.NIGHT_LABEL] == NIGHT
+    assert job["metadata"]["labels"][manifest.MANAGED_BY_LABEL] == manifest.MANAGED_BY
     assert job["metadata"]["annotations"]["hub.jupyter.org/username"] == "alice"
     sc = pod["securityContext"]
     assert (sc["runAsUser"], sc["runAsGroup"], sc["fsGroup"], sc["runAsNonRoot"]) == (1000, 100, 100, True)
@@ -182,7 +182,7 @@ def test_slots_held_by_other_drive_sync_jobs_count(kube, kube_api):
     kube.add_pvc("claim-a", "a")
     kube.add_pvc("claim-b", "b")
     # Last night's straggler, still running, holds one of two slots.
-    straggler = k8s.build_job(k8s.Target("zed", "claim-zed"), opts(), "2026-04-30")
+    straggler = manifest.build_job(manifest.Target("zed", "claim-zed"), opts(), "2026-04-30")
     kube.add_job(straggler)
     code, lines = run(kube_api, opts(max_parallel=2))
     assert kube.max_active <= 2
@@ -214,7 +214,7 @@ def test_conflict_on_create_adopts_the_existing_job(kube, kube_api):
     def list_then_race(kind, store, query):
         result = real_list(kind, store, query)
         if kind == "jobs" and not kube.jobs:
-            kube.add_job(k8s.build_job(k8s.Target("alice", "claim-alice"), opts(), NIGHT))
+            kube.add_job(manifest.build_job(manifest.Target("alice", "claim-alice"), opts(), NIGHT))
         return result
 
     kube._list = list_then_race
@@ -233,8 +233,8 @@ def test_paged_lists_are_followed(kube, kube_api):
 
 
 def test_idle_users_skipped_via_hub_api_and_last_push_recorded(kube, kube_api):
-    kube.add_pvc("claim-idle", "idle", annotations={k8s.LAST_PUSH_ANNOTATION: "2026-04-30T02:00:00Z"})
-    kube.add_pvc("claim-busy", "busy", annotations={k8s.LAST_PUSH_ANNOTATION: "2026-04-30T02:00:00Z"})
+    kube.add_pvc("claim-idle", "idle", annotations={manifest.LAST_PUSH_ANNOTATION: "2026-04-30T02:00:00Z"})
+    kube.add_pvc("claim-busy", "busy", annotations={manifest.LAST_PUSH_ANNOTATION: "2026-04-30T02:00:00Z"})
     kube.add_pvc("claim-new", "new")
     kube.hub_token = "hub-secret-token"
     kube.hub_users = [
@@ -245,21 +245,21 @@ def test_idle_users_skipped_via_hub_api_and_last_push_recorded(kube, kube_api):
     ]
     out = io.StringIO()
     options = opts(hub_api_url=f"{kube.url}/hub/api", hub_api_token="hub-secret-token")
-    code = k8s.Dispatcher(kube_api, options, out, sleep=lambda s: None).run()
+    code = kube_dispatch.Dispatcher(kube_api, options, out, sleep=lambda s: None).run()
     assert "hub-secret-token" not in out.getvalue()
     by_user = users([json.loads(x) for x in out.getvalue().splitlines()])
     assert by_user["idle"]["status"] == "skipped" and "no server activity" in by_user["idle"]["reason"]
     assert by_user["busy"]["status"] == "ok" and by_user["new"]["status"] == "ok"
-    assert k8s.job_name("idle", NIGHT) not in kube.jobs
+    assert manifest.job_name("idle", NIGHT) not in kube.jobs
     # Successful pushes are recorded on the PVC, so tomorrow an idle "new" is skipped too.
-    stamp = kube.pvcs["claim-new"]["metadata"]["annotations"][k8s.LAST_PUSH_ANNOTATION]
+    stamp = kube.pvcs["claim-new"]["metadata"]["annotations"][manifest.LAST_PUSH_ANNOTATION]
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", stamp)
-    assert kube.pvcs["claim-idle"]["metadata"]["annotations"][k8s.LAST_PUSH_ANNOTATION] == "2026-04-30T02:00:00Z"
+    assert kube.pvcs["claim-idle"]["metadata"]["annotations"][manifest.LAST_PUSH_ANNOTATION] == "2026-04-30T02:00:00Z"
     assert code == 0
 
 
 def test_hub_api_down_means_push_everyone(kube, kube_api):
-    kube.add_pvc("claim-a", "a", annotations={k8s.LAST_PUSH_ANNOTATION: "2026-04-30T02:00:00Z"})
+    kube.add_pvc("claim-a", "a", annotations={manifest.LAST_PUSH_ANNOTATION: "2026-04-30T02:00:00Z"})
     code, lines = run(kube_api, opts(hub_api_url=f"{kube.url}/no-hub-here"))  # 404 from the hub URL
     assert users(lines)["a"]["status"] == "ok" and code == 0
 
@@ -278,7 +278,7 @@ def test_rbac_refusal_is_a_clear_configuration_error(kube, kube_api, capsys):
     kube.forbidden.add(("GET", "persistentvolumeclaims"))
     kube.add_pvc("claim-a", "a")
     out = io.StringIO()
-    assert k8s.dispatch(opts(), out, api_client=kube_api, sleep=lambda s: None) == 2
+    assert kube_dispatch.dispatch(opts(), out, api_client=kube_api, sleep=lambda s: None) == 2
     assert "403" in capsys.readouterr().err and kube.created == []
 
 
@@ -297,14 +297,14 @@ def test_wait_timeout_stops_unfinished_jobs(kube, kube_api):
 def test_cli_entry_point(kube, capsys, monkeypatch):
     kube.job_ticks = 1
     kube.add_pvc("claim-alice", "alice")
-    monkeypatch.setenv(k8s.OWNER_NAME_ENV, "nightly-1")
-    monkeypatch.setenv(k8s.OWNER_UID_ENV, "uid-1")
+    monkeypatch.setenv(manifest.OWNER_NAME_ENV, "nightly-1")
+    monkeypatch.setenv(manifest.OWNER_UID_ENV, "uid-1")
     code = cli_main(["hub", "--kubernetes", "--kube-host", kube.url, "--namespace", "jhub",
                      "--image", "img:1", "--night", NIGHT, "--poll-seconds", "0", "--max-parallel", "2",
                      "--api-root", "http://drive.example/"])
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert code == 0 and lines[0]["user"] == "alice" and lines[-1]["type"] == "summary"
-    job = kube.jobs[k8s.job_name("alice", NIGHT)]
+    job = kube.jobs[manifest.job_name("alice", NIGHT)]
     assert job["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["JUPYTER_DRIVE_SYNC_API_ROOT"] == "http://drive.example/"
@@ -318,6 +318,6 @@ def test_cli_requires_an_image(kube, capsys, monkeypatch):
 
 @pytest.mark.parametrize("user", ["a", "Émilie.Dupont@uni.example", "x" * 200])
 def test_job_names_are_dns1123_and_stable(user):
-    name = k8s.job_name(user, NIGHT)
+    name = manifest.job_name(user, NIGHT)
     assert DNS1123.match(name) and len(name) <= 63
-    assert name == k8s.job_name(user, NIGHT) != k8s.job_name(user, "2026-05-02")
+    assert name == manifest.job_name(user, NIGHT) != manifest.job_name(user, "2026-05-02")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jupyter_drive_sync.hub import k8s
+from jupyter_drive_sync.hub import manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((ROOT / "etc" / "kubernetes").glob("*.yaml"))
@@ -60,11 +60,11 @@ def test_validator_rejects_unknown_fields(tmp_path):
 
 
 def test_dispatched_job_validates_strictly(tmp_path):
-    options = k8s.DispatchOptions(namespace="jhub", image="img:1", owner_name="n", owner_uid="u",
+    options = manifest.DispatchOptions(namespace="jhub", image="img:1", owner_name="n", owner_uid="u",
                                   api_root="http://emulator:8765/", folder_template="backup/{username}")
-    pinned = k8s.Target("alice@uni.edu", "claim-alice-40uni-2eedu", node="node-3")
+    pinned = manifest.Target("alice@uni.edu", "claim-alice-40uni-2eedu", node="node-3")
     path = tmp_path / "job.yaml"
-    path.write_text(json.dumps(k8s.build_job(pinned, options, "2026-05-01")))
+    path.write_text(json.dumps(manifest.build_job(pinned, options, "2026-05-01")))
     result = validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -105,9 +105,9 @@ def test_dispatcher_cronjob():
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
     env = {e["name"]: e for e in c["env"]}
-    assert env[k8s.OWNER_UID_ENV]["valueFrom"]["fieldRef"]["fieldPath"] == \
+    assert env[manifest.OWNER_UID_ENV]["valueFrom"]["fieldRef"]["fieldPath"] == \
         "metadata.labels['batch.kubernetes.io/controller-uid']"
-    assert env[k8s.OWNER_NAME_ENV]["valueFrom"]["fieldRef"]["fieldPath"] == \
+    assert env[manifest.OWNER_NAME_ENV]["valueFrom"]["fieldRef"]["fieldPath"] == \
         "metadata.labels['batch.kubernetes.io/job-name']"
     # Secrets only by reference, never inline.
     assert all("value" not in e for e in c["env"] if "TOKEN" in e["name"] or "KEY" in e["name"])

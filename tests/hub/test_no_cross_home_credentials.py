@@ -12,7 +12,7 @@ from jupyter_drive_sync.cli import main as cli_main
 from jupyter_drive_sync.core.settings import default_credentials_path
 from jupyter_drive_sync.emulator.sample import connect_home
 
-import helpers
+from tests.support import helpers
 
 BOB_TEXT = b"bob's own work\n"
 

@@ -29,10 +29,11 @@ import requests
 from pytest_jupyter.jupyter_server import *  # noqa: E402,F401,F403
 
 from jupyter_drive_sync.home.excludes import Excludes
-from jupyter_drive_sync.core.model import FOLDER_MIME, STATE_DIR_REL
-from jupyter_drive_sync.home.state import LOCK_NAME, state_dir_for
+from jupyter_drive_sync.core.model import FOLDER_MIME
+from jupyter_drive_sync.core.settings import STATE_DIR_REL, state_dir
+from jupyter_drive_sync.home.lock import LOCK_NAME
 
-from helpers import drive_paths  # the test modules import it from here too
+from tests.support.helpers import drive_paths  # the test modules import it from here too
 
 SOAK = os.environ.get("DRIVE_SYNC_SOAK", "").strip() not in ("", "0")
 CLI = [sys.executable, "-m", "jupyter_drive_sync"]
@@ -206,7 +207,7 @@ def run_cli(*args: str, timeout: float = 180, **kw: Any) -> tuple[int, str, str]
 def lock_holder(home: Path) -> dict[str, Any]:
     """Who the home's lock file says holds it (the file keeps the last holder's JSON)."""
     try:
-        return json.loads((state_dir_for(home) / LOCK_NAME).read_text() or "{}")
+        return json.loads((state_dir(home) / LOCK_NAME).read_text() or "{}")
     except (OSError, ValueError):
         return {}
 

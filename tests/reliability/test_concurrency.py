@@ -1,4 +1,4 @@
-""""Sync now", the CLI and the nightly hub run on ONE home at once (DESIGN §3, one push per home).
+""""Sync now", the CLI and the nightly hub run on ONE home at once (one push per home).
 
 Three real entry points race for the same home while the emulator is slow enough for a push to
 take a while: the server extension's JobManager (what `POST drive-sync/push` drives; a refusal
@@ -19,11 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_drive_sync.core.settings import SyncSettings
+from jupyter_drive_sync.core.options import push_options
+from jupyter_drive_sync.core.settings import SyncSettings, state_dir
 from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.core.errors import AlreadyRunning
-from jupyter_drive_sync.server.jobs import DONE, FAILED, JobConflict, JobManager, probe_home_lock
-from jupyter_drive_sync.home.state import HomeLock, state_dir_for
+from jupyter_drive_sync.engine.status import DONE, FAILED, probe_home_lock
+from jupyter_drive_sync.server.jobs import JobConflict, JobManager
+from jupyter_drive_sync.home.lock import HomeLock
 
 from .conftest import Mirror, cli, lock_holder, trials, wait_for
 
@@ -39,7 +41,7 @@ def setup(tmp_path: Path, emulator):
     home.mkdir(parents=True)
     connect_home(emulator.url, home, EMAIL)
     settings = SyncSettings.for_home(home, username=USER, api_root=emulator.url, workers=2)
-    jobs = JobManager(settings.state_dir, lambda: settings.push_options(),
+    jobs = JobManager(settings.state_dir, lambda: push_options(settings),
                       lock_holder=lambda: probe_home_lock(settings.state_dir))
     yield root, home, jobs
     jobs.shutdown()
@@ -138,7 +140,7 @@ def test_status_probes_never_make_a_push_think_the_home_is_busy(tmp_path):
     """Regression: `HomeLock.holder()` (the server's status probe, polled by every open
     browser tab) takes a shared flock for an instant. A push starting in that instant used to
     fail with "already running" while nothing ran: a nightly run marked `busy` for nothing."""
-    sdir = state_dir_for(tmp_path)
+    sdir = state_dir(tmp_path)
     HomeLock(sdir).acquire().release()  # the lock file exists, as after any push
     stop = threading.Event()
 

@@ -1,4 +1,4 @@
-"""Trouble on the Drive side, end to end through the CLI and the engine (DESIGN §4, §6).
+"""Trouble on the Drive side, end to end through the CLI and the engine.
 
 - a full Drive and the daily upload cap: the run stops at once with exit 4 and one clear line
   (never a traceback, never hours of retries), what went up stays recorded, and once there is
@@ -23,8 +23,10 @@ import requests
 
 from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.core.errors import DriveRefused, NotConnected
-from jupyter_drive_sync.engine.push import PushOptions, run_push
-from jupyter_drive_sync.home.state import StateDB, state_dir_for
+from jupyter_drive_sync.core.options import PushOptions, push_options
+from jupyter_drive_sync.engine.push import run_push
+from jupyter_drive_sync.core.settings import state_dir
+from jupyter_drive_sync.home.state_db import StateDB
 
 from .conftest import CREATE_ROUTES, Mirror, route_count, run_cli
 
@@ -130,13 +132,13 @@ def test_revoked_token_exit_3_then_reconnect_uses_the_same_folder(home, emulator
     code, summary, err = push_cli(home, emulator)
     assert code == 0
     first_root = summary["root_folder_id"]
-    creds = json.loads((state_dir_for(home) / "credentials.json").read_text())
+    creds = json.loads((state_dir(home) / "credentials.json").read_text())
     requests.post(emulator.url + "revoke", data={"token": creds["refresh_token"]}, timeout=30).raise_for_status()
     (home / "w0" / "new.txt").write_bytes(b"after the revoke")
     # an expired access token forces the refresh that finds the grant revoked
     emulator.settings(token_lifetime_s=1)
     creds["expiry"] = "2000-01-01T00:00:00Z"
-    (state_dir_for(home) / "credentials.json").write_text(json.dumps(creds))
+    (state_dir(home) / "credentials.json").write_text(json.dumps(creds))
 
     code, summary, err = push_cli(home, emulator)
     assert code == 3 and summary is None, err
@@ -242,9 +244,9 @@ def test_same_name_duplicate_visible_to_us_is_reported_never_multiplied(home, em
     reported = {s["path"]: s["reason"] for s in summary["skipped"]}
     assert "w1/f01.bin" in reported and "w2" in reported, summary["skipped"]
 
-    for name in os.listdir(state_dir_for(home)):
+    for name in os.listdir(state_dir(home)):
         if name.startswith("state.sqlite3"):
-            os.unlink(state_dir_for(home) / name)
+            os.unlink(state_dir(home) / name)
     emulator.reset_stats()
     code, summary, err = push_cli(home, emulator)
     assert code == 0, err
@@ -272,11 +274,12 @@ def test_sync_now_names_the_refusal_for_the_frontend(home, emulator, limit, kind
     import time
 
     from jupyter_drive_sync.core.settings import SyncSettings
-    from jupyter_drive_sync.server.jobs import FAILED, JobManager
+    from jupyter_drive_sync.engine.status import FAILED
+    from jupyter_drive_sync.server.jobs import JobManager
 
     emulator.update_account(EMAIL, **{limit: 25_000})
     settings = SyncSettings.for_home(home, username=USER, api_root=emulator.url, workers=2)
-    jobs = JobManager(settings.state_dir, lambda: settings.push_options())
+    jobs = JobManager(settings.state_dir, lambda: push_options(settings))
     try:
         job = jobs.start_push()
         deadline = time.monotonic() + 60

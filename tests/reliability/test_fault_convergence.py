@@ -1,4 +1,4 @@
-"""Faults: 20 % of Drive requests fail, every kind mixed, many seeds (DESIGN §10).
+"""Faults: 20 % of Drive requests fail, every kind mixed, many seeds.
 
 Each seed builds a fresh home (nested folders, ~40 small files, two multi-chunk files pushed
 through resumable sessions of 256 KiB chunks) and pushes it up to three times with the faults
@@ -20,7 +20,8 @@ import pytest
 
 from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.core.errors import SyncError
-from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
 
 from .conftest import CREATE_ROUTES, Mirror, route_count, trials
 

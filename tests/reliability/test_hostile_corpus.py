@@ -30,9 +30,10 @@ from typing import Any, Callable
 import pytest
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.engine.push import PushOptions, run_push
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
 
-from helpers import traversable_dir
+from tests.support.helpers import traversable_dir
 
 from .conftest import CLI, Mirror, drive_paths, md5, trials
 

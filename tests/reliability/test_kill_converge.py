@@ -1,4 +1,4 @@
-"""kill -9 at random moments, then rerun: converges, 0 duplicates (DESIGN §10).
+"""kill -9 at random moments, then rerun: converges, 0 duplicates.
 
 tests/engine already kills plain pushes of new files. These kill elsewhere, each timed from a
 landmark the emulator or the file system shows (never from the start: interpreter start-up

@@ -36,11 +36,12 @@ from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.engine.push import PushOptions, run_push
-from jupyter_drive_sync.home.state import state_dir_for
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
+from jupyter_drive_sync.core.settings import state_dir
 
 # the server config (jp_server_config and what it needs); `home` here is this module's own
-from server_fixtures import drive_sync_config, fernet_key, jp_server_config, standalone_env  # noqa: F401
+from tests.support.server_fixtures import drive_sync_config, fernet_key, jp_server_config, standalone_env  # noqa: F401
 
 from .conftest import CLI, Mirror, drive_paths, md5, run_cli
 
@@ -237,7 +238,7 @@ def test_push_never_reads_through_symlinks_anywhere_on_the_path(home, emulator, 
 def test_token_file_is_private_encrypted_and_a_wrong_key_is_exit_3(home, emulator, tmp_path):
     key = Fernet.generate_key().decode()
     acct = connect_home(emulator.url, home, EMAIL, key=key)
-    cred = state_dir_for(home) / "credentials.json"
+    cred = state_dir(home) / "credentials.json"
     assert stat.S_IMODE(cred.stat().st_mode) == 0o600
     assert stat.S_IMODE(cred.parent.stat().st_mode) == 0o700
     raw = cred.read_bytes()

@@ -28,23 +28,20 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.http import MediaIoBaseUpload
 
 from jupyter_drive_sync.cli import main
-from jupyter_drive_sync.drive.client import DriveFile, discovery_document, to_rfc3339
+from jupyter_drive_sync.drive.transport import discovery_document
+from jupyter_drive_sync.drive.types import DriveFile, to_rfc3339
 from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.core.errors import AlreadyRunning
 from jupyter_drive_sync.core.model import FOLDER_MIME
-from jupyter_drive_sync.engine.push import PushOptions, run_push
-from jupyter_drive_sync.engine.restore import (
-    NothingToRestore,
-    Overwrite,
-    RestoreOptions,
-    clean_name,
-    run_restore,
-    safe_names,
-    split_subpath,
-)
-from jupyter_drive_sync.home.state import HomeLock, state_dir_for
+from jupyter_drive_sync.core.options import Overwrite, PushOptions, RestoreOptions
+from jupyter_drive_sync.engine.drive_browse import NothingToRestore
+from jupyter_drive_sync.engine.push import run_push
+from jupyter_drive_sync.engine.restore import run_restore
+from jupyter_drive_sync.engine.restore_names import clean_name, safe_names, split_subpath
+from jupyter_drive_sync.core.settings import state_dir
+from jupyter_drive_sync.home.lock import HomeLock
 
-import helpers
+from tests.support import helpers
 
 EMAIL = "ann@uni.edu"
 FULL_DRIVE = "https://www.googleapis.com/auth/drive"
@@ -238,7 +235,7 @@ def test_dry_run_changes_nothing_and_a_sub_path_restores_only_that(home, emulato
 def test_restore_and_push_share_the_home_lock(home, emulator):
     sample_home(home)
     push(home, emulator)
-    lock = HomeLock(state_dir_for(home), kind="push")
+    lock = HomeLock(state_dir(home), kind="push")
     lock.acquire()
     try:
         with pytest.raises(AlreadyRunning):
@@ -319,9 +316,9 @@ def test_overwrite_policies_on_conflicting_local_edits(home, emulator, overwrite
 
 def test_never_on_a_new_volume_with_local_edits_makes_no_duplicates(home, emulator):
     _conflicted_home(home, emulator)
-    for name in os.listdir(state_dir_for(home)):
+    for name in os.listdir(state_dir(home)):
         if name.startswith("state.sqlite3"):
-            os.unlink(state_dir_for(home) / name)
+            os.unlink(state_dir(home) / name)
     s = restore(home, emulator)
     assert (s.skipped_existing, s.restored) == (2, 1)
     assert user_files(home)["local_newer.txt"] == b"local edit (later)"

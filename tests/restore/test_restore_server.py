@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from jupyter_drive_sync.emulator.sample import connect_home
-from jupyter_drive_sync.engine.push import PushOptions, run_push
-from jupyter_drive_sync.home.state import HomeLock
+from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.push import run_push
+from jupyter_drive_sync.home.lock import HomeLock
 
-from helpers import SERVER_EMAIL as EMAIL
-from helpers import connect, get_json, post_json, wait_job
-from server_fixtures import *  # noqa: F403 - the server fixtures (pytest-jupyter's and ours), for this module only
+from tests.support.helpers import SERVER_EMAIL as EMAIL
+from tests.support.helpers import connect, get_json, post_json, wait_job
+from tests.support.server_fixtures import *  # noqa: F403 - the server fixtures (pytest-jupyter's and ours), for this module only
 
 T0 = 1_700_000_000
 BACKUP = {

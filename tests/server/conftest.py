@@ -16,11 +16,11 @@ import pytest
 # for this directory only. (The plugin's usual `pytest_plugins = ("pytest_jupyter.jupyter_server",)`
 # is refused by pytest in a conftest below the rootdir; importing it here scopes it to these
 # tests instead of the whole suite.)
-from server_fixtures import *  # noqa: E402,F403
+from tests.support.server_fixtures import *  # noqa: E402,F403
 
-import helpers
-from helpers import SERVER_EMAIL as EMAIL
-from helpers import connect, consent, get_json, post_json, wait_job
+from tests.support import helpers
+from tests.support.helpers import SERVER_EMAIL as EMAIL
+from tests.support.helpers import connect, consent, get_json, post_json, wait_job
 
 
 @pytest.fixture

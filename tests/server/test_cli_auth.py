@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from jupyter_drive_sync.auth.oauth import OAuthError, run_loopback_auth
+from jupyter_drive_sync.auth.flow import OAuthError
+from jupyter_drive_sync.auth.loopback_flow import run_loopback_auth
 from jupyter_drive_sync.core.settings import SyncSettings
 from jupyter_drive_sync.auth.credentials import CredentialStore
 

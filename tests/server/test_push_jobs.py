@@ -6,8 +6,8 @@ import asyncio
 import subprocess
 import sys
 
-from jupyter_drive_sync.server.jobs import read_last_push
-from jupyter_drive_sync.home.state import HomeLock
+from jupyter_drive_sync.engine.status import read_last_push
+from jupyter_drive_sync.home.lock import HomeLock
 
 TOOL_FILES = {"credentials.json", "state.sqlite3", "push.lock", "prompt.json", "last_job.json"}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SERVER_EMAIL as EMAIL
-from helpers import connect, get_json, post_json, wait_job
+from tests.support.helpers import SERVER_EMAIL as EMAIL
+from tests.support.helpers import connect, get_json, post_json, wait_job
 
 
 class TestMissingClientSecrets:

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from jupyter_drive_sync.emulator.context import EmulatorSettings
+from jupyter_drive_sync.emulator.settings import EmulatorSettings
 
 CHROMIUM = os.environ.get("DRIVE_SYNC_CHROMIUM", "/usr/bin/chromium")
 USERNAME = "alice"

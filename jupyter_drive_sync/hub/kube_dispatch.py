@@ -1,21 +1,18 @@
 """`hub --kubernetes`: the nightly dispatcher that pushes every per-user PVC through its own Job.
 
-Zero to JupyterHub gives each user a ReadWriteOnce PVC. A pod can mount such a volume only on
-the node it is attached to, so one Job per PVC is the unit of work (DESIGN §7). This module:
+With the official `kubernetes` client (the optional `hub` extra), it:
 
 1. lists the PVCs by label (`component=singleuser-storage`) and reads each user's name from the
    `hub.jupyter.org/username` *annotation* — never from the PVC name, which KubeSpawner slugs
    and hashes, nor from the label of the same name, which is a lossy slug;
 2. finds running single-user servers (same annotation) and skips those users (their own server
    pushes them) or pins their Job to the server's node;
-3. optionally asks the JupyterHub API for `last_activity` and skips users idle since the last
-   successful push recorded on their PVC (`drive-sync/last-push`): most students are idle on
-   most nights, so the nightly cost follows the active users;
-4. creates one Job per remaining user with a deterministic name per user per night — a rerun
-   meets 409 AlreadyExists and adopts the Job instead of making a second one — keeping at most
-   `max_parallel` drive-sync Jobs active;
+3. optionally asks the JupyterHub API for `last_activity` (activity.py) and skips users idle
+   since the last successful push recorded on their PVC (`drive-sync/last-push`);
+4. creates one Job per remaining user (manifest.py), adopting tonight's Job when it already
+   exists, keeping at most `max_parallel` drive-sync Jobs active;
 5. waits, reads each Job's per-user report from its pod's termination message, and prints one
-   JSON line per user and a summary line.
+   JSON line per user and a summary line (report.py).
 
 Tokens never appear here: the Job reads the encryption key from a Secret via `secretKeyRef`,
 the credentials stay in the user's volume, and the hub API token is only sent as a header.
@@ -24,105 +21,42 @@ the credentials stay in the user's volume, and the hub API token is only sent as
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import os
 import sys
 import time
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
-from ..core.settings import API_ROOT_ENV, CLIENT_SECRETS_ENV, KEY_ENV, STATE_SUBDIR
-from .runner import emit, is_failure
+from kubernetes import client, config
+from kubernetes.client import V1Job
+from kubernetes.client.exceptions import ApiException
+
+from ..core.errors import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from .activity import hub_activity, idle_since_last_push, parse_time
+from .manifest import (
+    CONTAINER,
+    JOB_NAME_LABEL,
+    LAST_PUSH_ANNOTATION,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    USERNAME_ANNOTATION,
+    DispatchOptions,
+    Target,
+    build_job,
+    job_name,
+    tonight,
+    with_release,
+)
+from .report import count_by_status, emit, is_failure, parse_line
 
 log = logging.getLogger(__name__)
 
-USERNAME_ANNOTATION = "hub.jupyter.org/username"
-LAST_PUSH_ANNOTATION = "drive-sync/last-push"
-PVC_ANNOTATION = "drive-sync/pvc"
-NIGHT_LABEL = "drive-sync/night"
-USER_LABEL = "drive-sync/user"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "jupyter-drive-sync"
-NAME_LABEL = "app.kubernetes.io/name"
-COMPONENT_LABEL = "app.kubernetes.io/component"
-RELEASE_LABEL = "app.kubernetes.io/instance"
-JOB_NAME_LABEL = "job-name"  # set by the Job controller on its pods
-CONTAINER = "push"
-HOME_MOUNT = "/home/jovyan"  # where z2jh mounts the home, so paths look the same as in the server
-SECRETS_MOUNT = "/etc/jupyter-drive-sync"
-TERMINATION_LOG = "/dev/termination-log"
-OWNER_NAME_ENV = "DRIVE_SYNC_OWNER_JOB_NAME"
-OWNER_UID_ENV = "DRIVE_SYNC_OWNER_JOB_UID"
-HUB_TOKEN_ENVS = ("DRIVE_SYNC_HUB_API_TOKEN", "JUPYTERHUB_API_TOKEN")
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-# Exit codes of `jupyter-drive-sync hub --home` that a retry cannot fix (usage, reconnect, Drive full).
-FINAL_EXIT_CODES = (2, 3, 4)
-
-
-@dataclass(slots=True)
-class DispatchOptions:
-    """Everything the dispatcher needs; the CLI fills it from flags and the environment."""
-
-    namespace: str
-    image: str
-    secret_name: str = "jupyter-drive-sync"
-    pvc_selector: str = "component=singleuser-storage"
-    server_selector: str = "component=singleuser-server"
-    release: str | None = None  # adds app.kubernetes.io/instance=<release> to both selectors
-    running_users: str = "skip"  # "skip" | "pin"
-    max_parallel: int = 10
-    active_deadline_seconds: int = 3600
-    ttl_seconds_after_finished: int = 6 * 3600
-    backoff_limit: int = 2
-    night: str | None = None  # YYYY-MM-DD (UTC); default today
-    job_prefix: str = "drive-sync"
-    owner_name: str | None = None  # the dispatcher's own Job (downward API), for garbage collection
-    owner_uid: str | None = None
-    api_root: str | None = None  # passed to the push Jobs (e.g. an emulator); default Google
-    folder_template: str | None = None
-    push_workers: int | None = None
-    image_pull_policy: str = "IfNotPresent"
-    poll_seconds: float = 10.0
-    wait_timeout: float = 0.0  # 0: wait until every Job has finished
-    hub_api_url: str | None = None  # enables the "idle since last push" skip
-    hub_api_token: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One user's volume and where (if anywhere) it is attached right now."""
-
-    username: str
-    pvc: str
-    node: str | None = None  # pin the Job here (the user's server runs on it)
-    last_push: dt.datetime | None = None
-
-
-# -- names and selectors ------------------------------------------------------------------------
-
-
-def user_hash(username: str) -> str:
-    return hashlib.sha256(username.encode("utf-8")).hexdigest()[:12]
-
-
-def tonight(now: dt.datetime | None = None) -> str:
-    return (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d")
-
-
-def job_name(username: str, night: str, prefix: str = "drive-sync") -> str:
-    """`drive-sync-20260501-<hash>`: DNS-1123, ≤ 63 chars, the same for a user all night."""
-    return f"{prefix}-{night.replace('-', '')}-{user_hash(username)}"
-
-
-def with_release(selector: str, release: str | None) -> str:
-    return f"{selector},{RELEASE_LABEL}={release}" if release else selector
 
 
 def default_namespace(environ: dict[str, str] | None = None) -> str:
+    """The dispatcher's own namespace (POD_NAMESPACE or the service account's), else "default"."""
     env = os.environ if environ is None else environ
     if env.get("POD_NAMESPACE"):
         return env["POD_NAMESPACE"]
@@ -135,8 +69,6 @@ def default_namespace(environ: dict[str, str] | None = None) -> str:
 
 def make_api_client(host: str | None = None) -> Any:
     """The official client: `host` for tests and port-forwards, else in-cluster, else kubeconfig."""
-    from kubernetes import client, config
-
     if host:
         return client.ApiClient(client.Configuration(host=host))
     try:
@@ -144,111 +76,6 @@ def make_api_client(host: str | None = None) -> Any:
     except config.ConfigException:
         config.load_kube_config()
     return client.ApiClient()
-
-
-# -- the Job -------------------------------------------------------------------------------------
-
-
-def build_job(target: Target, options: DispatchOptions, night: str) -> dict[str, Any]:
-    """The batch/v1 Job that pushes one user's volume; a plain dict (what goes over the wire).
-
-    The home is mounted read-only; only the tool's own state directory (same volume, subPath)
-    is writable, because the push records Drive IDs and takes its lock there.
-    """
-    name = job_name(target.username, night, options.job_prefix)
-    labels = {
-        NAME_LABEL: "jupyter-drive-sync",
-        COMPONENT_LABEL: "push",
-        MANAGED_BY_LABEL: MANAGED_BY,
-        NIGHT_LABEL: night,
-        USER_LABEL: user_hash(target.username),
-    }
-    annotations = {USERNAME_ANNOTATION: target.username, PVC_ANNOTATION: target.pvc}
-    args = ["hub", "--home", HOME_MOUNT, "--user", target.username, "--termination-log", TERMINATION_LOG]
-    if options.folder_template:
-        args += ["--folder-template", options.folder_template]
-    if options.push_workers:
-        args += ["--workers", str(options.push_workers)]
-    env = [
-        {"name": "HOME", "value": HOME_MOUNT},
-        {"name": "JUPYTERHUB_USER", "value": target.username},
-        {"name": KEY_ENV, "valueFrom": {"secretKeyRef": {
-            "name": options.secret_name, "key": "encryption-key", "optional": True}}},
-        {"name": CLIENT_SECRETS_ENV, "value": f"{SECRETS_MOUNT}/client_secrets.json"},
-    ]
-    if options.api_root:
-        env.append({"name": API_ROOT_ENV, "value": options.api_root})
-    container = {
-        "name": CONTAINER,
-        "image": options.image,
-        "imagePullPolicy": options.image_pull_policy,
-        "command": ["jupyter-drive-sync"],
-        "args": args,
-        "env": env,
-        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        "terminationMessagePath": TERMINATION_LOG,
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [
-            {"name": "home", "mountPath": HOME_MOUNT, "readOnly": True},
-            {"name": "home", "mountPath": f"{HOME_MOUNT}/{STATE_SUBDIR.as_posix()}",
-             "subPath": STATE_SUBDIR.as_posix()},
-            {"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
-    }
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": {
-            "runAsUser": 1000,
-            "runAsGroup": 100,
-            "fsGroup": 100,
-            "fsGroupChangePolicy": "OnRootMismatch",  # no recursive chown of 20,000 files a night
-            "runAsNonRoot": True,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [container],
-        "volumes": [
-            {"name": "home", "persistentVolumeClaim": {"claimName": target.pvc}},
-            {"name": "secrets", "secret": {
-                "secretName": options.secret_name, "optional": True, "defaultMode": 0o440,
-                "items": [{"key": "client_secrets.json", "path": "client_secrets.json"}]}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-        ],
-    }
-    if target.node:
-        pod_spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchFields": [
-                {"key": "metadata.name", "operator": "In", "values": [target.node]}]}]}}}
-    metadata: dict[str, Any] = {"name": name, "labels": labels, "annotations": annotations}
-    if options.owner_name and options.owner_uid:
-        metadata["ownerReferences"] = [{
-            "apiVersion": "batch/v1", "kind": "Job",
-            "name": options.owner_name, "uid": options.owner_uid,
-        }]
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": metadata,
-        "spec": {
-            "backoffLimit": options.backoff_limit,
-            "activeDeadlineSeconds": options.active_deadline_seconds,
-            "ttlSecondsAfterFinished": options.ttl_seconds_after_finished,
-            "podFailurePolicy": {"rules": [
-                {"action": "FailJob", "onExitCodes": {
-                    "containerName": CONTAINER, "operator": "In", "values": list(FINAL_EXIT_CODES)}},
-                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
-            ]},
-            "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
-        },
-    }
 
 
 # -- discovery -----------------------------------------------------------------------------------
@@ -271,16 +98,6 @@ def _annotation(obj: Any, key: str) -> str | None:
     ann = obj.metadata.annotations or {}
     value = ann.get(key)
     return value or None
-
-
-def _parse_time(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 def running_servers(core: Any, options: DispatchOptions) -> dict[str, str | None]:
@@ -318,7 +135,7 @@ def discover(core: Any, options: DispatchOptions) -> tuple[list[Target], list[di
             skipped.append(_line(user, name, "skipped", "another PVC of this user is already scheduled"))
             continue
         seen.add(user)
-        last_push = _parse_time(_annotation(pvc, LAST_PUSH_ANNOTATION))
+        last_push = parse_time(_annotation(pvc, LAST_PUSH_ANNOTATION))
         if user in servers:
             node = servers[user]
             if options.running_users == "pin" and node:
@@ -330,42 +147,6 @@ def discover(core: Any, options: DispatchOptions) -> tuple[list[Target], list[di
             continue
         targets.append(Target(user, name, last_push=last_push))
     return targets, skipped
-
-
-def hub_activity(url: str, token: str | None, timeout: float = 30.0) -> dict[str, dt.datetime | None]:
-    """username → latest `last_activity` (user or any of their servers) from the JupyterHub API.
-
-    Follows JupyterHub's pagination when the hub offers it (≥ 2.0), plain lists otherwise.
-    The token needs the scopes `list:users` and `read:users:activity`.
-    """
-    activity: dict[str, dt.datetime | None] = {}
-    base = url.rstrip("/") + "/users"
-    offset = 0
-    while True:
-        req = urllib.request.Request(f"{base}?{urllib.parse.urlencode({'offset': offset, 'limit': 200})}")
-        req.add_header("Accept", "application/jupyterhub-pagination+json")
-        if token:
-            req.add_header("Authorization", f"token {token}")
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (admin-configured URL)
-            body = json.load(resp)
-        items = body.get("items", []) if isinstance(body, dict) else body
-        for user in items:
-            times = [_parse_time(user.get("last_activity"))]
-            times += [_parse_time((s or {}).get("last_activity")) for s in (user.get("servers") or {}).values()]
-            known = [t for t in times if t]
-            activity[user["name"]] = max(known) if known else None
-        nxt = body.get("_pagination", {}).get("next") if isinstance(body, dict) else None
-        if not nxt or not items:
-            return activity
-        offset = int(nxt.get("offset", offset + len(items)))
-
-
-def idle_since_last_push(target: Target, activity: dict[str, dt.datetime | None]) -> bool:
-    """True when the user's server cannot have changed the home since the last good push."""
-    if target.last_push is None:
-        return False
-    last = activity.get(target.username)
-    return last is None or last <= target.last_push
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -410,11 +191,8 @@ def pod_report(core: Any, namespace: str, name: str) -> tuple[dict[str, Any] | N
             if cs.name != CONTAINER or term is None:
                 continue
             message = (term.message or "").strip()
-            try:
-                report = json.loads(message.splitlines()[-1]) if message else None
-            except ValueError:
-                report = None
-            if isinstance(report, dict):
+            report = parse_line(message)
+            if report is not None:
                 return report, None
             detail = f"exit {term.exit_code}" + (f" ({term.reason})" if term.reason else "")
             return None, f"{detail}: {message[-300:]}" if message else detail
@@ -436,8 +214,6 @@ class Dispatcher:
     def __init__(self, api_client: Any, options: DispatchOptions, out: TextIO,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        from kubernetes import client
-
         self.core = client.CoreV1Api(api_client)
         self.batch = client.BatchV1Api(api_client)
         self.options = options
@@ -454,9 +230,6 @@ class Dispatcher:
         emit(self.out, line)
 
     def run(self) -> int:
-        from kubernetes.client import V1Job
-        from kubernetes.client.exceptions import ApiException
-
         started = self.clock()
         opts = self.options
         targets, skipped = discover(self.core, opts)
@@ -530,8 +303,6 @@ class Dispatcher:
 
     def _poll(self, tracked: dict[str, _Tracked]) -> None:
         """GET each unfinished Job (≤ max_parallel requests); report and forget finished ones."""
-        from kubernetes.client.exceptions import ApiException
-
         for name in list(tracked):
             entry = tracked[name]
             try:
@@ -578,8 +349,6 @@ class Dispatcher:
 
     def _record_push(self, target: Target, when: dt.datetime) -> None:
         """Annotate the PVC so tomorrow's run can skip the user if they stay idle."""
-        from kubernetes.client.exceptions import ApiException
-
         if self._patch_denied:
             return
         stamp = when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -596,8 +365,6 @@ class Dispatcher:
 
     def _give_up(self, tracked: dict[str, _Tracked], pending: Iterable[Target]) -> None:
         """The window is over: stop tonight's unfinished Jobs so they release their volumes."""
-        from kubernetes.client.exceptions import ApiException
-
         for name, entry in tracked.items():
             if entry.target is None:
                 continue
@@ -614,23 +381,19 @@ class Dispatcher:
 
     def _summary(self, started: float) -> int:
         users = [ln for ln in self.lines if ln.get("type") == "user"]
-        by_status: dict[str, int] = {}
-        for ln in users:
-            by_status[ln["status"]] = by_status.get(ln["status"], 0) + 1
+        by_status = count_by_status(users)
         failed = sum(1 for ln in users if is_failure(ln["status"]))
         emit(self.out, {
             "type": "summary", "mode": "kubernetes", "night": self.night, "users": len(users),
             "failed": failed, "by_status": by_status, **self.counts,
             "seconds": round(self.clock() - started, 3),
         })
-        return 1 if failed else 0
+        return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
 def dispatch(options: DispatchOptions, out: TextIO, api_client: Any | None = None,
              kube_host: str | None = None, sleep: Callable[[float], None] = time.sleep) -> int:
     """Run one night's dispatch; exit status 0 when nobody failed, 1 otherwise."""
-    from kubernetes.client.exceptions import ApiException
-
     api = api_client if api_client is not None else make_api_client(kube_host)
     try:
         return Dispatcher(api, options, out, sleep=sleep).run()
@@ -638,4 +401,4 @@ def dispatch(options: DispatchOptions, out: TextIO, api_client: Any | None = Non
         # Most often RBAC (403) or a wrong namespace: say which call, not a traceback.
         print(f"jupyter-drive-sync hub: Kubernetes API refused a request: {exc.status} {exc.reason}",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE

@@ -1,9 +1,9 @@
 """Helpers shared by the test folders, written once: files in a home, the Drive tree as the
 emulator's admin view shows it, and a browser-like client of the Jupyter server extension.
 
-Import with `from helpers import ...` (tests/conftest.py keeps this folder on sys.path).
-Fixtures live in the conftest files; the server ones that must follow pytest-jupyter's own
-(`jp_server_config`) are in `server_fixtures.py`.
+Import with `from tests.support.helpers import ...`. Fixtures live in the conftest files and
+the emulator's pytest plugin; the server ones that must follow pytest-jupyter's own
+(`jp_server_config`) are in `server_fixtures.py` beside this module.
 """
 
 from __future__ import annotations

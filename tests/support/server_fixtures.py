@@ -1,7 +1,7 @@
 """A Jupyter server with the drive-sync extension, wired to the test's Drive emulator: the
 fixtures every server test module needs, written once.
 
-Use with `from server_fixtures import *` in a conftest or a test module: it brings in
+Use with `from tests.support.server_fixtures import *` in a conftest or a test module: it brings in
 pytest-jupyter's fixtures, then overrides `jp_server_config` (which must come after them).
 Kept out of tests/conftest.py on purpose: pytest-jupyter's autouse clean-ups would slow down
 every other test.
@@ -16,7 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403 - the server fixtures, re-exported
 
-from helpers import Session
+from tests.support.helpers import Session
 
 HUB_VARS = (
     "JUPYTERHUB_SERVICE_PREFIX",

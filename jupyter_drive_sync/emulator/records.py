@@ -1,0 +1,123 @@
+"""What the Drive store holds: file and revision records, content checksums, Drive's times.
+
+Plain values shared by the store, the query language and the Drive routes; no I/O here.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from dataclasses import dataclass, field, replace
+
+FOLDER_MIME = "application/vnd.google-apps.folder"
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{10,100}$")  # what Drive accepts as a file id in a create body
+
+_TIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*([Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+# ---------------------------------------------------------------- time (RFC 3339, ms precision)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def format_time(ms: int) -> str:
+    """RFC 3339 with milliseconds and `Z`, exactly as Drive prints it."""
+    secs, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{millis:03d}Z"
+
+
+def parse_time(text: str) -> int:
+    """Milliseconds since the epoch for an RFC 3339 string (no zone = UTC); ValueError if bad."""
+    m = _TIME_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"bad time {text!r}")
+    y, mo, d, hh, mm, ss, frac, zone = m.groups()
+    tup = (int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
+    if not (1 <= tup[1] <= 12 and 1 <= tup[2] <= 31 and tup[3] < 24 and tup[4] < 60 and tup[5] < 61):
+        raise ValueError(f"bad time {text!r}")
+    secs = calendar.timegm(tup + (0, 0, 0))
+    if zone and zone not in "Zz":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        secs -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    millis = int((frac or "0")[:3].ljust(3, "0"))
+    return secs * 1000 + millis
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(slots=True)
+class Blob:
+    """Content already in the blob store, with the checksums Drive reports."""
+
+    sha256: str
+    md5: str
+    sha1: str
+    size: int
+
+
+@dataclass(slots=True)
+class RevRec:
+    id: str
+    md5: str
+    sha1: str
+    sha256: str
+    size: int
+    modified_ms: int
+    keep_forever: bool = False
+    mime_type: str = "application/octet-stream"
+    original_filename: str | None = None
+
+
+@dataclass(slots=True)
+class FileRec:
+    id: str
+    owner: str
+    name: str
+    mime_type: str
+    parent: str | None
+    creator_client: str
+    created_ms: int
+    modified_ms: int
+    version: int = 0
+    trashed: bool = False
+    explicitly_trashed: bool = False
+    trashed_ms: int | None = None
+    starred: bool = False
+    description: str | None = None
+    modified_by_me_ms: int | None = None
+    viewed_by_me_ms: int | None = None
+    original_filename: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+    app_properties: dict[str, dict[str, str]] = field(default_factory=dict)  # client_id -> map
+    is_root: bool = False
+    revisions: list[RevRec] = field(default_factory=list)
+
+    @property
+    def is_folder(self) -> bool:
+        return self.mime_type == FOLDER_MIME
+
+    @property
+    def head(self) -> RevRec | None:
+        return self.revisions[-1] if self.revisions else None
+
+    @property
+    def size(self) -> int:
+        head = self.head
+        return head.size if head else 0
+
+    def copy(self) -> "FileRec":
+        """An editable copy: maps and the revision list are new objects (revisions shared)."""
+        return replace(
+            self,
+            properties=dict(self.properties),
+            app_properties={k: dict(v) for k, v in self.app_properties.items()},
+            revisions=list(self.revisions),
+        )
+

@@ -1,0 +1,119 @@
+"""What a home's Drive backup holds, read-only: for the restore dialog and for a restore's start.
+
+Browsing never writes Drive nor the state DB (it reads the stored root folder ID read-only),
+so the dialog can be opened while a push or restore runs. With the `drive.file` scope only
+what this app put on Drive is visible, not other files of the user's Drive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..auth.session import connect
+from ..core.errors import SyncError
+from ..core.options import RestoreOptions
+from ..core.settings import folder_name, resolve_username, state_dir
+from ..drive.client import DriveClient
+from ..drive.errors import NotFound
+from ..drive.types import DriveFile, to_rfc3339
+from ..home.scan import display_path
+from .restore_names import join, match_child, safe_names, split_subpath
+from .status import stored_root_folder_id
+
+SCOPE_NOTE = ("With the drive.file permission, restore sees only what this app put on Drive "
+              "(what earlier backups uploaded), not other files in your Drive.")
+
+
+class NothingToRestore(SyncError):
+    """No backup folder on Drive for this home, or nothing at the requested sub-path."""
+
+    exit_code = 1
+    error_kind = "nothing_to_restore"
+
+
+def find_root(client: DriveClient, stored_id: str | None, parts: list[str]) -> DriveFile | None:
+    """The home's Drive folder: by its stored ID (the user may have renamed or moved it), else
+    by the folder template's path."""
+    if stored_id:
+        try:
+            f = client.get(stored_id)
+        except NotFound:
+            f = None
+        if f is not None and not f.trashed and f.is_folder:
+            return f
+    parent = "root"
+    found: DriveFile | None = None
+    for name in parts:
+        hits = sorted(client.find_folders(name, parent), key=lambda f: (f.modified_ms, f.id))
+        if not hits:
+            return None
+        found = hits[0]
+        parent = found.id
+    return found
+
+
+def no_backup(roots: list[str]) -> NothingToRestore:
+    return NothingToRestore(f"there is no backup at {'/'.join(roots)} in this Google Drive. {SCOPE_NOTE}")
+
+
+def backup_parts(options: RestoreOptions) -> list[str]:
+    """The Drive folder path (names from My Drive down) the home's backup is expected at."""
+    return folder_name(options.folder_template, resolve_username(Path(options.home), options.user)).split("/")
+
+
+def _connect(options: RestoreOptions) -> DriveClient:
+    return connect(Path(options.home), options.credentials_path, options.encryption_key, options.api_root)
+
+
+def _stored_root(options: RestoreOptions, client: DriveClient) -> DriveFile | None:
+    stored = stored_root_folder_id(state_dir(Path(options.home)))
+    return find_root(client, stored, backup_parts(options))
+
+
+def list_remote(options: RestoreOptions, path: str = "") -> dict[str, Any]:
+    """The Drive folder at `path` (local names, relative to the home): folders first, by name.
+
+    ValueError for a bad path; NothingToRestore when the backup or the path does not exist.
+    """
+    parts = split_subpath(path)
+    client = _connect(options)
+    try:
+        root = _stored_root(options, client)
+        if root is None:
+            raise no_backup(backup_parts(options))
+        node, rel = root, ""
+        for part in parts:
+            match = match_child(client.list_children(node.id), part)
+            if match is None or not match.is_folder:
+                raise NothingToRestore(f"no folder called {display_path(join(rel, part))!r} in the Drive backup")
+            node, rel = match, join(rel, part)
+        entries = []
+        for n in safe_names(client.list_children(node.id)):
+            f = n.file
+            name = n.local if n.local is not None else f.name
+            entries.append({
+                "name": name,
+                "drive_name": f.name,
+                "path": join(rel, name),
+                "is_folder": f.is_folder,
+                "size": f.size,
+                "modified_time": to_rfc3339(f.modified_ms) if f.modified_ms else None,
+                "md5": f.md5,
+                "restorable": n.local is not None,
+                "note": n.skipped or n.renamed,
+            })
+        entries.sort(key=lambda e: (not e["is_folder"], e["name"].casefold(), e["name"]))
+        return {"path": rel, "root_folder_id": root.id, "entries": entries}
+    finally:
+        client.close()
+
+
+def probe_backup(options: RestoreOptions) -> bool:
+    """Whether the user's Drive folder exists and holds anything (≤ 1 + folders-deep requests)."""
+    client = _connect(options)
+    try:
+        root = _stored_root(options, client)
+        return root is not None and next(iter(client.list_children(root.id)), None) is not None
+    finally:
+        client.close()

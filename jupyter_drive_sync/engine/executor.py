@@ -1,0 +1,383 @@
+"""Carry out a push's planned actions on Drive, recording each result as soon as Drive confirms it.
+
+Order: fresh IDs for everything new (recorded as *pending* before any create, so a retry or a
+rerun creates with the same ID and never a second copy), then folders (untrash top-down,
+creates in batches), then files in a bounded worker pool (empty files in batches), then trashes.
+
+Per-file problems go to the summary; a run-ending error (the user must reconnect, Drive full,
+the daily cap) stops every task still queued or already handed to a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Mapping, Protocol, TypeVar
+
+from ..core.errors import DriveRefused, NotConnected
+from ..core.model import Action, ActionKind, EntryStatus, LocalEntry, StateEntry
+from ..drive.client import DriveClient
+from ..drive.errors import DriveApiError, NotFound
+from ..drive.types import DriveFile, NewEmptyFile, NewFolder, mime_type_for
+from ..home.fs_guards import NotBeneath, open_beneath
+from ..home.scan import display_path
+from ..home.state_db import StateDB
+from .plan import PlanRows
+from .pool import raise_first_error
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EMPTY_BATCH = 100  # empty files per batch request (Drive's limit on calls in a batch)
+UPLOADS = (ActionKind.CREATE, ActionKind.UPDATE_CONTENT)  # the actions that send content
+
+
+def ms(ns: int) -> int:
+    return ns // 1_000_000
+
+
+def synced_row(path: str, f: DriveFile, local: LocalEntry, *, md5: str | None = None) -> StateEntry:
+    """What the state DB remembers after Drive confirmed a write of `local` as `f`."""
+    return StateEntry(
+        path=path,
+        drive_id=f.id,
+        is_dir=local.is_dir,
+        status=EntryStatus.SYNCED,
+        local_size=local.size,
+        local_mtime_ns=local.mtime_ns,
+        md5=md5 if md5 is not None else f.md5,
+        drive_md5=f.md5,
+        drive_modified_ms=f.modified_ms,
+        drive_head_revision=f.head_revision,
+        drive_trashed=f.trashed,
+    )
+
+
+class PushReport(Protocol):
+    """Where the executor reports (the push run: its summary and progress)."""
+
+    def skip(self, path: str, reason: str) -> None: ...
+
+    def fail(self, path: str, error: str) -> None: ...
+
+    def emit(self, phase: str, current: str | None = None, *, force: bool = True) -> None: ...
+
+    def byte_counter(self, then: Callable[[], None] | None = None) -> Callable[[int], None]: ...
+
+    def count(self, a: Action) -> None: ...
+
+    def files_confirmed(self, n: int, bytes_uploaded: int = 0) -> None: ...
+
+
+class Executor:
+    """One push's execution: the client, the state DB, and the rows planning saw."""
+
+    def __init__(self, report: PushReport, client: DriveClient, db: StateDB, state: PlanRows, home: Path,
+                 *, workers: int, spare_ids: list[str]) -> None:
+        self.report = report
+        self.client = client
+        self.db = db
+        self.state = state
+        self.home = home
+        self.workers = workers
+        self.spare_ids = spare_ids  # generated with the root folder's, not yet used
+        # Set by the first run-ending error (reconnect, Drive full, daily cap): tasks the pool
+        # has already handed to a worker then return at once instead of sending more refused
+        # requests before the pool is cancelled.
+        self._ending = threading.Event()
+
+    def execute(self, root_id: str, actions: list[Action]) -> None:
+        actions = self._assign_ids(actions)
+        folder_ids: dict[str, str] = {"": root_id}
+        for r in self.state.entries():  # folder rows are never clean: all are here
+            if r.is_dir:
+                folder_ids[r.path] = r.drive_id
+        failed_folders: set[str] = set()
+
+        def parent_id(a: Action) -> str | None:
+            parent = a.parent_path or ""
+            if parent in failed_folders:
+                return None
+            return folder_ids.get(parent)
+
+        folder_actions = [a for a in actions if a.local is not None and a.local.is_dir
+                          and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME)]
+        self._folders(folder_actions, folder_ids, failed_folders, parent_id)
+        in_folders = {id(a) for a in folder_actions}
+        self._files([a for a in actions if a.kind is not ActionKind.TRASH and id(a) not in in_folders], parent_id)
+        for a in actions:
+            if a.kind is ActionKind.TRASH:
+                self.guard(a, lambda a=a: self._trash(a))
+
+    def _assign_ids(self, actions: list[Action]) -> list[Action]:
+        """Fresh IDs for everything new, recorded as pending before any create."""
+        new = [a for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE) and a.drive_id is None]
+        if new:
+            spare, self.spare_ids = self.spare_ids[:len(new)], self.spare_ids[len(new):]
+            ids = spare + (self.client.generate_ids(len(new) - len(spare)) if len(new) > len(spare) else [])
+            new_set = {id(a) for a in new}
+            assigned = {a.path: i for a, i in zip(new, ids)}
+            actions = [replace(a, drive_id=assigned[a.path]) if id(a) in new_set else a for a in actions]
+        self.db.record_pending(
+            StateEntry(path=a.path, drive_id=a.drive_id, is_dir=a.kind is ActionKind.MKDIR,
+                       local_size=a.local.size, local_mtime_ns=a.local.mtime_ns)
+            for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE)
+            and a.local is not None and a.drive_id is not None
+        )
+        return actions
+
+    def _folders(self, folder_actions: list[Action], folder_ids: dict[str, str], failed_folders: set[str],
+                 parent_id: Callable[[Action], str | None]) -> None:
+        """Folders: untrash first (top-down), then creates in batches."""
+        for a in folder_actions:
+            if a.kind is ActionKind.MKDIR:
+                folder_ids[a.path] = a.drive_id  # children may be created in the same batch round
+        for a in folder_actions:
+            if a.kind is ActionKind.UPDATE_MTIME:
+                self.guard(a, lambda a=a: self._folder_meta(a))
+        mkdirs = [a for a in folder_actions if a.kind is ActionKind.MKDIR]
+        if not mkdirs:
+            return
+        items = []
+        for a in mkdirs:
+            pid = parent_id(a)
+            if pid is None:
+                failed_folders.add(a.path)
+                self.report.fail(a.path, "its parent folder could not be created")
+                continue
+            items.append(NewFolder(a.drive_id, a.path.rpartition("/")[2], pid, ms(a.local.mtime_ns)))
+        results = self.client.create_folders(items)
+        for a in mkdirs:
+            if a.path in failed_folders:
+                continue
+            r = results.get(a.drive_id)
+            if r is None or isinstance(r, Exception):
+                failed_folders.add(a.path)
+                self.report.fail(a.path, str(r) if r is not None else "folder not created")
+                continue
+            self.db.record_synced(synced_row(a.path, r, a.local))
+            self.report.count(a)
+
+    def _files(self, file_actions: list[Action], parent_id: Callable[[Action], str | None]) -> None:
+        """Files, in a worker pool; files that were empty at the scan in batches."""
+        forget = [a.path for a in file_actions if a.kind is ActionKind.FORGET_LOCAL]
+        if forget:
+            self.db.mark_local_deleted(forget)
+        with ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="push") as pool:
+            futures: list[Future] = []
+            empties: list[tuple[Action, str]] = []
+            for a in file_actions:
+                if a.kind in (ActionKind.KEEP_DRIVE, ActionKind.SKIP):
+                    self.report.count(a)
+                    continue
+                if a.kind is ActionKind.FORGET_LOCAL:
+                    continue
+                pid = parent_id(a)
+                if pid is None:
+                    self.report.fail(a.path, "its parent folder could not be created")
+                    continue
+                if a.kind is ActionKind.CREATE and a.local is not None and a.local.size == 0:
+                    empties.append((a, pid))  # no media: created in batches below
+                    continue
+                futures.append(pool.submit(self.guard, a, lambda a=a, pid=pid: self._file(a, pid)))
+            for start in range(0, len(empties), EMPTY_BATCH):
+                futures.append(pool.submit(self._unless_ending, self._empty_batch, empties[start:start + EMPTY_BATCH]))
+            raise_first_error(futures)  # run-ending (reauth, storage full, daily cap)
+
+    # -- guarding ------------------------------------------------------------------------------
+
+    def guard(self, a: Action, fn: Callable[[], T]) -> T | None:
+        """Run one action; per-file errors go to the summary (then None), run-ending ones propagate."""
+        try:
+            return self._unless_ending(fn)
+        except (NotConnected, DriveRefused):
+            raise
+        except FileNotFoundError:
+            self.report.skip(a.path, "disappeared before it could be uploaded")
+        except PermissionError as exc:
+            self.report.fail(a.path, f"cannot read: {exc.strerror or exc}")
+        except DriveApiError as exc:
+            self.report.fail(a.path, str(exc))
+        except OSError as exc:
+            self.report.fail(a.path, f"{type(exc).__name__}: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - one file's surprise must not end the run
+            log.exception("unexpected error on %s", display_path(a.path))
+            self.report.fail(a.path, f"{type(exc).__name__}: {exc}")
+        return None
+
+    def _unless_ending(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """Run a pool task unless the run is ending; a run-ending error it raises ends it."""
+        if self._ending.is_set():
+            return None
+        try:
+            return fn(*args)
+        except (NotConnected, DriveRefused):
+            self._ending.set()
+            raise
+
+    # -- empty files ---------------------------------------------------------------------------
+
+    def _empty_batch(self, group: list[tuple[Action, str]]) -> None:
+        """Create files that were empty at the scan in one batch request (metadata only).
+
+        Each is stat'ed again first (safely, as an upload would open it): one that is no longer
+        empty goes the normal way (an upload), one that is gone or unreadable is reported as an
+        upload would report it. Drive gets the mtime seen now, and the state DB records what
+        Drive confirmed, as for any create.
+        """
+        still_empty: list[tuple[Action, LocalEntry]] = []
+        items: list[NewEmptyFile] = []
+        grown: list[tuple[Action, str]] = []
+        for a, pid in group:
+            st = self.guard(a, lambda a=a: self._restat(a))
+            if st is None:
+                continue
+            if st.st_size:
+                grown.append((a, pid))
+                continue
+            assert a.drive_id is not None
+            still_empty.append((a, LocalEntry(a.path, False, 0, st.st_mtime_ns)))
+            items.append(NewEmptyFile(a.drive_id, a.path.rpartition("/")[2], pid, ms(st.st_mtime_ns),
+                                      mime_type_for(self.home / a.path)))
+        if items:
+            self.report.emit("uploading", still_empty[0][0].path)
+            try:
+                results: dict[str, Any] = self.client.create_empty_files(items)
+            except (NotConnected, DriveRefused):
+                raise
+            except Exception as exc:  # noqa: BLE001 - as guard does, for each file of the batch
+                if not isinstance(exc, DriveApiError):
+                    log.exception("unexpected error creating %d empty files", len(items))
+                results = {f.id: exc for f in items}
+            self._record_empties(still_empty, results)
+        for a, pid in grown:
+            self.guard(a, lambda a=a, pid=pid: self._file(a, pid))
+
+    def _record_empties(self, created: list[tuple[Action, LocalEntry]], results: Mapping[str, Any]) -> None:
+        """Record what the batch confirmed (one transaction), report what it did not."""
+        rows: list[StateEntry] = []
+        done: list[tuple[Action, LocalEntry]] = []
+        for a, local in created:
+            r = results.get(a.drive_id or "")
+            if r is None:
+                self.report.fail(a.path, "not created")
+            elif isinstance(r, Exception):
+                self.report.fail(a.path, str(r) if isinstance(r, DriveApiError) else f"{type(r).__name__}: {r}")
+            else:
+                rows.append(synced_row(a.path, r, local))
+                done.append((a, local))
+        self.db.record_synced_many(rows)
+        self.report.files_confirmed(len(done))
+        for a, _ in done:
+            self.report.count(a)
+        if done:
+            self.report.emit("uploading", done[-1][0].path)
+        for a, local in done:
+            if self._changed_since(a.path, local):
+                self.report.skip(a.path, "changed while it was being uploaded: Drive has the empty version seen "
+                                         "then; the next push sends it again")
+
+    def _restat(self, a: Action) -> os.stat_result | None:
+        """The file's stat now, reached the way an upload reaches it (no symlink on the way);
+        None, reported, if it is no longer a regular file beneath the home."""
+        try:
+            fh = open_beneath(self.home, a.path)
+        except NotBeneath as exc:
+            self.report.skip(a.path, exc.strerror or "no longer a regular file")
+            return None
+        with fh:
+            return os.fstat(fh.fileno())
+
+    def _changed_since(self, path: str, local: LocalEntry) -> bool:
+        """Whether `path` no longer matches `local` (quietly False if it cannot be looked at)."""
+        try:
+            with open_beneath(self.home, path) as fh:
+                st = os.fstat(fh.fileno())
+        except OSError:  # NotBeneath too
+            return False
+        return (st.st_size, st.st_mtime_ns) != (local.size, local.mtime_ns)
+
+    # -- one action ----------------------------------------------------------------------------
+
+    def _folder_meta(self, a: Action) -> None:
+        f = self.client.update_metadata(a.drive_id, modified_ms=ms(a.local.mtime_ns),
+                                        trashed=False if a.untrash else None)
+        self.db.record_synced(synced_row(a.path, f, a.local))
+        self.report.count(a)
+
+    def _file(self, a: Action, pid: str) -> None:
+        self.report.emit("uploading", a.path)
+        if a.kind not in UPLOADS:
+            self._file_action(a, pid, None)
+            return
+        try:
+            # never through a symlink, even one swapped in since the scan (see open_beneath)
+            source = open_beneath(self.home, a.path)
+        except NotBeneath as exc:
+            self.report.skip(a.path, exc.strerror or "no longer a regular file")
+            return
+        with source:
+            before = os.fstat(source.fileno())
+            if not self._file_action(a, pid, source):
+                return
+            after = os.fstat(source.fileno())
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            # Drive has what was read then (a prefix, for a growing log); the state DB keeps the
+            # scan's size and time, so the next push sends the file again.
+            self.report.skip(a.path, "changed while it was being uploaded: Drive has the version read then; "
+                                     "the next push sends it again")
+
+    def _file_action(self, a: Action, pid: str, source: BinaryIO | None) -> bool:
+        """Do one file action (reading content from `source`); True once Drive confirmed it."""
+        local = a.local
+        assert local is not None and a.drive_id is not None
+        client = self.client
+        abs_path = self.home / a.path
+        progress = self.report.byte_counter()
+        mtime_ms = ms(local.mtime_ns)
+        # A big upload's session is kept in the state DB under the version actually read, so a
+        # run killed mid-upload is continued by the next one (only used above multipart size).
+        st = os.fstat(source.fileno()) if source is not None else None
+        resume = self.db.resume_slot(a.path, a.drive_id, st.st_size if st else local.size,
+                                     st.st_mtime_ns if st else local.mtime_ns)
+        f: DriveFile
+        if a.kind is ActionKind.CREATE:
+            f = client.create_file(file_id=a.drive_id, name=a.path.rpartition("/")[2], parent_id=pid,
+                                   local_path=abs_path, size=local.size, modified_ms=mtime_ms, progress=progress,
+                                   source=source, resume=resume)
+            row = synced_row(a.path, f, local)
+        elif a.kind is ActionKind.UPDATE_CONTENT:
+            if a.pin_revision:
+                client.pin_revision(a.drive_id, a.pin_revision)
+            f = client.update_content(a.drive_id, abs_path, local.size, mtime_ms, untrash=a.untrash, progress=progress,
+                                      source=source, resume=resume)
+            row = synced_row(a.path, f, local)
+        elif a.kind is ActionKind.UPDATE_MTIME:
+            f = client.update_metadata(a.drive_id, modified_ms=mtime_ms, trashed=False if a.untrash else None)
+            old = self.state.get(a.path)
+            row = synced_row(a.path, f, local, md5=old.md5 if old is not None else None)
+        else:
+            return False
+        self.db.record_synced(row)
+        self.report.files_confirmed(1, local.size if a.kind in UPLOADS else 0)
+        self.report.count(a)
+        self.report.emit("uploading", a.path)
+        return True
+
+    def _trash(self, a: Action) -> None:
+        try:
+            self.client.update_metadata(a.drive_id, trashed=True)
+        except NotFound:
+            pass  # never created, or already gone: the goal is reached
+        current = self.db.get(a.path)
+        if current is not None and current.drive_id == a.drive_id:  # not a kind change: the row is still ours
+            self.db.mark_drive_trashed(a.drive_id, local_deleted=True)
+        old = self.state.get(a.path)
+        if old is not None and old.is_dir and old.drive_id == a.drive_id:
+            prefix = a.path + "/"
+            self.db.mark_local_deleted([p for p in self.state if p.startswith(prefix)])
+        self.report.count(a)
