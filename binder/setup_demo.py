@@ -23,9 +23,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from jupyter_drive_sync.config import default_credentials_path
-from jupyter_drive_sync.credentials import CredentialStore
-from jupyter_drive_sync.demo import DEMO_EMAIL, DEMO_USER
+from jupyter_drive_sync.core.settings import default_credentials_path
+from jupyter_drive_sync.auth.credentials import CredentialStore
+from jupyter_drive_sync.cli.demo import DEMO_EMAIL, DEMO_USER
 from jupyter_drive_sync.emulator.sample import admin, connect_home, make_sample_home
 
 CONFIG_FILENAME = "jupyter_server_config.json"
