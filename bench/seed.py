@@ -46,7 +46,8 @@ def seed_pushed_state(home: Path, api_root: str, *, user: str | None = None) -> 
         fake_md5 = hashlib.md5(f"{path}:{e.size}:{e.mtime_ns}".encode()).hexdigest()
         rows.append(StateEntry(path=path, drive_id=f"seeded{n:09d}{fake_md5[:12]}", is_dir=False,
                                status=EntryStatus.SYNCED, local_size=e.size, local_mtime_ns=e.mtime_ns,
-                               md5=fake_md5, drive_md5=fake_md5, drive_modified_ms=e.mtime_ns // 1_000_000))
+                               md5=fake_md5, drive_md5=fake_md5, drive_modified_ms=e.mtime_ns // 1_000_000,
+                               local_ino=e.ino))
     with StateDB.for_home(home) as db:
         db.record_synced_many(rows)
     return {"folders_created": summary.folders_created, "files_seeded": len(rows)}

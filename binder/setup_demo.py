@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from jupyter_drive_sync.core.settings import default_credentials_path
+from jupyter_drive_sync.core.settings import default_credentials_path, redirect_uri
 from jupyter_drive_sync.auth.credentials import CredentialStore
 from jupyter_drive_sync.cli.demo import DEMO_EMAIL, DEMO_USER
 from jupyter_drive_sync.emulator.sample import admin, connect_home, make_sample_home
@@ -63,6 +63,21 @@ def wait_for_emulator(url: str, pid: int | None, timeout_s: float = 60.0) -> Non
         if time.monotonic() > deadline:
             raise RuntimeError(f"the Drive emulator did not answer at {url} within {timeout_s:.0f} s")
         time.sleep(0.2)
+
+
+def register_hub_callback(url: str) -> None:
+    """Under a hub the sign-in comes back to the hub's one callback URL: authorize it for the
+    emulator's built-in web client, which (like a Google web client) accepts registered redirect
+    URIs only. A standalone server on port 8888 is registered already; other cases are left out."""
+    try:
+        uri = redirect_uri(environ=os.environ)
+    except ValueError:  # standalone: the port is the browser's to tell
+        return
+    client_id = admin(url, "GET", "_emulator/client_secrets.json")["web"]["client_id"]
+    try:
+        admin(url, "POST", "_emulator/clients", {"client_id": client_id, "redirect_uris": [uri]})
+    except urllib.error.HTTPError as exc:  # e.g. a plain-http hub: Google would refuse it too
+        print(f"drive-sync demo: cannot register the sign-in callback {uri}: {exc}", file=sys.stderr)
 
 
 def server_config(url: str, home: Path) -> dict:
@@ -105,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         creds = store.load()
         if creds is not None:
             store.save(creds.with_account(DEMO_EMAIL))
+    else:
+        register_hub_callback(url)
 
     config_dir = demo / "jupyter-config"
     config_dir.mkdir(parents=True, exist_ok=True)

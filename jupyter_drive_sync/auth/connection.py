@@ -70,6 +70,9 @@ def check_connection(settings: SyncSettings, *, live: bool = True) -> Connection
             conn.problem = "Google no longer accepts this sign-in; reconnect Google Drive."
         except TransportError:
             pass  # offline is not a reason to ask for a new sign-in
+        else:
+            if not conn.account:  # a sign-in stored without its address: ask whose it is
+                conn.account = account_email(creds, settings.api_root) or None
     return conn
 
 

@@ -27,7 +27,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from google.oauth2.credentials import Credentials
 
 from ..core.errors import EXIT_NOT_CONNECTED
-from ..home.private_dir import UnsafeStateDir, fsync_dir_fd, in_home_state_dir, open_private_dir
+from ..home.private_dir import (UnsafeStateDir, environment_problem, fsync_dir_fd, in_home_state_dir,
+                                match_folder_owner, open_private_dir)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ class CredentialStore:
                 raise CredentialsError(
                     f"{self.path} is a symbolic link, which is not followed; reconnect Google Drive"
                 ) from None
+            problem = environment_problem(exc, "the credentials file", self.path)  # no descriptor left: not a reconnect
+            if problem is not None:
+                raise problem from None
             raise CredentialsError(f"cannot read the credentials file {self.path}: {exc.strerror or exc}") from None
         info = self._decode(raw)
         return credentials_from_info(info)
@@ -123,6 +127,7 @@ class CredentialStore:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC, 0o600, dir_fd=dfd)
             try:
                 os.fchmod(fd, 0o600)
+                match_folder_owner(fd, dfd)  # written by a run as root: still the student's
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
                     fh.flush()

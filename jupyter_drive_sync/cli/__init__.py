@@ -19,11 +19,26 @@ def _add_emulator(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("emulator", help="run the local Google Drive v3 + OAuth 2.0 stand-in")
     p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 picks a free one)")
     p.add_argument("--data-dir", default=None, help="keep accounts and files here across restarts")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every Drive request")
-    p.add_argument("--quota-per-minute", type=int, default=0,
-                   help="per-user quota units per minute (0: unlimited)")
-    p.add_argument("--fault-rate", type=float, default=0.0, help="probability of an injected fault")
+    # Flags left out keep the profile's value (None: not given).
+    p.add_argument("--profile", choices=["fast", "google"], default="fast",
+                   help="fast: no limits, no latency (default); google: Google's write rate, quotas, "
+                        "token lifetime and round-trip time at once")
+    p.add_argument("--latency-ms", type=float, default=None, help="added to every Drive request")
+    p.add_argument("--write-latency-ms", type=float, default=None,
+                   help="instead of --latency-ms for requests that change something")
+    p.add_argument("--write-rate", type=float, default=None, metavar="R",
+                   help="sustained write calls per second per account (0: unlimited; google: 3)")
+    p.add_argument("--write-burst", type=int, default=None, metavar="B",
+                   help="write calls allowed at once above the rate (google: 10)")
+    p.add_argument("--quota-per-minute", type=int, default=None,
+                   help="per-user quota units per minute (0: unlimited; google: 12000)")
+    p.add_argument("--project-quota-per-minute", type=int, default=None, metavar="P",
+                   help="quota units per minute for all users together (0: unlimited; google: 12000)")
+    p.add_argument("--fault-rate", type=float, default=None, help="probability of an injected fault")
     p.add_argument("--seed", type=int, default=None, help="seed for faults and generated ids")
+    p.add_argument("--refresh-token-lifetime", type=int, default=None, metavar="SECONDS",
+                   help="refresh tokens expire this long after issue, as for a Google app in "
+                        "'Testing' status (0: never; default 0, --profile google 7 days)")
     p.set_defaults(func=_run_emulator)
 
 
@@ -33,10 +48,16 @@ def _run_emulator(args: argparse.Namespace) -> int:
     return run(
         port=args.port,
         data_dir=args.data_dir,
+        profile=args.profile,
         latency_ms=args.latency_ms,
+        write_latency_ms=args.write_latency_ms,
+        write_rate=args.write_rate,
+        write_burst=args.write_burst,
         quota_per_minute=args.quota_per_minute,
+        project_quota_per_minute=args.project_quota_per_minute,
         fault_rate=args.fault_rate,
         seed=args.seed,
+        refresh_token_lifetime_s=args.refresh_token_lifetime,
     )
 
 
@@ -203,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jupyter-drive-sync",
         description="Back up a Jupyter home folder into the user's own Google Drive.",
+        epilog="exit status: 0 done; 1 some files failed; 2 usage, configuration or environment problem "
+               "(permissions, another owner, full disk, too many open files, state DB of a newer version); "
+               "3 not connected or must reconnect; 4 Drive refused the run (storage full, daily cap). "
+               "Errors are one line on stderr (JUPYTER_DRIVE_SYNC_DEBUG=1: with the traceback when unexpected).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -223,7 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:  # noqa: BLE001 - one line and an exit status, never a traceback
+        from .output import report_error  # here, not at the top: it imports the engine (--version stays fast)
+
+        return report_error(f"jupyter-drive-sync {args.command}", exc)
 
 
 if __name__ == "__main__":

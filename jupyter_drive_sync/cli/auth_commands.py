@@ -43,6 +43,9 @@ def _print_status(status: dict[str, Any]) -> None:
         print(f"Google Drive: must reconnect ({status['problem']})")
     else:
         print(f"Google Drive: connected as {status['account'] or '(unknown account)'}")
+        if status.get("account_changed"):
+            print(f"  the backup so far went to {status['backup_account']}; the next push backs this home up "
+                  f"to {status['account']}'s Drive")
     print(f"Folder: {status['folder']}" + (f"  {status['root_folder_url']}" if status["root_folder_url"] else ""))
     last = status["last_push"]
     if last:

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -59,13 +60,36 @@ def _push_from_cli(url: str, home: Path, *, serve: bool) -> int:
     return 0
 
 
+def _lab_port(preferred: int) -> int:
+    """`preferred` when it is free, else any free port: JupyterLab must not pick another one by
+    itself, since its sign-in callback is registered for this port (next function)."""
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
+
+
+def _register_callbacks(url: str, port: int) -> None:
+    """Authorize the lab's sign-in callback for the emulator's built-in web client, as an admin
+    adds "Authorized redirect URIs" in Google's console: a web client accepts no other."""
+    client_id = admin(url, "GET", "_emulator/client_secrets.json")["web"]["client_id"]
+    uris = [f"http://{host}:{port}/drive-sync/oauth2callback" for host in ("127.0.0.1", "localhost")]
+    admin(url, "POST", "_emulator/clients", {"client_id": client_id, "redirect_uris": uris})
+
+
 def _run_lab(url: str, home: Path, args: argparse.Namespace) -> int:
     # The consent page offers this account, so "Connect Google Drive" is two clicks.
     admin(url, "POST", "_emulator/accounts", {"email": DEMO_EMAIL})
     admin(url, "POST", "_emulator/consent", {"auto": False, "email": DEMO_EMAIL})
+    port = _lab_port(args.lab_port)
+    _register_callbacks(url, port)
     cmd = [
         sys.executable, "-m", "jupyterlab",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={args.lab_port}",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={home}",
         f"--DriveSyncApp.emulator_url={url}",
         f"--DriveSyncApp.home_dir={home}",
@@ -75,7 +99,7 @@ def _run_lab(url: str, home: Path, args: argparse.Namespace) -> int:
         cmd.append("--no-browser")
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    print(f"Sample home: {home}\nStarting JupyterLab on http://127.0.0.1:{args.lab_port}/ ...", flush=True)
+    print(f"Sample home: {home}\nStarting JupyterLab on http://127.0.0.1:{port}/ ...", flush=True)
     proc = subprocess.Popen(cmd)  # argument list, no shell
     try:
         return proc.wait()

@@ -40,7 +40,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 def describe(s: PushSummary) -> None:
     """The text summary of a push (with --json the summary object is printed instead)."""
-    print(f"created {s.created}, updated {s.updated}, metadata {s.metadata_updated}, unchanged {s.unchanged}, "
-          f"folders {s.folders_created}, trashed {s.trashed}, kept Drive copy {s.kept_drive_copy}, "
+    print(f"created {s.created}, updated {s.updated}, metadata {s.metadata_updated}, moved {s.moved}, "
+          f"unchanged {s.unchanged}, folders {s.folders_created}, trashed {s.trashed}, kept Drive copy {s.kept_drive_copy}, "
           f"conflicts {s.conflicts}, skipped {len(s.skipped)}, failed {len(s.failed)}, "
           f"{s.bytes_uploaded} bytes in {s.seconds:.1f}s")

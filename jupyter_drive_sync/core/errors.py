@@ -9,7 +9,7 @@ from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1  # the run finished but some files failed (or a run-ending error without its own status)
-EXIT_USAGE = 2  # bad options or configuration
+EXIT_USAGE = 2  # bad options or configuration, or an environment problem (EnvironmentProblem)
 EXIT_NOT_CONNECTED = 3  # no stored grant, or the student must reconnect
 EXIT_DRIVE_REFUSED = 4  # Drive storage full or the daily upload cap reached
 
@@ -24,6 +24,12 @@ class ConfigError(SyncError):
     """Bad options or configuration."""
 
     exit_code = EXIT_USAGE
+
+
+class EnvironmentProblem(ConfigError):
+    """The machine is in the way: a permission, a file of another owner, a full disk, too few
+    file descriptors, a state DB of a newer version. Nothing the run can work around; the
+    student or the admin must fix it, so it ends like a configuration error (exit 2)."""
 
 
 class NotConnected(SyncError):

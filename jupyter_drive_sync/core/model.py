@@ -16,6 +16,30 @@ ROOT_PATH = ""  # the home itself, in relative POSIX paths
 # file, restore names never produce one, and the next restore removes leftovers.
 RESTORE_PART_SUFFIX = ".drive-sync-part"
 
+# -- the times a sync can carry ------------------------------------------------------------------
+# A local mtime lives in the state DB as nanoseconds in an SQLite INTEGER (signed 64 bits:
+# 1677-09-21 .. 2262-04-11); Drive's modifiedTime is RFC 3339 with a four-digit year, to the
+# millisecond (0001 .. 9999). A file system holds more (tmpfs, btrfs: far beyond both), so a time
+# outside the narrower range, SQLite's, is clamped to its nearest end wherever a time enters the
+# sync (the scan, a stat after an upload or a download, Drive's answers): one file touched to
+# year 3000 must not stop a home's backup, and, clamped the same way on every run, it costs
+# nothing after its first push. The ends are whole milliseconds, so that a time converts between
+# the two sides exactly, and `(ms + 1) * 1_000_000` (the state DB's "in sync" test) still fits.
+MTIME_MAX_MS = 2**63 // 1_000_000 - 1  # 2262-04-11T23:47:16.853Z
+MTIME_MIN_MS = -(2**63 // 1_000_000)  # 1677-09-21T00:12:43.146Z
+MTIME_MAX_NS = MTIME_MAX_MS * 1_000_000
+MTIME_MIN_NS = MTIME_MIN_MS * 1_000_000
+
+
+def clamp_mtime_ns(ns: int) -> int:
+    """A local mtime (nanoseconds since the epoch) brought into the range the sync carries."""
+    return MTIME_MIN_NS if ns < MTIME_MIN_NS else MTIME_MAX_NS if ns > MTIME_MAX_NS else ns
+
+
+def clamp_mtime_ms(ms: int) -> int:
+    """A time in milliseconds since the epoch (Drive's modifiedTime) brought into that range."""
+    return MTIME_MIN_MS if ms < MTIME_MIN_MS else MTIME_MAX_MS if ms > MTIME_MAX_MS else ms
+
 
 class LocalEntry(NamedTuple):
     """One file or directory found by the scan (stat only, nothing read).
@@ -23,13 +47,17 @@ class LocalEntry(NamedTuple):
     A named tuple, not a dataclass: the scan makes one per file (20,000 in a typical home),
     and a tuple is built several times faster than a frozen dataclass. It also lets plan
     decide "unchanged" with one tuple compare against the state DB's (path, is_dir, size,
-    mtime_ns) row (`home.state_rows.StateRows.clean`).
+    mtime_ns, ino) row (`home.state_rows.StateRows.clean`).
     """
 
     path: str  # relative POSIX path from the home, e.g. "work/a.ipynb"; "" is the home
     is_dir: bool
     size: int
     mtime_ns: int
+    # The file's inode number (0: unknown). A rename or move keeps it, so a deleted path and a
+    # new path with the same inode (and size) are one file that moved; and a path whose inode
+    # changed may hold another file even if its size and mtime did not (two names swapped).
+    ino: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +105,7 @@ class StateEntry:
     drive_trashed: bool = False
     drive_removed: bool = False  # deleted for good on Drive (or no longer visible)
     local_deleted: bool = False  # gone locally; the row stays so a reappearance reuses the ID
+    local_ino: int = 0  # inode of the local file as of the last push (0: not recorded yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +142,12 @@ class ActionKind(str, enum.Enum):
     FORGET_LOCAL = "forget_local"  # local deletion under `keep`: no API call, mark the row
     KEEP_DRIVE = "keep_drive"  # Drive holds the later write: leave it, report it
     SKIP = "skip"
+    # A local rename or move (same inode and size, or same size and md5): one metadata update
+    # by ID (name, parents) that carries a folder's whole subtree; no bytes, no second copy.
+    MOVE = "move"
+    # The same content under a new inode, or an inode never recorded: the state DB notes it,
+    # no Drive request.
+    NOTE_INODE = "note_inode"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +161,14 @@ class Action:
     untrash: bool = False  # the Drive file is in the trash and must come back first
     conflict: bool = False  # both sides changed since the last push
     reason: str | None = None
+    # MOVE only: the path the item leaves (as the state DB has it when the move runs: below a
+    # folder moved first, the folder's new path), the Drive folder it leaves (None: the home's
+    # root folder), the modifiedTime it keeps (Drive moves modifiedTime on a rename), and whether
+    # the local file is the content last pushed (the row then takes its size, mtime and inode).
+    source_path: str | None = None
+    source_parent_id: str | None = None
+    modified_ms: int | None = None
+    same_content: bool = False
 
 
 @dataclass(slots=True)
@@ -154,3 +197,4 @@ class PushSummary:
     bytes_uploaded: int = 0
     seconds: float = 0.0
     root_folder_id: str | None = None
+    moved: int = 0  # local renames and moves done by ID on Drive (a folder counts once)

@@ -119,6 +119,15 @@ class DriveClient:
                          what="about.get")
         return res.get("user", {}).get("emailAddress", "")
 
+    def about_user(self) -> tuple[str, str]:
+        """The signed-in account as (emailAddress, permissionId): the permission ID stays the
+        same if the account's address changes, so it is what tells two accounts apart."""
+        res = self._call(
+            lambda st: st.service.about().get(fields="user(emailAddress,permissionId)").execute(num_retries=0),
+            what="about.get")
+        user = res.get("user", {})
+        return str(user.get("emailAddress", "")), str(user.get("permissionId", ""))
+
     def generate_ids(self, count: int) -> list[str]:
         """`count` fresh file IDs, in calls of at most 1000 (unused IDs cost nothing)."""
         ids: list[str] = []
@@ -160,10 +169,12 @@ class DriveClient:
         return self._list(f"'{escape_q(folder_id)}' in parents and trashed = false")
 
     def find_folders(self, name: str, parent_id: str) -> list[DriveFile]:
-        """Folders called `name` in `parent_id` (not trashed); names are not unique on Drive."""
+        """Folders called exactly `name` in `parent_id` (not trashed); names are not unique on
+        Drive. Drive's `name = '...'` ignores case, so "Dana" would also find "dana"'s folder:
+        the names are checked again here."""
         q = (f"name = '{escape_q(name)}' and '{escape_q(parent_id)}' in parents "
              f"and mimeType = '{FOLDER_MIME}' and trashed = false")
-        return list(self._list(q))
+        return [f for f in self._list(q) if f.name == name]
 
     def start_page_token(self) -> str:
         res = self._call(lambda st: st.service.changes().getStartPageToken().execute(num_retries=0),
@@ -375,15 +386,24 @@ class DriveClient:
             local_path, size, progress, source, resume,
         )
 
-    def update_metadata(self, file_id: str, *, modified_ms: int | None = None, trashed: bool | None = None) -> DriveFile:
-        """Change modifiedTime and/or trashed without uploading anything."""
+    def update_metadata(self, file_id: str, *, modified_ms: int | None = None, trashed: bool | None = None,
+                        name: str | None = None, move_from: str | None = None,
+                        move_to: str | None = None) -> DriveFile:
+        """Change modifiedTime, trashed, the name and/or the parent (`move_from` → `move_to`)
+        without uploading anything: one request, whatever a folder holds."""
         body: dict[str, Any] = {}
         if modified_ms is not None:
             body["modifiedTime"] = to_rfc3339(modified_ms)
         if trashed is not None:
             body["trashed"] = trashed
+        if name is not None:
+            body["name"] = name
+        parents: dict[str, str] = {}
+        if move_to is not None and move_to != move_from:
+            parents = {"addParents": move_to, **({"removeParents": move_from} if move_from else {})}
         res = self._call(
-            lambda st: st.files.update(fileId=file_id, body=body, fields=FILE_FIELDS).execute(num_retries=0),
+            lambda st: st.files.update(fileId=file_id, body=body, fields=FILE_FIELDS, **parents).execute(
+                num_retries=0),
             what="files.update",
         )
         return DriveFile.from_api(res)

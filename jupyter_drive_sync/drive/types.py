@@ -23,6 +23,7 @@ __all__ = [
     "ResumeSlot",
     "to_rfc3339",
     "from_rfc3339",
+    "drive_time_ms",
     "mime_type_for",
     "escape_q",
     "remote_change_from_api",
@@ -66,7 +67,7 @@ class DriveFile:
             parents=tuple(d.get("parents") or ()),
             md5=d.get("md5Checksum"),
             size=int(size) if size is not None else None,
-            modified_ms=from_rfc3339(d["modifiedTime"]) if d.get("modifiedTime") else 0,
+            modified_ms=drive_time_ms(d.get("modifiedTime")),
             trashed=bool(d.get("trashed", False)),
             head_revision=d.get("headRevisionId"),
         )
@@ -109,14 +110,28 @@ class ResumeSlot(Protocol):
         """The upload completed (or its session is gone): forget the URI."""
 
 
+# What Drive's RFC 3339 times can say: a four-digit year, 0001-01-01 .. 9999-12-31, to the ms.
+DRIVE_MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
+DRIVE_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
 def to_rfc3339(ms: int) -> str:
-    """Milliseconds since the epoch → `2024-01-01T12:00:00.123Z` (what Drive stores, to the ms)."""
-    dt = _EPOCH + timedelta(milliseconds=int(ms))
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    """Milliseconds since the epoch → `2024-01-01T12:00:00.123Z` (what Drive stores, to the ms).
+
+    A time Drive cannot hold is written as the nearest one it can (the sync's own times are
+    already clamped to a narrower range, `core.model.clamp_mtime_ms`, so this never bites them).
+    """
+    ms = min(max(int(ms), DRIVE_MIN_MS), DRIVE_MAX_MS)
+    dt = _EPOCH + timedelta(milliseconds=ms)
+    return (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+            f".{dt.microsecond // 1000:03d}Z")
 
 
 def from_rfc3339(value: str) -> int:
-    """RFC 3339 (`Z` or offset, 0–9 fraction digits) → milliseconds since the epoch."""
+    """RFC 3339 (`Z` or offset, 0–9 fraction digits) → milliseconds since the epoch, clamped to
+    the range the sync carries (`core.model.clamp_mtime_ms`): a file another client dated 9999
+    on Drive must be restorable and comparable like any other, and the state DB and the local
+    file system hold nanoseconds in 64 bits. Raises ValueError if `value` is not a time."""
     s = value.strip()
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
@@ -131,7 +146,19 @@ def from_rfc3339(value: str) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     whole = (dt - _EPOCH) // timedelta(seconds=1)
-    return whole * 1000 + int((frac + "000")[:3])
+    return model.clamp_mtime_ms(whole * 1000 + int((frac + "000")[:3]))
+
+
+def drive_time_ms(value: Any) -> int:
+    """A `modifiedTime` from a Drive answer as from_rfc3339 reads it; 0 when absent. One Drive
+    cannot have sent (an offset past year 9999, a garbled string) is taken as absent too: a
+    strange time on one file must not end a run over a whole home."""
+    if not value:
+        return 0
+    try:
+        return from_rfc3339(str(value))
+    except (ValueError, OverflowError):
+        return 0
 
 
 def mime_type_for(path: Path | str) -> str:
@@ -159,7 +186,7 @@ def remote_change_from_api(ch: dict[str, Any]) -> model.RemoteChange:
         trashed=bool(f.get("trashed", False)),
         md5=f.get("md5Checksum"),
         size=int(size) if size is not None else None,
-        modified_ms=from_rfc3339(f["modifiedTime"]) if f.get("modifiedTime") else 0,
+        modified_ms=drive_time_ms(f.get("modifiedTime")),
         head_revision=f.get("headRevisionId"),
         name=f.get("name"),
         parent_id=parents[0] if parents else None,

@@ -1,7 +1,8 @@
 """The emulator's admin API (`/_emulator/...`, a contract) and its HTML overview page.
 
 Not part of Drive: tests, benchmarks and the demo use it to create accounts, read every file
-of an account, count requests and inject faults. Bound to 127.0.0.1 like the rest.
+of an account, count requests, tune limits, move the clock and inject faults. Bound to
+127.0.0.1 like the rest.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import html
 import json
 from collections import defaultdict
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable
 from urllib.parse import unquote
 
 from .accounts import BUILTIN_CLIENT_ID, DRIVE_FILE_SCOPE
@@ -104,38 +106,30 @@ def routes(ctx: EmulatorContext) -> list[Any]:
             client = ctx.accounts.client(self.get_argument("client_id", BUILTIN_CLIENT_ID))
             if client is None:
                 raise _AdminError(404, "no such client")
-            url = ctx.base_url
-            redirect_uris = list(client.redirect_uris)
-            if client.builtin:
-                redirect_uris += ["http://localhost", "http://127.0.0.1"]
-            self.reply({"web": {
-                "client_id": client.client_id,
-                "client_secret": client.client_secret,
-                "project_id": "drive-emulator",
-                "auth_uri": f"{url}o/oauth2/auth",
-                "token_uri": f"{url}token",
-                "revoke_uri": f"{url}revoke",
-                "auth_provider_x509_cert_url": f"{url}oauth2/v1/certs",
-                "redirect_uris": redirect_uris,
-            }})
+            self.reply(client.secrets_document(ctx.base_url))  # {"web": {...}} or {"installed": {...}}
 
     class Clients(Admin):
         def post(self) -> None:
-            """A new client, or with `client_id`: more redirect URIs for an existing one."""
+            """A new client `{"redirect_uris", "type": "web"|"installed"}`, or with `client_id`:
+            more redirect URIs for an existing web client. 400 for what Google's console refuses."""
             body = self.body_json()
             uris = body.get("redirect_uris", [])
             if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
                 raise _AdminError(400, "redirect_uris must be a list of strings")
-            if body.get("client_id"):
-                client = ctx.accounts.client(body["client_id"])
-                if client is None:
-                    raise _AdminError(404, "no such client")
-                for uri in uris:
-                    ctx.accounts.add_redirect_uri(client.client_id, uri)
-            else:
-                client = ctx.accounts.create_client(uris)
+            try:
+                if body.get("client_id"):
+                    client = ctx.accounts.client(body["client_id"])
+                    if client is None:
+                        raise _AdminError(404, "no such client")
+                    for uri in uris:
+                        ctx.accounts.add_redirect_uri(client.client_id, uri)
+                else:
+                    client = ctx.accounts.create_client(uris, str(body.get("type") or "web"))
+            except ValueError as exc:
+                raise _AdminError(400, str(exc)) from None
             self.reply({"client_id": client.client_id, "client_secret": client.client_secret,
-                        "redirect_uris": client.redirect_uris})
+                        "type": client.type, "redirect_uris": client.redirect_uris,
+                        "client_secrets": client.secrets_document(ctx.base_url)})
 
     class Stats(Admin):
         def get(self) -> None:
@@ -168,23 +162,45 @@ def routes(ctx: EmulatorContext) -> list[Any]:
             self.reply({"auto": ctx.accounts.consent_is_automatic(), "email": ctx.accounts.default_email})
 
     class Settings(Admin):
-        """Change latency, quota or token lifetime of a running emulator (benchmarks, tests)."""
+        """Read, or change live, the latency, limits and token lifetimes (benchmarks, tests).
+
+        All or nothing: one bad value (or an unknown name) changes nothing and answers 400.
+        """
+
+        def get(self) -> None:
+            self.reply(_settings_json(ctx))
 
         def post(self) -> None:
             body = self.body_json()
-            s = ctx.settings
+            unknown = sorted(set(body) - set(_TUNABLE))
+            if unknown:
+                raise _AdminError(400, f"not tunable: {unknown}; tunable: {sorted(_TUNABLE)}")
             try:
-                if "latency_ms" in body:
-                    s.latency_ms = float(body["latency_ms"])
-                if "quota_per_minute" in body:
-                    s.quota_per_minute = int(body["quota_per_minute"])
-                    ctx.limiter.set_quota(s.quota_per_minute)
-                if "token_lifetime_s" in body:
-                    s.token_lifetime_s = int(body["token_lifetime_s"])
+                values = {name: _TUNABLE[name](value) for name, value in body.items()}
             except (TypeError, ValueError) as exc:
                 raise _AdminError(400, str(exc)) from None
-            self.reply({"latency_ms": s.latency_ms, "quota_per_minute": s.quota_per_minute,
-                        "token_lifetime_s": s.token_lifetime_s})
+            for name, value in values.items():
+                setattr(ctx.settings, name, value)
+            ctx.limiter.reconfigure()  # rates and quotas take effect at once, buckets full
+            self.reply(_settings_json(ctx))
+
+    class Clock(Admin):
+        """`POST {"advance_seconds": N}` moves the emulator's clock forward (token expiry,
+        resumable-session expiry, revision purge, rate buckets); answers the new time."""
+
+        def get(self) -> None:
+            self.reply(_clock_json(ctx))
+
+        def post(self) -> None:
+            body = self.body_json()
+            seconds = body.get("advance_seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise _AdminError(400, "advance_seconds (a number of seconds >= 0) required")
+            try:
+                ctx.settings.clock.advance(seconds)
+            except ValueError as exc:
+                raise _AdminError(400, str(exc)) from None
+            self.reply(_clock_json(ctx))
 
     class Index(BaseHandler):
         def get(self) -> None:
@@ -205,7 +221,50 @@ def routes(ctx: EmulatorContext) -> list[Any]:
         (r"/_emulator/faults", Faults, kw),
         (r"/_emulator/consent", Consent, kw),
         (r"/_emulator/settings", Settings, kw),
+        (r"/_emulator/clock", Clock, kw),
     ]
+
+
+def _at_least_zero(kind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def read(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise TypeError(f"expected a number, got {value!r}")
+        number = kind(value)
+        if not number >= 0:  # also refuses NaN
+            raise ValueError(f"expected a number >= 0, got {value!r}")
+        return number
+    return read
+
+
+def _optional(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else read(value)
+
+
+# What `POST /_emulator/settings` may change while the emulator runs, and how each is read.
+_TUNABLE: dict[str, Callable[[Any], Any]] = {
+    "latency_ms": _at_least_zero(float),
+    "write_latency_ms": _optional(_at_least_zero(float)),  # null: writes take latency_ms too
+    "quota_per_minute": _at_least_zero(int),
+    "project_quota_per_minute": _at_least_zero(int),
+    "write_rate": _at_least_zero(float),
+    "write_burst": _at_least_zero(int),
+    "token_lifetime_s": _at_least_zero(int),
+    "refresh_token_lifetime_s": _at_least_zero(int),
+}
+
+
+def _settings_json(ctx: EmulatorContext) -> dict[str, Any]:
+    s = ctx.settings
+    out: dict[str, Any] = {"profile": s.profile}
+    out.update({name: getattr(s, name) for name in _TUNABLE if hasattr(s, name)})
+    out["clock_offset_s"] = s.clock.offset
+    return out
+
+
+def _clock_json(ctx: EmulatorContext) -> dict[str, Any]:
+    now = ctx.settings.clock.time()
+    iso = datetime.fromtimestamp(now, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"now": iso, "epoch_seconds": now, "offset_seconds": ctx.settings.clock.offset}
 
 
 def _opt_int(body: dict[str, Any], key: str) -> int | None:

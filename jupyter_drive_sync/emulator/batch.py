@@ -128,8 +128,7 @@ def _run_part(req: Request, part: bytes, api: DriveApi, ctx: EmulatorContext) ->
         if principal is None:
             raise DriveError(401, "required", "Login Required.", location="Authorization", location_type="header")
         inner.principal = principal
-        ctx.limiter.charge(principal.email)
-        ctx.stats.add_units(1)
+        ctx.limiter.admit(principal.email, inner.method, inner.path)  # each call counts, writes too
         if inner.path.startswith("/upload/"):
             raise _bad("Media requests cannot be used in a batch request.")
         if not inner.path.startswith("/drive/v3/"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .accounts import AccountStore
-from .faults import FaultInjector, QuotaLimiter, Stats
+from .faults import CallLimits, FaultInjector, Stats
 from .settings import EmulatorSettings
 from .store import DriveStore
 
@@ -21,7 +21,7 @@ class EmulatorContext:
     accounts: AccountStore
     files: DriveStore
     faults: FaultInjector
-    limiter: QuotaLimiter
+    limiter: CallLimits  # quotas and the write rate, checked before each call
     stats: Stats
     base_url: str = ""  # "http://127.0.0.1:<port>/" once listening
 
@@ -30,11 +30,14 @@ def build_context(settings: EmulatorSettings) -> EmulatorContext:
     """Every part, made from the settings (the Drive store opens its SQLite file here: build it
     on the thread that will serve requests)."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    if settings.persistent:  # a restart must not turn the clock back (expired stays expired)
+        settings.clock.keep_in(Path(settings.data_dir) / "clock.json")
+    stats = Stats()
     return EmulatorContext(
         settings=settings,
         accounts=AccountStore(settings),
         files=DriveStore(settings),
         faults=FaultInjector(settings.fault_rate, None, settings.seed),
-        limiter=QuotaLimiter(settings.quota_per_minute),
-        stats=Stats(),
+        limiter=CallLimits(settings, stats),
+        stats=stats,
     )

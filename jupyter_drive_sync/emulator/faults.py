@@ -1,18 +1,19 @@
-"""Injected faults, the per-user quota and request statistics.
+"""Injected faults, Google's limits on calls (quotas, write rate) and request statistics.
 
-These three make the emulator useful as a test bed: faults exercise the client's retry and
-resume paths deterministically (a seed replays the same sequence), the quota makes pacing
-measurable, and the stats let tests and benchmarks count requests instead of timing them.
+These make the emulator useful as a test bed: faults exercise the client's retry and resume
+paths deterministically (a seed replays the same sequence), the limits make pacing measurable
+and as strict as Google's, and the stats let tests and benchmarks count requests, writes and
+refusals instead of timing them.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import Counter
 from typing import Any, Iterable
 
+from .settings import EmulatorSettings
 from .wire import DriveError
 
 FAULT_KINDS: tuple[str, ...] = ("500", "503", "429", "403-rate", "reset", "lost-after-commit", "slow")
@@ -98,38 +99,125 @@ def fault_error(kind: str) -> DriveError | None:
     return DriveError(403, "userRateLimitExceeded", _USER_RATE_MESSAGE, domain="usageLimits")
 
 
-class QuotaLimiter:
-    """Per-user quota units, as a token bucket refilled at quota_per_minute / 60 per second.
+# Calls that change nothing although they are POSTs: watching for changes and stopping a watch.
+_NOT_WRITES = ("/watch", "/channels/stop")
+_PROJECT = ""  # the key of the project-wide bucket (one project: the emulator's)
 
-    The bucket holds one second's worth of units (at least 1), so a client cannot burst a whole
-    minute's quota at once: the quota behaves as the steady rate the project's sizing assumes
-    (12,000/min = 200/s), which is how Google's limiter feels in practice.
+
+def is_write_call(method: str, path: str) -> bool:
+    """Does this Drive call write: create, update (metadata or content), delete, copy, empty trash?
+
+    Google's write limit covers "write or insert requests" (Workspace admin help, "Drive best
+    practices", quoted in rclone issue 7384); reads, `generateIds` (a GET that reserves IDs and
+    stores nothing) and watches are not writes.
+    """
+    return method in ("POST", "PUT", "PATCH", "DELETE") and not path.endswith(_NOT_WRITES)
+
+
+class _Buckets:
+    """Token buckets by key, refilled continuously at `rate` per second up to `capacity`."""
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+        self.capacity = 0.0
+        self._state: dict[str, tuple[float, float]] = {}  # key -> (tokens, when last refilled)
+
+    def configure(self, rate: float, capacity: float) -> None:
+        self.rate = max(0.0, float(rate))
+        self.capacity = max(1.0, float(capacity))
+        self._state.clear()
+
+    def tokens(self, key: str, now: float) -> float:
+        if self.rate <= 0.0:
+            return float("inf")
+        tokens, last = self._state.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + max(0.0, now - last) * self.rate)
+        self._state[key] = (tokens, now)
+        return tokens
+
+    def take(self, key: str, n: float) -> None:
+        if self.rate > 0.0:
+            tokens, last = self._state[key]
+            self._state[key] = (tokens - n, last)
+
+
+class CallLimits:
+    """What Google checks before it runs one API call (each call inside a batch is one call):
+    the per-user and the per-project quota and, for writes, the per-account write rate.
+
+    Quotas are buckets holding one second's worth of units (at least 1), so a client cannot burst
+    a minute's quota at once: the quota behaves as the steady rate the project's sizing assumes
+    (12,000/min = 200/s). One call costs one unit: Google's usage-limits page gives no per-method
+    costs. The write bucket holds `write_burst` writes and refills at `write_rate` per second.
+    A call refused by any limit takes nothing from the others. All buckets run on the emulator's
+    clock, so `POST /_emulator/clock` refills them as real time would.
     """
 
-    def __init__(self, quota_per_minute: int = 0) -> None:
+    def __init__(self, settings: EmulatorSettings, stats: Stats) -> None:
+        self._settings = settings
+        self._stats = stats
         self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}  # email -> (tokens, last refill time)
-        self.set_quota(quota_per_minute)
+        self._user = _Buckets()
+        self._project = _Buckets()
+        self._writes = _Buckets()
+        self.reconfigure()
 
-    def set_quota(self, quota_per_minute: int) -> None:
+    def reconfigure(self) -> None:
+        """Read the limits from the settings again (after the admin API changed them); buckets start full."""
+        s = self._settings
+        user_rate = max(0, int(s.quota_per_minute)) / 60.0
+        project_rate = max(0, int(s.project_quota_per_minute)) / 60.0
+        write_rate = max(0.0, float(s.write_rate))
         with self._lock:
-            self.quota_per_minute = max(0, int(quota_per_minute))
-            self._rate = self.quota_per_minute / 60.0
-            self._capacity = max(1.0, self._rate)
-            self._buckets.clear()
+            self._user.configure(user_rate, max(1.0, user_rate))
+            self._project.configure(project_rate, max(1.0, project_rate))
+            self._writes.configure(write_rate, s.write_burst if s.write_burst > 0 else max(1.0, write_rate))
 
-    def charge(self, email: str, units: int = 1) -> None:
-        """Take `units` from the user's bucket or raise 403 userRateLimitExceeded."""
-        if self.quota_per_minute <= 0:
-            return
-        now = time.monotonic()
+    def admit(self, email: str, method: str, path: str, *, upload_chunk: bool = False) -> None:
+        """Charge one call by `email` or raise Google's error for the first limit it is over.
+
+        `upload_chunk`: a PUT into a resumable session, charged quota as before but not a write of
+        its own (the write was the call that opened the session).
+        """
+        write = not upload_chunk and is_write_call(method, path)
+        now = self._settings.clock.monotonic()
+        refusal: tuple[str, DriveError] | None = None
         with self._lock:
-            tokens, last = self._buckets.get(email, (self._capacity, now))
-            tokens = min(self._capacity, tokens + (now - last) * self._rate)
-            if tokens < units:
-                self._buckets[email] = (tokens, now)
-                raise DriveError(403, "userRateLimitExceeded", _USER_RATE_MESSAGE, domain="usageLimits")
-            self._buckets[email] = (tokens - units, now)
+            if self._user.tokens(email, now) < 1:
+                refusal = ("user_quota", _user_quota_error())
+            elif self._project.tokens(_PROJECT, now) < 1:
+                refusal = ("project_quota", _project_quota_error())
+            elif write and self._writes.tokens(email, now) < 1:
+                refusal = ("write_rate", _write_rate_error())
+            else:
+                self._user.take(email, 1)
+                self._project.take(_PROJECT, 1)
+                if write:
+                    self._writes.take(email, 1)
+        if refusal is not None:
+            self._stats.count_refused(refusal[0], write=write)
+            raise refusal[1]
+        self._stats.count_call(write=write)
+
+
+def _user_quota_error() -> DriveError:
+    # The per-user quota set in the Cloud console, as Drive words it (witness: tidyverse/googledrive
+    # issue 380, a 403 with this message, domain usageLimits, reason userRateLimitExceeded).
+    return DriveError(403, "userRateLimitExceeded", _USER_RATE_MESSAGE, domain="usageLimits")
+
+
+def _project_quota_error() -> DriveError:
+    # The project's quota: reference/drive-api-v3.md ("project rate | 403 | rateLimitExceeded"),
+    # Google's handle-errors guide ("Rate Limit Exceeded") and odeke-em/drive issue 480
+    # ("Error 403: Rate Limit Exceeded, rateLimitExceeded" for every user of one project).
+    return DriveError(403, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits")
+
+
+def _write_rate_error() -> DriveError:
+    # Drive's backend write limit answers with the terse text of Google's handle-errors guide,
+    # the same words as the daily upload cap (witness: ericberman/MyFlightbookWeb issue 843,
+    # occasional uploads refused with exactly this body while well within the console quotas).
+    return DriveError(403, "userRateLimitExceeded", "User rate limit exceeded.", domain="usageLimits")
 
 
 DRIVE_PREFIXES = ("/drive/", "/upload/", "/batch/")
@@ -148,6 +236,9 @@ class Stats:
             self._units = 0
             self._bytes_received = 0
             self._by_route: Counter[str] = Counter()
+            self._writes = 0
+            self._refused_writes = 0
+            self._refused: Counter[str] = Counter()
 
     def count_request(self, method: str, route: str) -> None:
         """Count one HTTP request; only Drive routes count towards `requests`."""
@@ -159,6 +250,18 @@ class Stats:
     def add_units(self, n: int = 1) -> None:
         with self._lock:
             self._units += n
+
+    def count_call(self, *, write: bool) -> None:
+        """One call admitted: one quota unit, and one write if it writes."""
+        with self._lock:
+            self._units += 1
+            self._writes += int(write)
+
+    def count_refused(self, limit: str, *, write: bool) -> None:
+        """One call refused by a limit ("write_rate", "user_quota", "project_quota")."""
+        with self._lock:
+            self._refused[limit] += 1
+            self._refused_writes += int(write)
 
     def add_bytes(self, n: int) -> None:
         """Upload body bytes received (lets tests bound how much a resumed upload re-sent)."""
@@ -172,6 +275,9 @@ class Stats:
                 "units": self._units,
                 "bytes_received": self._bytes_received,
                 "by_route": dict(self._by_route),
+                "writes": self._writes,
+                "refused_writes": self._refused_writes,
+                "refused": dict(self._refused),
             }
 
 

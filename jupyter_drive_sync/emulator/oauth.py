@@ -2,7 +2,9 @@
 
 `GET /o/oauth2/auth` shows a consent page (or approves at once in automatic mode), `POST /token`
 exchanges codes (PKCE) and refresh tokens, `POST /revoke` revokes a whole grant. Errors follow
-Google's shapes so the client libraries raise what they raise against Google.
+Google's shapes so the client libraries raise what they raise against Google. The redirect URI
+is checked as Google checks it, by the client's type (see `accounts.OAuthClient`): a redirect
+Google would refuse gets Google's error page, never a redirect.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import hashlib
 import html
 import json
 import secrets
-import time
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -21,6 +22,9 @@ from .context import EmulatorContext
 from .web import BaseHandler
 
 _PENDING_LIFETIME_S = 1800
+# Google blocked the out-of-band "copy this code" redirect for every client in January 2023
+# (Google's "Out-Of-Band (OOB) flow Migration Guide").
+_OOB_REDIRECTS = ("urn:ietf:wg:oauth:2.0:oob", "urn:ietf:wg:oauth:2.0:oob:auto", "oob")
 
 
 def _redirect_with(uri: str, params: dict[str, str]) -> str:
@@ -32,10 +36,10 @@ def _redirect_with(uri: str, params: dict[str, str]) -> str:
 class _Pending:
     """An authorization request waiting for the user's decision on the consent page."""
 
-    def __init__(self, client: OAuthClient, args: dict[str, str]) -> None:
+    def __init__(self, client: OAuthClient, args: dict[str, str], created: float) -> None:
         self.client = client
         self.args = args
-        self.created = time.time()
+        self.created = created
 
 
 def routes(ctx: EmulatorContext) -> list[Any]:
@@ -50,10 +54,14 @@ def routes(ctx: EmulatorContext) -> list[Any]:
             if client is None:
                 return self._error_page(401, "invalid_client", "The OAuth client was not found.")
             redirect_uri = args.get("redirect_uri", "")
+            if not redirect_uri:
+                return self._error_page(400, "invalid_request", "Missing required parameter: redirect_uri")
+            if redirect_uri in _OOB_REDIRECTS:
+                return self._error_page(400, "invalid_request",
+                                        "The out-of-band (OOB) flow has been blocked in order to keep users "
+                                        "secure. Follow the Out-of-Band (OOB) flow Migration Guide.")
             if not client.accepts_redirect(redirect_uri):
-                return self._error_page(400, "redirect_uri_mismatch",
-                                        "The redirect URI in the request does not match the ones "
-                                        "authorized for the OAuth client.")
+                return self._redirect_mismatch_page(client, redirect_uri)
             state = args.get("state")
             if args.get("response_type") != "code":
                 return self._deny(redirect_uri, state, "unsupported_response_type")
@@ -65,11 +73,11 @@ def routes(ctx: EmulatorContext) -> list[Any]:
                 email = self._automatic_email(args.get("login_hint"))
                 if email:
                     return self._approve(client, args, email)
-            now = time.time()
+            now = ctx.accounts.now()
             for key in [k for k, p in pending.items() if now - p.created > _PENDING_LIFETIME_S]:
                 del pending[key]
             consent_id = secrets.token_urlsafe(24)
-            pending[consent_id] = _Pending(client, args)
+            pending[consent_id] = _Pending(client, args, now)
             self._consent_page(consent_id, args)
 
         def post(self) -> None:
@@ -121,11 +129,28 @@ def routes(ctx: EmulatorContext) -> list[Any]:
                 params["state"] = state
             self.redirect(_redirect_with(redirect_uri, params))
 
-        def _error_page(self, status: int, error: str, message: str) -> None:
+        def _error_page(self, status: int, error: str, message: str, heading: str = "") -> None:
+            e = html.escape
             self.set_status(status)
             self.set_header("Content-Type", "text/html; charset=UTF-8")
-            self.finish(f"<!doctype html><title>Error {status}: {html.escape(error)}</title>"
-                        f"<h1>Error {status}: {html.escape(error)}</h1><p>{html.escape(message)}</p>")
+            self.finish(f"<!doctype html><title>Error {status}: {e(error)}</title>"
+                        + (f"<h1>{e(heading)}</h1><h2>Error {status}: {e(error)}</h2>" if heading
+                           else f"<h1>Error {status}: {e(error)}</h1>")
+                        + f"<p>{e(message)}</p>")
+
+        def _redirect_mismatch_page(self, client: OAuthClient, redirect_uri: str) -> None:
+            """Google's answer to a redirect the client may not use: an error page on Google's own
+            site ("Access blocked: This app's request is invalid", "Error 400:
+            redirect_uri_mismatch", the request's redirect_uri in its details), never a redirect."""
+            if client.type == "installed":
+                why = ("A Desktop app may only use a loopback redirect URI "
+                       "(http://127.0.0.1:port, http://[::1]:port or http://localhost:port).")
+            else:
+                why = (f"The redirect URI in the request, {redirect_uri}, does not match the ones "
+                       "authorized for the OAuth client. If you're the app developer, register the "
+                       "redirect URI in the Google Cloud Console.")
+            self._error_page(400, "redirect_uri_mismatch", f"{why} Request details: redirect_uri={redirect_uri}",
+                             heading="Access blocked: This app's request is invalid")
 
         def _consent_page(self, consent_id: str, args: dict[str, str]) -> None:
             e = html.escape

@@ -73,22 +73,37 @@ class EmulatorHandle:
         """Every file of the account, trashed too (admin view, ignores drive.file visibility)."""
         return self._admin("GET", f"_emulator/accounts/{email}/files")["files"]
 
-    def client_secrets(self) -> dict[str, Any]:
-        """The `{"web": {...}}` client-secrets document of the built-in OAuth client."""
-        return self._admin("GET", "_emulator/client_secrets.json")
+    def client_secrets(self, client_id: str | None = None) -> dict[str, Any]:
+        """A client-secrets document as Google's console downloads it: the built-in web client's
+        `{"web": {...}}`, or that of `client_id` (`{"web": ...}` or `{"installed": ...}`)."""
+        params = {"client_id": client_id} if client_id else None
+        return self._admin("GET", "_emulator/client_secrets.json", params=params)
 
     def client_ids(self) -> dict[str, str]:
         """`client_id` and `client_secret` of the built-in client (for `Credentials(...)`)."""
         web = self.client_secrets()["web"]
         return {"client_id": web["client_id"], "client_secret": web["client_secret"]}
 
-    def create_client(self, redirect_uris: list[str] | None = None) -> dict[str, Any]:
-        """A second OAuth client (drive.file visibility is per client)."""
-        return self._admin("POST", "_emulator/clients", json={"redirect_uris": redirect_uris or []})
+    def create_client(self, redirect_uris: list[str] | None = None, client_type: str = "web") -> dict[str, Any]:
+        """Another OAuth client (drive.file visibility is per client): a `web` one accepts exactly
+        `redirect_uris`; an `installed` (Desktop) one any loopback redirect and takes no URIs.
+        Returns `{client_id, client_secret, type, redirect_uris, client_secrets}`."""
+        return self._admin("POST", "_emulator/clients", json={"redirect_uris": redirect_uris or [], "type": client_type})
+
+    def register_redirect_uri(self, *uris: str, client_id: str | None = None) -> None:
+        """Authorize more redirect URIs for a web client (default: the built-in one), as an admin
+        adds them to the client in Google's console: a web client accepts no other."""
+        client_id = client_id or self.client_ids()["client_id"]
+        self._admin("POST", "_emulator/clients", json={"client_id": client_id, "redirect_uris": list(uris)})
 
     def settings(self, **changes: Any) -> dict[str, Any]:
-        """Change latency_ms, quota_per_minute or token_lifetime_s while running."""
+        """Change latency, limits (write_rate, write_burst, quota_per_minute,
+        project_quota_per_minute) or token lifetimes while running; returns them all."""
         return self._admin("POST", "_emulator/settings", json=changes)
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """POST /_emulator/clock: the emulator lives `seconds` later (tokens, sessions, revisions)."""
+        return self._admin("POST", "_emulator/clock", json={"advance_seconds": seconds})
 
 
 @pytest.fixture

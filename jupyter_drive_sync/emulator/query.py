@@ -269,6 +269,12 @@ def compile_query(
         if op == "contains":
             needle = value.lower()
             return lambda r: needle in (getattr(r, attr) or "").lower()
+        if field == "name" and op in ("=", "!="):
+            # Real Drive compares `name = '...'` case-insensitively (witness: rclone's drive
+            # backend, which re-checks exact names after such a query): a client must not take
+            # a hit for an exact match, so the emulator is no kinder.
+            folded, same = value.lower(), op == "="
+            return lambda r: ((r.name or "").lower() == folded) is same
         cmp = _COMPARE[op]
         return lambda r: cmp(getattr(r, attr), value)
 

@@ -25,10 +25,21 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# The times Drive holds: RFC 3339's `date-fullyear = 4DIGIT` (RFC 3339 §5.6), and Google's JSON
+# form of a timestamp, "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z" (the
+# google.protobuf.Timestamp reference); a value outside, even one written with an offset that
+# only moves it there, is refused as a bad format.
+MIN_TIME_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
+MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
 def format_time(ms: int) -> str:
-    """RFC 3339 with milliseconds and `Z`, exactly as Drive prints it."""
+    """RFC 3339 with milliseconds and `Z`, exactly as Drive prints it (always four year digits:
+    strftime's `%Y` leaves years before 1000 unpadded)."""
     secs, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{millis:03d}Z"
+    t = time.gmtime(secs)
+    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+            f".{millis:03d}Z")
 
 
 def parse_time(text: str) -> int:
@@ -38,7 +49,8 @@ def parse_time(text: str) -> int:
         raise ValueError(f"bad time {text!r}")
     y, mo, d, hh, mm, ss, frac, zone = m.groups()
     tup = (int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0))
-    if not (1 <= tup[1] <= 12 and 1 <= tup[2] <= 31 and tup[3] < 24 and tup[4] < 60 and tup[5] < 61):
+    if not (1 <= tup[1] <= 12 and 1 <= tup[2] <= calendar.monthrange(tup[0], tup[1])[1]
+            and tup[3] < 24 and tup[4] < 60 and tup[5] < 61):
         raise ValueError(f"bad time {text!r}")
     secs = calendar.timegm(tup + (0, 0, 0))
     if zone and zone not in "Zz":
@@ -46,7 +58,10 @@ def parse_time(text: str) -> int:
         digits = zone[1:].replace(":", "")
         secs -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     millis = int((frac or "0")[:3].ljust(3, "0"))
-    return secs * 1000 + millis
+    ms = secs * 1000 + millis
+    if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
+        raise ValueError(f"time out of range {text!r}")
+    return ms
 
 
 # ---------------------------------------------------------------- records

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .clock import EmulatorClock
 from .wire import Principal, Response
 
 SESSION_LIFETIME_S = 7 * 24 * 3600  # Google: "about a week"
@@ -49,7 +50,8 @@ class UploadSession:
 class UploadSessions:
     """Resumable sessions: JSON record + `.part` file each under `<data_dir>/uploads`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, clock: EmulatorClock | None = None) -> None:
+        self._clock = clock or EmulatorClock()  # sessions expire on the emulator's clock
         self.dir = Path(data_dir) / "uploads"
         self.tmp_dir = Path(data_dir) / "tmp"  # where request bodies are staged
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +62,7 @@ class UploadSessions:
         self._load()
 
     def _load(self) -> None:
-        now = time.time()
+        now = self._clock.time()
         for meta in self.dir.glob("*.json"):
             try:
                 s = UploadSession(**json.loads(meta.read_text("utf-8")))
@@ -91,12 +93,12 @@ class UploadSessions:
                 pass
 
     def create(self, **kw: Any) -> UploadSession:
-        now = time.time()
+        now = self._clock.time()
         with self._lock:
             for old in [s for s in self._sessions.values() if now - s.created > SESSION_LIFETIME_S]:
                 del self._sessions[old.id]
                 self._remove_files(old.id)
-            s = UploadSession(id="ADPycd" + secrets.token_urlsafe(48), **kw)
+            s = UploadSession(id="ADPycd" + secrets.token_urlsafe(48), created=now, **kw)
             self.part_path(s.id).touch()
             self._sessions[s.id] = s
             self._save(s)
@@ -104,7 +106,7 @@ class UploadSessions:
 
     def get(self, upload_id: str) -> UploadSession | None:
         s = self._sessions.get(upload_id)
-        if s is not None and time.time() - s.created > SESSION_LIFETIME_S:
+        if s is not None and self._clock.time() - s.created > SESSION_LIFETIME_S:
             self.discard(s)
             return None
         return s

@@ -2,7 +2,7 @@
 
 Drive semantics live in framework-free modules (drive_api, batch, uploads); this module turns
 tornado requests into `wire.Request`s and applies what surrounds every Drive call on Google's
-side: latency, injected faults, authentication, the per-user quota and request statistics.
+side: latency, injected faults, authentication, the quotas and write rate, request statistics.
 """
 
 from __future__ import annotations
@@ -164,8 +164,9 @@ class DriveHandler(BaseHandler):
                 spool.clear()
         ctx.stats.count_request(method, route_template(method, path))
 
-        if ctx.settings.latency_ms > 0:
-            await asyncio.sleep(ctx.settings.latency_ms / 1000.0)
+        latency_s = ctx.settings.request_latency_s(method)
+        if latency_s > 0:
+            await asyncio.sleep(latency_s)
         fault = ctx.faults.pick()
         if fault == "reset":
             self.drop_connection()
@@ -203,9 +204,8 @@ class DriveHandler(BaseHandler):
             req.principal = self.sessions.principal(session_id)
         else:
             req.principal = ctx.accounts.authenticate(req.headers.get("authorization"))
-        if req.principal is not None and not is_batch:
-            ctx.limiter.charge(req.principal.email)
-            ctx.stats.add_units(1)
+        if req.principal is not None and not is_batch:  # a batch is charged call by call
+            ctx.limiter.admit(req.principal.email, req.method, req.path, upload_chunk=bool(session_id))
         if is_upload:
             return uploads.handle(req, spool, self.api, ctx, self.sessions, sink)
         req.body = spool.read_bytes()
@@ -216,7 +216,7 @@ class DriveHandler(BaseHandler):
 
 def make_app(ctx: EmulatorContext) -> tornado.web.Application:
     api = DriveApi(ctx)
-    sessions = UploadSessions(ctx.settings.data_dir)
+    sessions = UploadSessions(ctx.settings.data_dir, ctx.settings.clock)
     kw = {"ctx": ctx}
     routes: list[Any] = [
         (r"/(?:drive|upload|batch)/.*", DriveHandler, {"ctx": ctx, "api": api, "sessions": sessions}),
@@ -315,15 +315,24 @@ def start_in_thread(settings: EmulatorSettings, port: int = 0) -> RunningEmulato
     return RunningEmulator(url=ctx.base_url, ctx=ctx, _loop=box["loop"], _thread=thread, _stop=box["stop"])
 
 
-def run(port: int, data_dir: str | Path | None, latency_ms: float = 0.0, quota_per_minute: int = 0,
-        fault_rate: float = 0.0, seed: int | None = None) -> int:
-    """The `jupyter-drive-sync emulator` command: serve until SIGINT/SIGTERM, then exit 0."""
+def run(port: int, data_dir: str | Path | None, profile: str = "fast", **setting_overrides: Any) -> int:
+    """The `jupyter-drive-sync emulator` command: serve until SIGINT/SIGTERM, then exit 0.
+
+    `setting_overrides`: `EmulatorSettings` fields; None means "not given", so the profile's
+    value stays (`--profile google --write-rate 5` changes only the write rate).
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
     persistent = data_dir is not None
     directory = Path(data_dir) if persistent else Path(tempfile.mkdtemp(prefix="drive-emulator-"))
-    settings = EmulatorSettings(data_dir=directory, persistent=persistent, latency_ms=latency_ms,
-                                quota_per_minute=quota_per_minute, fault_rate=fault_rate, seed=seed)
+    try:
+        settings = EmulatorSettings.for_profile(profile, data_dir=directory, persistent=persistent,
+                                                **setting_overrides)
+    except (TypeError, ValueError) as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        if not persistent:
+            shutil.rmtree(directory, ignore_errors=True)
+        return 2
 
     async def serve() -> None:
         ctx = build_context(settings)

@@ -3,6 +3,11 @@
 Browsing never writes Drive nor the state DB (it reads the stored root folder ID read-only),
 so the dialog can be opened while a push or restore runs. With the `drive.file` scope only
 what this app put on Drive is visible, not other files of the user's Drive.
+
+Secrets and the tool's own state are never restored, whatever Drive holds (something planted
+there must not become `~/.ssh/authorized_keys` or another account's credentials): a sub-path
+that is, or is inside, one of them is refused here, for the CLI, the REST routes and the
+dialog alike, and the listing marks such entries as not restorable.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from ..core.settings import folder_name, resolve_username, state_dir
 from ..drive.client import DriveClient
 from ..drive.errors import NotFound
 from ..drive.types import DriveFile, to_rfc3339
+from ..home.excludes import never_synced
 from ..home.scan import display_path
+from .account_check import stored_ids_usable
 from .restore_names import join, match_child, safe_names, split_subpath
 from .status import stored_root_folder_id
 
@@ -30,6 +37,23 @@ class NothingToRestore(SyncError):
 
     exit_code = 1
     error_kind = "nothing_to_restore"
+
+
+NEVER_RESTORED = "never restored"
+
+
+def restorable_subpath(path: str | None) -> list[str]:
+    """A user-supplied restore sub-path → its parts (local names).
+
+    ValueError for a path that could leave the home, or that is (or is inside) a secret or the
+    tool's own state — with a sentence saying which.
+    """
+    parts = split_subpath(path)
+    if parts:
+        why = never_synced("/".join(parts), True)
+        if why is not None:
+            raise ValueError(f"{why}: {NEVER_RESTORED}")
+    return parts
 
 
 def find_root(client: DriveClient, stored_id: str | None, parts: list[str]) -> DriveFile | None:
@@ -67,16 +91,20 @@ def _connect(options: RestoreOptions) -> DriveClient:
 
 
 def _stored_root(options: RestoreOptions, client: DriveClient) -> DriveFile | None:
-    stored = stored_root_folder_id(state_dir(Path(options.home)))
+    """The backup folder: by the stored ID only if it is the connected account's (after an
+    account switch, the other account's folder must not be listed), else by path."""
+    home_state = state_dir(Path(options.home))
+    stored = stored_root_folder_id(home_state) if stored_ids_usable(home_state, client.credentials) else None
     return find_root(client, stored, backup_parts(options))
 
 
 def list_remote(options: RestoreOptions, path: str = "") -> dict[str, Any]:
     """The Drive folder at `path` (local names, relative to the home): folders first, by name.
 
-    ValueError for a bad path; NothingToRestore when the backup or the path does not exist.
+    ValueError for a bad or secret path; NothingToRestore when the backup or the path does not
+    exist. Secrets and the tool's own state are listed as not restorable, with the reason.
     """
-    parts = split_subpath(path)
+    parts = restorable_subpath(path)
     client = _connect(options)
     try:
         root = _stored_root(options, client)
@@ -92,6 +120,9 @@ def list_remote(options: RestoreOptions, path: str = "") -> dict[str, Any]:
         for n in safe_names(client.list_children(node.id)):
             f = n.file
             name = n.local if n.local is not None else f.name
+            refused = never_synced(join(rel, name), f.is_folder)
+            if refused is not None:
+                n.local, n.skipped = None, f"{refused}: {NEVER_RESTORED}"
             entries.append({
                 "name": name,
                 "drive_name": f.name,

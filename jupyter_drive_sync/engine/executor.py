@@ -19,14 +19,16 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping, Protocol, TypeVar
 
 from ..core.errors import DriveRefused, NotConnected
-from ..core.model import Action, ActionKind, EntryStatus, LocalEntry, StateEntry
+from ..core.model import Action, ActionKind, EntryStatus, LocalEntry, StateEntry, clamp_mtime_ns
 from ..drive.client import DriveClient
 from ..drive.errors import DriveApiError, NotFound
-from ..drive.types import DriveFile, NewEmptyFile, NewFolder, mime_type_for
+from ..drive.types import DriveFile, NewEmptyFile, NewFolder, ResumeSlot, mime_type_for
 from ..home.fs_guards import NotBeneath, open_beneath
 from ..home.scan import display_path
 from ..home.state_db import StateDB
-from .plan import PlanRows
+from .id_supply import IdSupply, id_refused
+from .plan import PlanRows, after_moves
+from .plan_moves import moved_row
 from .pool import raise_first_error
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,15 @@ def synced_row(path: str, f: DriveFile, local: LocalEntry, *, md5: str | None = 
         drive_modified_ms=f.modified_ms,
         drive_head_revision=f.head_revision,
         drive_trashed=f.trashed,
+        local_ino=local.ino,
     )
+
+
+def resume_key(st: os.stat_result | None, local: LocalEntry) -> tuple[int, int]:
+    """The file version a resumable session is kept under: size and mtime as read (else as scanned)."""
+    if st is None:
+        return local.size, local.mtime_ns
+    return st.st_size, clamp_mtime_ns(st.st_mtime_ns)
 
 
 class PushReport(Protocol):
@@ -84,14 +94,22 @@ class Executor:
         self.state = state
         self.home = home
         self.workers = workers
-        self.spare_ids = spare_ids  # generated with the root folder's, not yet used
+        self.ids = IdSupply(client, db, spare_ids)  # spare: generated with the root folder's
         # Set by the first run-ending error (reconnect, Drive full, daily cap): tasks the pool
         # has already handed to a worker then return at once instead of sending more refused
         # requests before the pool is cancelled.
         self._ending = threading.Event()
+        self.root_id = ""
+        self._before_moves: dict[str, StateEntry] = {}
 
     def execute(self, root_id: str, actions: list[Action]) -> None:
         actions = self._assign_ids(actions)
+        moves = [a for a in actions if a.kind is ActionKind.MOVE]
+        if moves:  # the moved rows as planned, by Drive ID; then every row as the moves leave them
+            moving = {a.drive_id for a in moves}
+            self._before_moves = {r.drive_id: r for r in self.state.rows.values() if r.drive_id in moving}
+            self.state = after_moves(self.state, moves)
+        self.root_id = root_id
         folder_ids: dict[str, str] = {"": root_id}
         for r in self.state.entries():  # folder rows are never clean: all are here
             if r.is_dir:
@@ -105,7 +123,7 @@ class Executor:
             return folder_ids.get(parent)
 
         folder_actions = [a for a in actions if a.local is not None and a.local.is_dir
-                          and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME)]
+                          and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME, ActionKind.MOVE)]
         self._folders(folder_actions, folder_ids, failed_folders, parent_id)
         in_folders = {id(a) for a in folder_actions}
         self._files([a for a in actions if a.kind is not ActionKind.TRASH and id(a) not in in_folders], parent_id)
@@ -117,14 +135,13 @@ class Executor:
         """Fresh IDs for everything new, recorded as pending before any create."""
         new = [a for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE) and a.drive_id is None]
         if new:
-            spare, self.spare_ids = self.spare_ids[:len(new)], self.spare_ids[len(new):]
-            ids = spare + (self.client.generate_ids(len(new) - len(spare)) if len(new) > len(spare) else [])
+            ids = self.ids.take(len(new))
             new_set = {id(a) for a in new}
             assigned = {a.path: i for a, i in zip(new, ids)}
             actions = [replace(a, drive_id=assigned[a.path]) if id(a) in new_set else a for a in actions]
         self.db.record_pending(
             StateEntry(path=a.path, drive_id=a.drive_id, is_dir=a.kind is ActionKind.MKDIR,
-                       local_size=a.local.size, local_mtime_ns=a.local.mtime_ns)
+                       local_size=a.local.size, local_mtime_ns=a.local.mtime_ns, local_ino=a.local.ino)
             for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE)
             and a.local is not None and a.drive_id is not None
         )
@@ -132,14 +149,30 @@ class Executor:
 
     def _folders(self, folder_actions: list[Action], folder_ids: dict[str, str], failed_folders: set[str],
                  parent_id: Callable[[Action], str | None]) -> None:
-        """Folders: untrash first (top-down), then creates in batches."""
+        """Folders: untrash first (top-down), then moves and creates in batches: all creates in
+        one go, or, when folders move, depth by depth (a move or a create needs its parent)."""
         for a in folder_actions:
             if a.kind is ActionKind.MKDIR:
                 folder_ids[a.path] = a.drive_id  # children may be created in the same batch round
         for a in folder_actions:
             if a.kind is ActionKind.UPDATE_MTIME:
                 self.guard(a, lambda a=a: self._folder_meta(a))
-        mkdirs = [a for a in folder_actions if a.kind is ActionKind.MKDIR]
+        layers: dict[int, list[Action]] = {}
+        moving = any(a.kind is ActionKind.MOVE for a in folder_actions)
+        for a in folder_actions:
+            if a.kind is not ActionKind.UPDATE_MTIME:
+                layers.setdefault(a.path.count("/") if moving else 0, []).append(a)
+        for depth in sorted(layers):
+            for a in layers[depth]:
+                if a.kind is ActionKind.MOVE and not self._move_here(a, parent_id(a)):
+                    prefix = a.path + "/"
+                    failed_folders.update([a.path, *(p for p in folder_ids if p.startswith(prefix))])
+            self._mkdirs([a for a in layers[depth] if a.kind is ActionKind.MKDIR], folder_ids, failed_folders,
+                         parent_id)
+
+    def _mkdirs(self, mkdirs: list[Action], folder_ids: dict[str, str], failed_folders: set[str],
+                parent_id: Callable[[Action], str | None]) -> None:
+        """Create folders with their pending IDs, in batches (see DriveClient.create_folders)."""
         if not mkdirs:
             return
         items = []
@@ -151,6 +184,7 @@ class Executor:
                 continue
             items.append(NewFolder(a.drive_id, a.path.rpartition("/")[2], pid, ms(a.local.mtime_ns)))
         results = self.client.create_folders(items)
+        mkdirs, results = self._retry_refused_folders(mkdirs, results, folder_ids, failed_folders, parent_id)
         for a in mkdirs:
             if a.path in failed_folders:
                 continue
@@ -162,19 +196,49 @@ class Executor:
             self.db.record_synced(synced_row(a.path, r, a.local))
             self.report.count(a)
 
+    def _retry_refused_folders(self, mkdirs: list[Action], results: dict[str, Any], folder_ids: dict[str, str],
+                               failed_folders: set[str], parent_id: Callable[[Action], str | None],
+                               ) -> tuple[list[Action], dict[str, Any]]:
+        """Folders whose pending ID Drive refused get fresh IDs and one more batch, together with
+        the folders below them that were held back for it (see id_supply)."""
+        refused = [a for a in mkdirs if a.path not in failed_folders and id_refused(results.get(a.drive_id), a.drive_id)]
+        if not refused:
+            return mkdirs, results
+        renewed = self.ids.renew(refused)
+        below = tuple(p + "/" for p in renewed)
+        mkdirs = [renewed.get(a.path, a) for a in mkdirs]
+        folder_ids.update((p, a.drive_id) for p, a in renewed.items())
+        redo = [a for a in mkdirs if a.path in renewed or (
+            a.path.startswith(below) and a.path not in failed_folders and isinstance(results.get(a.drive_id), Exception))]
+        items = []
+        for a in redo:
+            pid = parent_id(a)
+            if pid is not None:
+                items.append(NewFolder(a.drive_id, a.path.rpartition("/")[2], pid, ms(a.local.mtime_ns)))
+        return mkdirs, {**results, **self.client.create_folders(items)}
+
     def _files(self, file_actions: list[Action], parent_id: Callable[[Action], str | None]) -> None:
-        """Files, in a worker pool; files that were empty at the scan in batches."""
+        """Files, in a worker pool: moves first (an edit of a moved file follows its move), then
+        the rest; files that were empty at the scan in batches."""
         forget = [a.path for a in file_actions if a.kind is ActionKind.FORGET_LOCAL]
         if forget:
             self.db.mark_local_deleted(forget)
+        self.db.record_inodes((a.path, a.local.ino) for a in file_actions
+                              if a.kind is ActionKind.NOTE_INODE and a.local is not None)
         with ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="push") as pool:
+            moves = [a for a in file_actions if a.kind is ActionKind.MOVE]
+            if moves:
+                done = [pool.submit(self._move_here, a, parent_id(a)) for a in moves]
+                raise_first_error(done)
+                not_moved = {a.path for a, f in zip(moves, done) if not f.result()}
+                file_actions = [a for a in file_actions if a.kind is not ActionKind.MOVE and a.path not in not_moved]
             futures: list[Future] = []
             empties: list[tuple[Action, str]] = []
             for a in file_actions:
                 if a.kind in (ActionKind.KEEP_DRIVE, ActionKind.SKIP):
                     self.report.count(a)
                     continue
-                if a.kind is ActionKind.FORGET_LOCAL:
+                if a.kind in (ActionKind.FORGET_LOCAL, ActionKind.NOTE_INODE):
                     continue
                 pid = parent_id(a)
                 if pid is None:
@@ -240,22 +304,34 @@ class Executor:
                 grown.append((a, pid))
                 continue
             assert a.drive_id is not None
-            still_empty.append((a, LocalEntry(a.path, False, 0, st.st_mtime_ns)))
-            items.append(NewEmptyFile(a.drive_id, a.path.rpartition("/")[2], pid, ms(st.st_mtime_ns),
+            mtime_ns = clamp_mtime_ns(st.st_mtime_ns)  # as the scan sees it
+            still_empty.append((a, LocalEntry(a.path, False, 0, mtime_ns, st.st_ino)))
+            items.append(NewEmptyFile(a.drive_id, a.path.rpartition("/")[2], pid, ms(mtime_ns),
                                       mime_type_for(self.home / a.path)))
         if items:
             self.report.emit("uploading", still_empty[0][0].path)
-            try:
-                results: dict[str, Any] = self.client.create_empty_files(items)
-            except (NotConnected, DriveRefused):
-                raise
-            except Exception as exc:  # noqa: BLE001 - as guard does, for each file of the batch
-                if not isinstance(exc, DriveApiError):
-                    log.exception("unexpected error creating %d empty files", len(items))
-                results = {f.id: exc for f in items}
+            results = self._create_empties(items)
+            refused = [a for a, _ in still_empty if id_refused(results.get(a.drive_id), a.drive_id)]
+            if refused:  # fresh IDs for those, and one more batch (see id_supply)
+                renewed = self.ids.renew(refused)
+                by_id = {f.id: f for f in items}
+                retry = [replace(by_id[a.drive_id], id=renewed[a.path].drive_id) for a in refused]
+                still_empty = [(renewed.get(a.path, a), local) for a, local in still_empty]
+                results.update(self._create_empties(retry))
             self._record_empties(still_empty, results)
         for a, pid in grown:
             self.guard(a, lambda a=a, pid=pid: self._file(a, pid))
+
+    def _create_empties(self, items: list[NewEmptyFile]) -> dict[str, Any]:
+        """One batch of empty-file creates: per ID the DriveFile or the error (run-ending ones raise)."""
+        try:
+            return self.client.create_empty_files(items)
+        except (NotConnected, DriveRefused):
+            raise
+        except Exception as exc:  # noqa: BLE001 - as guard does, for each file of the batch
+            if not isinstance(exc, DriveApiError):
+                log.exception("unexpected error creating %d empty files", len(items))
+            return {f.id: exc for f in items}
 
     def _record_empties(self, created: list[tuple[Action, LocalEntry]], results: Mapping[str, Any]) -> None:
         """Record what the batch confirmed (one transaction), report what it did not."""
@@ -299,9 +375,28 @@ class Executor:
                 st = os.fstat(fh.fileno())
         except OSError:  # NotBeneath too
             return False
-        return (st.st_size, st.st_mtime_ns) != (local.size, local.mtime_ns)
+        return (st.st_size, clamp_mtime_ns(st.st_mtime_ns)) != (local.size, local.mtime_ns)
 
     # -- one action ----------------------------------------------------------------------------
+
+    def _move_here(self, a: Action, parent_id: str | None) -> bool:
+        """Carry out a MOVE (guarded: a failure is reported at its path); True once Drive confirmed it."""
+        if parent_id is None:
+            self.report.fail(a.path, "its new parent folder could not be created")
+            return False
+        return bool(self.guard(a, lambda: self._move(a, parent_id)))
+
+    def _move(self, a: Action, parent_id: str) -> bool:
+        """One metadata update by ID: the new name and parent, and the modifiedTime the item
+        keeps; no bytes. The row (and a folder's rows below it) follow in one transaction."""
+        old = self._before_moves[a.drive_id or ""]
+        f = self.client.update_metadata(a.drive_id or "", name=a.path.rpartition("/")[2],
+                                        move_from=a.source_parent_id or self.root_id, move_to=parent_id,
+                                        modified_ms=a.modified_ms)
+        self.db.record_move(a.source_path or "", moved_row(old, a, md5=f.md5, modified_ms=f.modified_ms,
+                                                           head_revision=f.head_revision, trashed=f.trashed))
+        self.report.count(a)
+        return True
 
     def _folder_meta(self, a: Action) -> None:
         f = self.client.update_metadata(a.drive_id, modified_ms=ms(a.local.mtime_ns),
@@ -342,13 +437,21 @@ class Executor:
         # A big upload's session is kept in the state DB under the version actually read, so a
         # run killed mid-upload is continued by the next one (only used above multipart size).
         st = os.fstat(source.fileno()) if source is not None else None
-        resume = self.db.resume_slot(a.path, a.drive_id, st.st_size if st else local.size,
-                                     st.st_mtime_ns if st else local.mtime_ns)
+        resume = self.db.resume_slot(a.path, a.drive_id, *resume_key(st, local))
         f: DriveFile
         if a.kind is ActionKind.CREATE:
-            f = client.create_file(file_id=a.drive_id, name=a.path.rpartition("/")[2], parent_id=pid,
-                                   local_path=abs_path, size=local.size, modified_ms=mtime_ms, progress=progress,
-                                   source=source, resume=resume)
+            def create(file_id: str, resume: ResumeSlot) -> DriveFile:
+                return client.create_file(file_id=file_id, name=a.path.rpartition("/")[2], parent_id=pid,
+                                          local_path=abs_path, size=local.size, modified_ms=mtime_ms,
+                                          progress=progress, source=source, resume=resume)
+            try:
+                f = create(a.drive_id, resume)
+            except DriveApiError as exc:
+                if not id_refused(exc, a.drive_id):
+                    raise
+                fresh = self.ids.renew([a])[a.path]  # Drive will never take that ID: a new one, once
+                assert fresh.drive_id is not None
+                f = create(fresh.drive_id, self.db.resume_slot(a.path, fresh.drive_id, *resume_key(st, local)))
             row = synced_row(a.path, f, local)
         elif a.kind is ActionKind.UPDATE_CONTENT:
             if a.pin_revision:

@@ -5,9 +5,12 @@ The state DB's rows come in as a `PlanState`, already in memory: the push reads 
 needs in one pass first (`rows_planning_reads` says which rows), so planning runs no queries.
 Vocabulary:
 
-- local side of a file: *unchanged* (same size and mtime as the state row), *touched* (only
-  the mtime moved: its md5 equals the row's), or *changed* (anything else, including a file
-  that reappears at a path recorded as deleted and cannot be shown identical).
+- local side of a file: *unchanged* (same size and mtime as the state row; if its inode is
+  another row's, the md5 must agree too), *touched* (only the mtime moved: its md5 equals the
+  row's), or *changed* (anything else, including a file that reappears at a path recorded as
+  deleted and cannot be shown identical).
+- local renames and moves are found first (`plan_moves`): one MOVE by ID each, and planning
+  goes on with the rows at their new paths (`plan_rows.after_moves`).
 - Drive side: *removed* (deleted for good, or inside a removed folder), *trashed* (the row
   itself is in Drive's trash), *in a trashed folder*, *edited* (Drive's md5 or modifiedTime
   differs from what we last wrote), or *unchanged*. Folders only have removed/trashed.
@@ -16,12 +19,12 @@ A touch alone never overrides a Drive-side edit, trash or deletion: only a conte
 "later write" in the last-write-wins sense. Under `local-wins` Drive is made a strict mirror.
 
 Ordering of the result: folder actions parents-first (by depth), then file actions, then
-trashes; each group sorted by path, so the plan is deterministic.
+trashes; each group sorted by path (a MOVE first at its path), so the plan is deterministic.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping, Protocol, runtime_checkable
+from typing import Iterable, Mapping
 
 from ..core.model import (
     Action,
@@ -34,87 +37,18 @@ from ..core.model import (
     Snapshot,
     StateEntry,
 )
+from .plan_moves import MoveFinder, swapped_inodes
+from .plan_rows import CleanKey, PlanRows, PlanState, after_moves, as_plan_state
+
+__all__ = ["CleanKey", "PlanRows", "PlanState", "after_moves", "parent_of", "paths_to_hash", "plan",
+           "rows_planning_reads"]
 
 _REMOVED = 2
 _TRASHED = 1
 _ALIVE = 0
 
-_WRITES = frozenset({ActionKind.MKDIR, ActionKind.CREATE, ActionKind.UPDATE_CONTENT, ActionKind.UPDATE_MTIME})
-
-# A file row in sync on both sides, as the state DB lists it: (path, is_dir, size, mtime_ns),
-# which equals the scan's LocalEntry of the untouched file (one tuple compare decides it).
-CleanKey = tuple
-
-
-@runtime_checkable
-class PlanState(Protocol):
-    """What planning reads of the state DB. Everything is in memory: no call does I/O."""
-
-    @property
-    def clean(self) -> Mapping[str, CleanKey]:
-        """File rows in sync on both sides, by path (may be empty: then every row is in `get`)."""
-
-    def get(self, path: str) -> StateEntry | None:
-        """The row at `path` (None: no row). Defined for every path planning reads."""
-
-    def __iter__(self) -> Iterator[str]:
-        """Every path that has a row (clean or not)."""
-
-    def __contains__(self, path: object) -> bool: ...
-
-    def entries(self) -> Iterable[StateEntry]:
-        """Every row held as a StateEntry: all rows that are not clean (folders always are not)."""
-
-
-class PlanRows(Mapping[str, StateEntry]):
-    """The in-memory PlanState a push builds: StateEntry rows, and the clean rows as keys only.
-
-    A clean row that is not among `rows` is one planning never reads (its file is untouched);
-    asking for it anyway is a bug, and raises instead of answering "no row" (which would plan
-    a second copy on Drive).
-    """
-
-    __slots__ = ("rows", "clean")
-
-    def __init__(self, rows: dict[str, StateEntry], clean: Mapping[str, CleanKey] | None = None) -> None:
-        self.rows = rows
-        self.clean: Mapping[str, CleanKey] = clean if clean is not None else {}
-
-    def get(self, path: str, default: None = None) -> StateEntry | None:  # type: ignore[override]
-        row = self.rows.get(path)
-        if row is None and path in self.clean:
-            raise LookupError(f"state row {path!r} was not read before planning")
-        return row
-
-    def __getitem__(self, path: str) -> StateEntry:
-        row = self.get(path)
-        if row is None:
-            raise KeyError(path)
-        return row
-
-    def __contains__(self, path: object) -> bool:
-        return path in self.rows or path in self.clean
-
-    def __iter__(self) -> Iterator[str]:
-        rows = self.rows
-        yield from rows
-        for p in self.clean:
-            if p not in rows:
-                yield p
-
-    def __len__(self) -> int:
-        rows = self.rows
-        return len(rows) + sum(1 for p in self.clean if p not in rows)
-
-    def entries(self) -> Iterable[StateEntry]:
-        return self.rows.values()
-
-
-def _as_plan_state(state: PlanState | Mapping[str, StateEntry]) -> PlanState:
-    """A plain mapping of rows (tests, dry runs) is a PlanState with nothing clean."""
-    if isinstance(state, PlanState):
-        return state
-    return PlanRows(dict(state))
+_WRITES = frozenset({ActionKind.MKDIR, ActionKind.CREATE, ActionKind.UPDATE_CONTENT, ActionKind.UPDATE_MTIME,
+                     ActionKind.MOVE})
 
 
 def _fast_path_allowed(rows: Iterable[StateEntry]) -> bool:
@@ -135,6 +69,16 @@ def rows_planning_reads(snapshot: Snapshot, clean: Mapping[str, CleanKey],
     changed = {p for p, e in entries.items() if p in clean and clean[p] != e}
     changed.update(p for p in clean if p not in entries)
     return changed
+
+
+def paths_to_hash(snapshot: Snapshot, state: PlanState | Mapping[str, StateEntry], *, root_path: str = "") -> set[str]:
+    """Files whose md5 planning wants besides `home.scan.hash_candidates`' (same size, other
+    mtime): a new file that may be a gone one moved (`MoveFinder.wishes`), and a file whose inode
+    is another row's although its size and mtime did not change (two names swapped)."""
+    p = _Planner(snapshot, as_plan_state(state), {}, Policy.LAST_WRITE_WINS, DeletePolicy.KEEP, root_path)
+    swapped = swapped_inodes(snapshot, p.state)
+    p.find_moves()
+    return p.move_finder().wishes | swapped
 
 
 def parent_of(path: str) -> str:
@@ -173,6 +117,8 @@ class _Planner:
         self.need_alive: set[str] = set()  # folders that must exist (untrashed) on Drive
         self.unchanged = 0
         self._anc_memo: dict[str, int] = {}
+        self.moves: list[Action] = []
+        self._finder: MoveFinder | None = None
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -239,11 +185,16 @@ class _Planner:
             self.add(ActionKind.KEEP_DRIVE, path, drive_id=row.drive_id, reason="deleted on Drive")
         elif own == _TRASHED:
             self.add(ActionKind.KEEP_DRIVE, path, drive_id=row.drive_id, reason="in Drive's trash")
+        if path not in self.actions and e.ino and e.ino != row.local_ino:  # for its moves to come
+            self.add(ActionKind.NOTE_INODE, path, drive_id=row.drive_id, reason="inode noted")
 
     def plan_file(self, e: LocalEntry, row: StateEntry) -> None:
         path = e.path
+        note_inode = False  # unchanged, but its inode is new to the row
         if e.size == row.local_size and e.mtime_ns == row.local_mtime_ns and not row.local_deleted:
-            local = "unchanged"
+            h = self.hashes.get(path) if e.ino != row.local_ino else None
+            local = "changed" if h is not None and row.md5 is not None and h != row.md5 else "unchanged"
+            note_inode = bool(e.ino) and e.ino != row.local_ino and local == "unchanged"
         elif row.md5 is not None and self.hashes.get(path) == row.md5:
             local = "touched"
         else:
@@ -268,6 +219,8 @@ class _Planner:
         if self.local_wins:
             if local == "unchanged" and not edited and not trashed:
                 self.unchanged += 1
+                if note_inode:
+                    self.add(K.NOTE_INODE, path, drive_id=did, reason="inode noted")
             elif local != "changed" and not content_edited:
                 self.add(K.UPDATE_MTIME, path, drive_id=did, untrash=trashed,
                          reason="restored from Drive's trash" if trashed else "modified time")
@@ -303,6 +256,33 @@ class _Planner:
             self.add(K.UPDATE_MTIME, path, drive_id=did, reason="modified time only (same content)")
         else:
             self.unchanged += 1
+            if note_inode:
+                self.add(K.NOTE_INODE, path, drive_id=did, reason="inode noted")
+
+    # -- local renames and moves (plan_moves) ------------------------------------------------
+
+    def move_finder(self) -> MoveFinder:
+        if self._finder is None:
+            protected = {s.path for s in self.snap.skipped}
+            protected.update(self.snap.excluded)
+            self._finder = MoveFinder(
+                self.snap, self.state, in_scope=self.in_scope,
+                protected=lambda p: bool(protected) and self._under(p, protected),
+                alive=lambda r: _own_state(r) == _ALIVE and self.ancestors_state(parent_of(r.path)) == _ALIVE)
+        return self._finder
+
+    def find_moves(self) -> list[Action] | None:
+        """The MOVE actions; planning then goes on with the rows as they leave them."""
+        moves = self.move_finder().run(self.hashes)
+        if not moves:
+            return None
+        self.moves = moves
+        self.state = after_moves(self.state, moves)
+        self._anc_memo.clear()
+        for a in moves:
+            if a.parent_path and self.in_scope(a.parent_path):
+                self.need_alive.add(a.parent_path)
+        return moves
 
     # -- parents that must exist -------------------------------------------------------------
 
@@ -400,6 +380,7 @@ class _Planner:
         return clean
 
     def run(self) -> Plan:
+        self.find_moves()
         in_scope = self.in_scope
         clean_get = self.clean_keys().get
         scoped = bool(self.root)
@@ -418,15 +399,16 @@ class _Planner:
         folders: list[Action] = []
         files: list[Action] = []
         trashes: list[Action] = list(self.replaced_trash)
-        for a in self.actions.values():
+        for a in [*self.moves, *self.actions.values()]:
             if a.kind is ActionKind.TRASH:
                 trashes.append(a)
             elif a.kind in _WRITES and (a.local.is_dir if a.local is not None else False):
                 folders.append(a)
             else:
                 files.append(a)
-        folders.sort(key=lambda a: (a.path.count("/"), a.path))
-        files.sort(key=lambda a: a.path)
+        # a move before anything else at its path (an edit of a moved file follows its move)
+        folders.sort(key=lambda a: (a.path.count("/"), a.path, a.kind is not ActionKind.MOVE))
+        files.sort(key=lambda a: (a.path, a.kind is not ActionKind.MOVE))
         trashes.sort(key=lambda a: a.path)
         return Plan(actions=folders + files + trashes, unchanged=self.unchanged)
 
@@ -451,4 +433,4 @@ def plan(
     and records it as pending first), or the pending ID to create again. A TRASH of a folder
     covers everything below it: push marks those rows deleted too.
     """
-    return _Planner(snapshot, _as_plan_state(state), hashes, policy, delete_policy, root_path).run()
+    return _Planner(snapshot, as_plan_state(state), hashes, policy, delete_policy, root_path).run()

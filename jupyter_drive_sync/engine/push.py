@@ -12,7 +12,8 @@ Drive folder, adoption), `remote_changes` (the changes feed), `plan` (pure), `ex
 Duplicates can't happen: new IDs come from `generateIds` and are recorded as pending before
 any create; creates carry those IDs (a retry meets 409 and becomes a get); every confirmed
 action is committed to the state DB at once. A lost state DB triggers adoption: the existing
-Drive folder is walked and matched by path before anything is created.
+Drive folder is walked and matched by path before anything is created; the state DB records
+that adoption finished, so a run cut short while adopting is followed by one that adopts again.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from ..drive.client import DriveClient
 from ..home.excludes import Excludes
 from ..home.scan import hash_candidates, scan
 from ..home.state_db import StateDB
+from .account_check import settle_account
 from .executor import UPLOADS, Executor
-from .plan import PlanRows, plan
+from .plan import PlanRows, paths_to_hash, plan
 from .plan_input import read_plan_state
 from .progress import ProgressEvent, RunProgress
 from .remote_changes import digest_own_writes, fold_changes, preview_changes
-from .remote_root import setup_root
+from .remote_root import resume_adoption, setup_root
 
 
 class _Run(RunProgress):
@@ -49,6 +51,7 @@ class _Run(RunProgress):
         self.home = Path(options.home)
         self.user = resolve_username(self.home, options.user)
         self._spare_ids: list[str] = []  # generated with the root folder's, not yet used
+        self._adoption_hashes: dict[str, str] = {}  # md5s adoption read (not read twice)
 
     # -- reporting (also the executor's PushReport) ---------------------------------------------
 
@@ -69,6 +72,8 @@ class _Run(RunProgress):
                 s.trashed += 1
             elif k is ActionKind.KEEP_DRIVE:
                 s.kept_drive_copy += 1
+            elif k is ActionKind.MOVE:
+                s.moved += 1
             if a.conflict:
                 s.conflicts += 1
 
@@ -113,13 +118,22 @@ class _Run(RunProgress):
 
     def _root_and_state(self, client: DriveClient, db: StateDB, snap: Snapshot) -> tuple[str | None, PlanRows]:
         """The home's Drive folder and the state rows to plan with, the Drive side brought up
-        to date from the changes feed (a dry run only looks: nothing is written)."""
+        to date from the changes feed (a dry run only looks: nothing is written).
+        First of all, the stored IDs must belong to the connected account (see account_check)."""
+        account = settle_account(client, db, dry_run=self.o.dry_run)
+        if account.switched:
+            self.skip(".", account.note() or "another Google account is connected")
         if self.o.dry_run:
+            if account.fresh:  # what a real run would plan with: no stored ID of the other account
+                return None, PlanRows({})
             return db.root_folder_id, PlanRows(preview_changes(client, db))
         root_id = db.root_folder_id
-        if not root_id or not db.page_token or fold_changes(client, db, root_id, self.skip):
+        if not root_id or not db.page_token or fold_changes(client, db, root_id, self.skip, self.count):
             parts = folder_name(self.o.folder_template, self.user).split("/")
-            root_id, self._spare_ids = setup_root(client, db, parts, self.skip, snap)
+            setup = setup_root(client, db, parts, self.skip, snap, self.home)
+            root_id, self._spare_ids, self._adoption_hashes = setup.root_id, setup.spare_ids, setup.hashes
+        elif not db.adoption_finished(root_id):  # a run was cut short while adopting: adopt first
+            self._adoption_hashes = resume_adoption(client, db, root_id, snap, self.home, self.skip)
         return root_id, read_plan_state(db, snap)
 
     def _with_client(self, client: DriveClient, db: StateDB, snap: Snapshot, started: float) -> PushSummary:
@@ -127,7 +141,7 @@ class _Run(RunProgress):
         self.emit("planning")
         root_id, state = self._root_and_state(client, db, snap)
         self.summary.root_folder_id = root_id
-        hashes = hash_candidates(self.home, snap, state)
+        hashes = hash_candidates(self.home, snap, state, also=paths_to_hash(snap, state), known=self._adoption_hashes)
         the_plan = plan(snap, state, hashes, policy=o.policy, delete_policy=o.delete_policy)
         self.summary.unchanged = the_plan.unchanged
         actions = the_plan.actions
@@ -142,7 +156,9 @@ class _Run(RunProgress):
             Executor(self, client, db, state, self.home, workers=o.workers, spare_ids=self._spare_ids).execute(
                 root_id, actions)
             s = self.summary
-            digest_own_writes(client, db, s.folders_created + s.created + s.updated + s.metadata_updated + s.trashed)
+            digest_own_writes(client, db, s.folders_created + s.created + s.updated + s.metadata_updated + s.trashed
+                              + s.moved,
+                              self.skip, self.count)
 
         self.summary.seconds = round(time.monotonic() - started, 3)
         if not o.dry_run:

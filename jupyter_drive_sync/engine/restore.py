@@ -18,6 +18,9 @@ Why it is built this way:
   descriptors opened with O_NOFOLLOW from the home (`home.fs_guards`), so a symlink anywhere
   below the home is a refusal, never a redirection; Drive names are mapped to safe local names
   first (`restore_names`).
+- Secrets and the tool's own state are never written, whatever Drive holds: a sub-path that is
+  (or is inside) one is refused before anything is read, and the survey skips every Drive item
+  whose local path push's rules call a secret (`home.excludes.never_synced`, one matcher for both).
 - The state DB learns every file the restore wrote or found identical, so the next push makes
   no uploads; local files the restore kept (overwrite policy) are recorded as *conflicts*, so
   the next push settles them by last-write-wins instead of creating a second copy on Drive.
@@ -41,17 +44,18 @@ from typing import Callable
 
 from ..auth.session import connect, home_lock, require_home
 from ..core.errors import ConfigError, DriveRefused, NotConnected
-from ..core.model import EntryStatus, StateEntry
+from ..core.model import EntryStatus, StateEntry, clamp_mtime_ns
 from ..core.options import Overwrite, RestoreOptions
 from ..drive.client import DriveClient
 from ..drive.errors import DriveApiError, NotFound
 from ..home.fs_guards import Blocked, HomeFS, create_part_file, unlink_quietly
 from ..home.scan import display_path
 from ..home.state_db import StateDB
-from .drive_browse import SCOPE_NOTE, NothingToRestore, backup_parts, find_root, no_backup
+from .account_check import settle_account
+from .drive_browse import SCOPE_NOTE, NothingToRestore, backup_parts, find_root, no_backup, restorable_subpath
 from .pool import raise_first_error
 from .progress import ProgressEvent, RunProgress
-from .restore_names import join, match_child, part_name, split_subpath
+from .restore_names import join, match_child, part_name
 from .restore_survey import FileTask, FolderTask, Survey, folder_row, keeps_local
 
 log = logging.getLogger(__name__)
@@ -130,7 +134,7 @@ class _Run(RunProgress):
         started = time.monotonic()
         require_home(self.home)
         try:
-            parts = split_subpath(self.o.path)
+            parts = restorable_subpath(self.o.path)  # nothing is read nor written for a refused path
         except ValueError as exc:
             raise ConfigError(f"--path {self.o.path!r}: {exc}") from exc
         if self.o.workers < 1:
@@ -157,13 +161,18 @@ class _Run(RunProgress):
 
     def _locked_run(self, client: DriveClient, db: StateDB, fs: HomeFS, roots: list[str], parts: list[str]) -> None:
         self.emit("listing")
-        needs_meta = not db.root_folder_id or not db.page_token
+        # The stored IDs must be the connected account's: another account reads its own backup.
+        account = settle_account(client, db, dry_run=self.o.dry_run)
+        if account.switched:
+            self.skip(".", account.note() or "another Google account is connected")
+        stored_root = None if account.fresh else db.root_folder_id
+        needs_meta = not stored_root or not db.page_token
         token = client.start_page_token() if needs_meta and not self.o.dry_run else None  # before reading
-        root = find_root(client, db.root_folder_id, roots)
+        root = find_root(client, stored_root, roots)
         if root is None:
             raise no_backup(roots)
         self.summary.root_folder_id = root.id
-        state = db.load()
+        state = db.load() if not account.fresh else {}
         if db.root_folder_id != root.id:
             needs_meta = True
             state = {}  # rows about another (lost) folder mean nothing now
@@ -221,6 +230,8 @@ class _Run(RunProgress):
         with ThreadPoolExecutor(max_workers=self.o.workers, thread_name_prefix="restore") as pool:
             futures = [pool.submit(self._guarded, fs, db, client, t) for t in todo]
             raise_first_error(futures)  # run-ending: reconnect needed, Drive refused
+        if self.write_db and needs_meta and not parts and not self.summary.failed:
+            db.finish_adoption(root.id, [], None)  # all of it linked: nothing left for a push to adopt
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -299,8 +310,7 @@ class _Run(RunProgress):
                 md5 = out.md5.hexdigest()
                 if f.md5 is not None and md5 != f.md5:
                     raise _Mismatch("downloaded content does not match Drive's md5 (changed while restoring?)")
-                mtime_ns = f.modified_ms * 1_000_000
-                os.utime(fd, ns=(mtime_ns, mtime_ns))
+                _set_mtime(fd, f.modified_ms)
                 os.fsync(fd)
                 if not self._may_place(dfd, name, t):
                     return
@@ -321,10 +331,13 @@ class _Run(RunProgress):
         finally:
             os.close(dfd)
         if self.write_db:
+            # Drive's time as the file system kept it (ext4 keeps nothing before 1901-12-13): the
+            # two copies are one version, recorded so that the next push sees neither as edited.
+            mtime_ns = clamp_mtime_ns(st.st_mtime_ns)
             db.record_synced(StateEntry(
                 path=t.rel, drive_id=f.id, is_dir=False, status=EntryStatus.SYNCED,
-                local_size=st.st_size, local_mtime_ns=st.st_mtime_ns, md5=md5,
-                drive_md5=f.md5, drive_modified_ms=f.modified_ms, drive_head_revision=f.head_revision,
+                local_size=st.st_size, local_mtime_ns=mtime_ns, md5=md5,
+                drive_md5=f.md5, drive_modified_ms=mtime_ns // 1_000_000, drive_head_revision=f.head_revision,
             ))
         with self._lock:
             self.summary.bytes_downloaded += st.st_size
@@ -344,6 +357,18 @@ class _Run(RunProgress):
             self.count("skipped_existing")
             return False
         return True
+
+
+def _set_mtime(fd: int, modified_ms: int) -> None:
+    """Give a downloaded file Drive's modifiedTime (already within the sync's range, see
+    `drive.types.from_rfc3339`). A file system may keep less (ext4: 1901..2446, and it clamps
+    quietly) or refuse a time (some network file systems): the file then keeps what it holds,
+    which the state DB records, instead of failing its restore."""
+    mtime_ns = clamp_mtime_ns(modified_ms * 1_000_000)
+    try:
+        os.utime(fd, ns=(mtime_ns, mtime_ns))
+    except (OSError, OverflowError) as exc:
+        log.info("could not set the modified time of a restored file: %s", exc)
 
 
 def run_restore(options: RestoreOptions, progress: Callable[[ProgressEvent], None] | None = None) -> RestoreSummary:

@@ -4,6 +4,10 @@ For each Drive folder and file: is it there locally, identical, in the way (a sy
 special file), or different (then the overwrite policy decides)? The result is what the
 restore will create and download, and the state DB rows the home already matches. Nothing is
 written here, so a dry run is this phase alone.
+
+Every Drive item is judged by its whole local path against the rules push uses for secrets and
+the tool's own state (`home.excludes.never_synced`): such an item is reported as skipped and
+nothing is written for it or below it, however Drive spells its name.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..core.model import EntryStatus, StateEntry
+from ..core.model import EntryStatus, StateEntry, clamp_mtime_ns
 from ..core.options import Overwrite
 from ..drive.client import DriveClient
 from ..drive.types import DriveFile
-from ..home.excludes import Excludes
+from ..home.excludes import never_synced
 from ..home.fs_guards import Blocked, HomeFS, open_file_at, sweep_parts
 from ..home.scan import md5_of
 from .restore_names import is_part_name, join, safe_names
@@ -62,21 +66,23 @@ def ms(ns: int) -> int:
 
 def keeps_local(overwrite: Overwrite, local_mtime_ns: int, f: DriveFile) -> bool:
     """Whether the overwrite policy keeps a local file that differs from Drive's copy `f`."""
-    return overwrite is Overwrite.NEVER or (overwrite is Overwrite.OLDER and ms(local_mtime_ns) >= f.modified_ms)
+    return overwrite is Overwrite.NEVER or (
+        overwrite is Overwrite.OLDER and ms(clamp_mtime_ns(local_mtime_ns)) >= f.modified_ms)
 
 
 def folder_row(rel: str, f: DriveFile, mtime_ns: int) -> StateEntry:
     return StateEntry(path=rel, drive_id=f.id, is_dir=True, status=EntryStatus.SYNCED, local_size=0,
-                      local_mtime_ns=mtime_ns, drive_modified_ms=f.modified_ms,
+                      local_mtime_ns=clamp_mtime_ns(mtime_ns), drive_modified_ms=f.modified_ms,
                       drive_head_revision=f.head_revision)
 
 
 def identical_row(rel: str, f: DriveFile, st: os.stat_result) -> StateEntry:
     """Same content on both sides. Drive's time is recorded as the local one: the two copies are
     one version now, so a push must see neither side as edited (plan compares the two)."""
+    mtime_ns = clamp_mtime_ns(st.st_mtime_ns)  # as the scan will see it
     return StateEntry(path=rel, drive_id=f.id, is_dir=False, status=EntryStatus.SYNCED,
-                      local_size=st.st_size, local_mtime_ns=st.st_mtime_ns, md5=f.md5, drive_md5=f.md5,
-                      drive_modified_ms=ms(st.st_mtime_ns), drive_head_revision=f.head_revision)
+                      local_size=st.st_size, local_mtime_ns=mtime_ns, md5=f.md5, drive_md5=f.md5,
+                      drive_modified_ms=ms(mtime_ns), drive_head_revision=f.head_revision)
 
 
 def conflict_row(rel: str, f: DriveFile) -> StateEntry:
@@ -98,7 +104,6 @@ class Survey:
         self.state = state
         self.overwrite = overwrite
         self.dry_run = dry_run
-        self.guard = Excludes(defaults=(), always=True)  # secrets and our own state: never restored
         self.folders: list[FolderTask] = []
         self.tasks: list[FileTask] = []
         self.rows: list[StateEntry] = []  # rows the local side already matches
@@ -157,9 +162,9 @@ class Survey:
             child = join(rel, n.local)
             if n.renamed:
                 self.report.renamed(child, f.name, n.renamed)
-            why = self.guard.why(child, f.is_folder)
+            why = never_synced(child, f.is_folder)
             if why is not None:
-                self.report.skip(child, f"never restored ({why})")
+                self.report.skip(child, f"{why}: never restored")
                 continue
             if f.is_folder:
                 if self.folder(child, f):
@@ -210,7 +215,7 @@ class Survey:
         if self._identical(dfd, name, st, f, row):
             self.report.count("unchanged")
             if not (row is not None and row.drive_id == f.id and row.local_size == st.st_size
-                    and row.local_mtime_ns == st.st_mtime_ns and row.md5 == f.md5
+                    and row.local_mtime_ns == clamp_mtime_ns(st.st_mtime_ns) and row.md5 == f.md5
                     and row.status is EntryStatus.SYNCED and not row.local_deleted):
                 self.rows.append(identical_row(rel, f, st))
             return
@@ -226,7 +231,7 @@ class Survey:
         if f.size is None or st.st_size != f.size or f.md5 is None:
             return False
         if (row is not None and row.drive_id == f.id and row.md5 == f.md5 and row.local_size == st.st_size
-                and row.local_mtime_ns == st.st_mtime_ns and not row.local_deleted):
+                and row.local_mtime_ns == clamp_mtime_ns(st.st_mtime_ns) and not row.local_deleted):
             return True  # what the state DB says we synced: no need to read it again
         try:
             with open_file_at(dfd, name) as fh:

@@ -19,6 +19,7 @@ from ..core.settings import SyncSettings, folder_name
 from ..home.lock import HomeLock
 from ..home.private_dir import ensure_private_dir, read_small_json
 from ..home.state_db import META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID, read_state_meta
+from .account_check import account_status
 
 LAST_JOB_FILENAME = "last_job.json"  # the last push the server ran (a restore: last_restore.json)
 # States of a job record (what `GET drive-sync/push/<id>` shows and `last_job.json` keeps).
@@ -146,6 +147,7 @@ def home_status(settings: SyncSettings, *, live: bool = True) -> dict[str, Any]:
         "home": str(settings.home),
         "connected": conn.connected,
         "account": conn.account,
+        **account_status(settings.state_dir, conn.account),
         "needs_reauth": conn.needs_reauth,
         "problem": conn.problem,
         "folder": backup_folder(settings),

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import AlreadyRunning
-from .private_dir import open_private_dir
+from .private_dir import (UnsafeStateDir, environment_problem, give_entries_to_folder_owner, match_folder_owner,
+                          open_private_dir)
 
 LOCK_NAME = "push.lock"
 
@@ -43,29 +44,52 @@ class HomeLock:
 
     def _open(self) -> int:
         """The lock file, opened through the state dir's descriptor (no symlink followed on the
-        way); anything but a regular file there (a FIFO, a symlink) is replaced by one."""
-        dfd = open_private_dir(self.state_dir)
+        way); anything but a regular file there (a FIFO, a symlink) is replaced by one.
+
+        A folder or lock file this run may not open (another owner: an admin's run as root), a
+        full disk or no descriptor left is an EnvironmentProblem that names the path and its
+        owner. A lock file of another owner is never replaced: its owner may hold it right now.
+        """
         try:
-            for _ in range(3):
-                try:
-                    fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                                 0o600, dir_fd=dfd)
-                except OSError as exc:
-                    if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
-                        raise
-                else:
-                    if stat.S_ISREG(os.fstat(fd).st_mode):
-                        return fd
-                    os.close(fd)
-                try:
-                    os.unlink(LOCK_NAME, dir_fd=dfd)  # unlink never follows a symlink
-                except IsADirectoryError:
-                    os.rmdir(LOCK_NAME, dir_fd=dfd)
-                except FileNotFoundError:
-                    pass
-            raise OSError(errno.EINVAL, "cannot make the home's lock file a regular file", str(self.path))
+            dfd = open_private_dir(self.state_dir)
+        except UnsafeStateDir:
+            raise
+        except OSError as exc:
+            raise _problem(exc, "drive-sync's state folder", self.state_dir) from None
+        try:
+            return self._open_in(dfd)
+        except UnsafeStateDir:
+            raise
+        except OSError as exc:
+            raise _problem(exc, "the home's lock file", self.path) from None
         finally:
             os.close(dfd)
+
+    def _open_in(self, dfd: int) -> int:
+        """The lock file in the state dir `dfd`, a regular file (see `_open`)."""
+        for _ in range(3):
+            try:
+                fd = os.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                             0o600, dir_fd=dfd)
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+                    raise
+            else:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    try:
+                        match_folder_owner(fd, dfd)  # a run as root: the file stays the student's
+                    except BaseException:
+                        os.close(fd)
+                        raise
+                    return fd
+                os.close(fd)
+            try:
+                os.unlink(LOCK_NAME, dir_fd=dfd)  # unlink never follows a symlink
+            except IsADirectoryError:
+                os.rmdir(LOCK_NAME, dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+        raise OSError(errno.EINVAL, "cannot make the home's lock file a regular file", str(self.path))
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; False (and nothing held) if another holder has it."""
@@ -81,8 +105,12 @@ class HomeLock:
             os.close(fd)
             raise
         info = {"pid": os.getpid(), "kind": self.kind, "started": time.time(), "host": os.uname().nodename}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+        except OSError as exc:  # a full disk: closing drops the lock again
+            os.close(fd)
+            raise _problem(exc, "the home's lock file", self.path) from None
         self._fd = fd
         return True
 
@@ -98,6 +126,8 @@ class HomeLock:
         return self
 
     def release(self) -> None:
+        """Let go of the lock; a run as root first gives what it left in the state dir back to
+        the home's owner (see private_dir.give_entries_to_folder_owner), while no run can start."""
         fd, self._fd = self._fd, None
         if fd is None:
             return
@@ -105,6 +135,16 @@ class HomeLock:
             os.ftruncate(fd, 0)
         except OSError:
             pass
+        if os.geteuid() == 0:
+            try:
+                dfd = open_private_dir(self.state_dir, create=False)
+            except OSError:
+                pass
+            else:
+                try:
+                    give_entries_to_folder_owner(dfd)
+                finally:
+                    os.close(dfd)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
@@ -173,6 +213,11 @@ def _flock_unless_held(fd: int) -> None:
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.001)
+
+
+def _problem(exc: OSError, what: str, path: Path) -> OSError | Exception:
+    """The EnvironmentProblem that says `exc` in words, or `exc` itself when it is not one."""
+    return environment_problem(exc, what, path) or exc
 
 
 def _parse_info(data: bytes) -> dict[str, Any]:

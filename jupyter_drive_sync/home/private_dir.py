@@ -11,6 +11,13 @@ home itself may be a symlink (the admin names it).
 Every folder the tool writes into (state DB, lock, credentials, the server's records) is made
 here, by `open_private_dir`, so they all get the same modes: only the tool's own folder is
 0700; folders above it are created with the usual mode, as anything else would make them.
+A run as root (the nightly job, an admin's `sudo`) gives what it makes here to the home's
+owner (`match_folder_owner`, `give_entries_to_folder_owner`): a root-owned lock or state DB
+would lock the student's own server out.
+
+The machine's errors met in this folder (permissions, another owner, a full disk, no descriptor
+left) are put in words here too, once for the lock, the state DB and the credentials:
+`environment_problem` and `state_db_problem` turn them into an EnvironmentProblem (exit 2).
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, EnvironmentProblem
 from ..core.settings import STATE_DIR_REL
 
 STATE_PARTS = tuple(STATE_DIR_REL.split("/"))
@@ -37,6 +46,133 @@ class UnsafeStateDir(ConfigError, OSError):
     An OSError (as before) and a ConfigError, so the CLI prints one line (exit 2) and the
     server reports it in words instead of as an unexpected error.
     """
+
+
+# errno values that say "the machine is in the way" rather than "this file is odd"
+_NO_ACCESS = frozenset({errno.EACCES, errno.EPERM})
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+_NO_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE})
+ENVIRONMENT_ERRNOS = _NO_ACCESS | _NO_SPACE | _NO_DESCRIPTORS | {errno.EROFS, errno.ENOMEM}
+
+
+def environment_problem(exc: OSError, what: str, path: Path | str | None = None) -> EnvironmentProblem | None:
+    """`exc` as one sentence a student or admin can act on, or None when it is not a problem of
+    the machine (then the caller handles it as before).
+
+    `what` names the thing ("the state DB"); `path` is where (the errno's own file name is often
+    only the last component, when the file was opened relative to its folder). For a permission
+    problem, the owner of the file (or of the nearest folder above it this run can see) is
+    named: a run of the wrong user (root's nightly job, an admin's `sudo`) is the usual cause.
+    """
+    code = exc.errno
+    if code not in ENVIRONMENT_ERRNOS:
+        return None
+    where = str(path if path is not None else (exc.filename or ""))
+    at = f" {where}" if where else ""
+    if code in _NO_ACCESS:
+        text = f"cannot open {what}{at}: permission denied{_owner_hint(where)}"
+    elif code in _NO_SPACE:
+        text = f"cannot write {what}{at}: no space left on the device (or the disk quota is used up); free some space"
+    elif code in _NO_DESCRIPTORS:
+        text = f"cannot open {what}{at}: too many open files; raise the limit (`ulimit -n`, now {_nofile_limit()})"
+    elif code == errno.EROFS:
+        text = f"cannot write {what}{at}: the file system is read-only"
+    else:
+        text = f"cannot open {what}{at}: out of memory"
+    return EnvironmentProblem(text)
+
+
+# SQLite's primary result codes (https://sqlite.org/rescode.html) of a machine in the way.
+# SQLITE_CORRUPT and SQLITE_NOTADB are not among them: such a file is moved aside by the caller.
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_NOMEM, _SQLITE_READONLY = 3, 5, 6, 7, 8
+_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
+_SQLITE_ENVIRONMENT = frozenset({_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_NOMEM, _SQLITE_READONLY,
+                                 _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN})
+
+
+def sqlite_problem(exc: sqlite3.Error, path: Path | str) -> EnvironmentProblem | None:
+    """A SQLite error on the state DB `path` as one sentence, or None when the file itself is bad
+    (not a database, corrupt, another schema: the caller moves it aside).
+
+    SQLite says "unable to open database file" for a permission, another owner, or no
+    descriptor left alike, on the DB or its -wal/-shm files; opening them here finds which.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary not in _SQLITE_ENVIRONMENT:
+        return None
+    if primary == _SQLITE_FULL:
+        return environment_problem(OSError(errno.ENOSPC, "full"), "the state DB", path)
+    if primary == _SQLITE_CANTOPEN and _short_of_descriptors():  # SQLite's own descriptors are closed again by now
+        return environment_problem(OSError(errno.EMFILE, "too many"), "the state DB", path)
+    for candidate in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm"), Path(path).parent):
+        try:
+            fd = os.open(candidate, (os.O_RDONLY if candidate == Path(path).parent else os.O_RDWR)
+                         | os.O_NOFOLLOW | os.O_NONBLOCK | _O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        except OSError as probe:
+            problem = environment_problem(probe, "the state DB", candidate)
+            if problem is not None:
+                return problem
+            continue
+        os.close(fd)
+    if primary == _SQLITE_CANTOPEN:
+        return None  # nothing of the machine: odd side files (a symlink as -wal), moved aside with the DB
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        what = "another process keeps the state DB busy"
+    else:
+        what = f"SQLite says {exc}"
+    return EnvironmentProblem(f"cannot use the state DB {path}: {what}")
+
+
+def state_db_problem(exc: OSError | sqlite3.Error, path: Path | str) -> EnvironmentProblem | None:
+    """An error opening the state DB `path` (or its folder) as one sentence when the machine is
+    in the way; None when the file itself is bad (the caller moves it aside) or for other errors."""
+    if isinstance(exc, sqlite3.Error):
+        return sqlite_problem(exc, path)
+    if exc.errno in _NO_ACCESS and not os.path.lexists(path):
+        return environment_problem(exc, "drive-sync's state folder", Path(path).parent)
+    return environment_problem(exc, "the state DB", path)
+
+
+def _owner_hint(where: str) -> str:
+    """" (it belongs to uid N, this run is uid M: ...)" for the file, or the nearest folder above
+    it this run can see, when another user owns it; its mode when it is ours; "" otherwise."""
+    if not where:
+        return ""
+    me = os.geteuid()
+    p = Path(where)
+    for candidate in (p, *p.parents):
+        try:
+            st = os.lstat(candidate)
+        except OSError:
+            continue
+        if st.st_uid == me:
+            if candidate == p:
+                return f" (mode {stat.S_IMODE(st.st_mode):o}, this run is uid {me})"
+            return ""  # a folder of ours above it: the trouble is below, unseen
+        this = "it belongs" if candidate == p else f"{candidate} belongs"
+        return f" ({this} to uid {st.st_uid}, this run is uid {me}: the admin must give it back, e.g. chown)"
+    return ""
+
+
+def _short_of_descriptors(needed: int = 4) -> bool:
+    """Whether this process has fewer than `needed` descriptors left (a DB with its -wal and
+    -shm files, and the folder they are in)."""
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (OSError, ValueError):
+        return False
+    return limit != resource.RLIM_INFINITY and in_use + needed > limit
+
+
+def _nofile_limit() -> str:
+    try:
+        return str(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    except (OSError, ValueError):
+        return "unknown"
 
 
 def split_state_path(path: Path | str) -> tuple[Path, tuple[str, ...]]:
@@ -101,6 +237,38 @@ def open_private_dir(path: Path | str, *, create: bool = True) -> int:
     return fd
 
 
+def match_folder_owner(fd: int, folder: int | Path | str) -> None:
+    """Run as root (the nightly job on shared storage, an admin's `sudo`), give the file or
+    folder open as `fd` to the owner of the folder it is in (a descriptor, or a path).
+
+    What the tool writes in a home must stay the student's: a root-owned lock file or state DB
+    would lock the student's own server out of its backups. Only ever by descriptor (no name is
+    followed); a no-op for any other user, who cannot give files away anyway.
+    """
+    if os.geteuid() != 0:
+        return
+    owner = os.fstat(folder) if isinstance(folder, int) else os.stat(folder)
+    st = os.fstat(fd)
+    if (st.st_uid, st.st_gid) != (owner.st_uid, owner.st_gid):
+        os.fchown(fd, owner.st_uid, owner.st_gid)
+
+
+def give_entries_to_folder_owner(dir_fd: int) -> None:
+    """Run as root, give every entry directly in the folder `dir_fd` (the tool's own) to the
+    folder's owner: what a root run left there (refreshed credentials, SQLite's side files, a
+    DB moved aside, files of older versions run as root). Never follows a symlink."""
+    if os.geteuid() != 0:
+        return
+    owner = os.fstat(dir_fd)
+    for name in os.listdir(dir_fd):
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if (st.st_uid, st.st_gid) != (owner.st_uid, owner.st_gid):
+                os.chown(name, owner.st_uid, owner.st_gid, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:  # gone meanwhile, or a file system without owners
+            continue
+
+
 def ensure_private_dir(path: Path | str) -> Path:
     """Make sure folder `path` exists as `open_private_dir` leaves it; returns `path`."""
     os.close(open_private_dir(path))
@@ -129,7 +297,7 @@ def _open_without_symlinks(path: Path, base: Path, names: tuple[str, ...], creat
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
     try:
         for i, name in enumerate(names):
-            last = i == len(names) - 1
+            last = ours = i == len(names) - 1
             try:
                 nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except FileNotFoundError:
@@ -137,7 +305,7 @@ def _open_without_symlinks(path: Path, base: Path, names: tuple[str, ...], creat
                     raise
                 try:  # folders above ours (.local, share) as anything else makes them; ours 0700
                     os.mkdir(name, 0o700 if last else 0o777, dir_fd=fd)
-                    created = last
+                    created, ours = last, True
                 except FileExistsError:
                     pass
                 try:
@@ -150,6 +318,12 @@ def _open_without_symlinks(path: Path, base: Path, names: tuple[str, ...], creat
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                     raise _refuse(path, exc) from None
                 raise
+            if create and ours:  # ours, or made now (by root, in a student's home): the student's
+                try:
+                    match_folder_owner(nfd, fd)
+                except BaseException:
+                    os.close(nfd)
+                    raise
             os.close(fd)
             fd = nfd
     except BaseException:

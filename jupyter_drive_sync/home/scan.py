@@ -1,4 +1,4 @@
-"""Walk a home and say what it holds: path → (kind, size, mtime), stat only.
+"""Walk a home and say what it holds: path → (kind, size, mtime, inode), stat only.
 
 This is the hot path of a no-op push (20,000 files must cost little more than a bare
 `os.scandir` + `lstat` walk), so the loop does one `lstat` per entry and a dict lookup for the
@@ -15,11 +15,14 @@ import hashlib
 import os
 import stat as st_mod
 from pathlib import Path
-from typing import BinaryIO, Mapping
+from typing import BinaryIO, Iterable, Mapping
 
-from .excludes import Excludes
+from .excludes import Excludes, rule_key
 from .fs_guards import open_beneath
-from ..core.model import RESTORE_PART_SUFFIX, EntryStatus, LocalEntry, Skipped, Snapshot, StateEntry
+from ..core.model import (
+    MTIME_MAX_NS, MTIME_MIN_NS, RESTORE_PART_SUFFIX, EntryStatus, LocalEntry, Skipped, Snapshot, StateEntry,
+    clamp_mtime_ns,
+)
 from ..core.settings import STATE_DIR_REL
 
 MD5_READ_SIZE = 1024 * 1024
@@ -97,7 +100,8 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
     if excludes is None:
         excludes = Excludes(defaults=(), always=False)
     why = excludes.why
-    by_name = excludes.names  # fast pre-check: built-in rules are keyed by the entry's name
+    by_name = excludes.names  # fast pre-check: built-in rules are keyed by the entry's folded name
+    key = rule_key
     user_rules = excludes.has_user_rules
     euid = os.geteuid()
     groups = frozenset((os.getegid(), *os.getgroups()))
@@ -113,6 +117,9 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
     own_read = st_mod.S_IRUSR
     own_list = st_mod.S_IRUSR | st_mod.S_IXUSR
     part_suffix = RESTORE_PART_SUFFIX
+    # mtimes the state DB and Drive cannot hold (after 2262, before 1677) are clamped to the
+    # range's end, the same way every run (see core/model.py): one comparison per entry
+    t_min, t_max, clamp = MTIME_MIN_NS, MTIME_MAX_NS, clamp_mtime_ns
 
     stack: list[tuple[str, str]] = [(home_str, "")]
     pop = stack.pop
@@ -154,7 +161,7 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
                         if name[0] == "." and name.endswith(part_suffix):
                             excluded.append(rel)
                             continue
-                        if (user_rules or name in by_name) and why(rel, False) is not None:
+                        if (user_rules or key(name) in by_name) and why(rel, False) is not None:
                             excluded.append(rel)
                             continue
                         if check_perms and (st.st_uid != euid or not mode & own_read) and not mode_allows_read(
@@ -166,9 +173,12 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
                         if size > limit:
                             skipped.append(Skipped(rel, f"larger than the size limit ({size} > {limit} bytes)"))
                             continue
-                        entries[rel] = new_entry(entry_cls, (rel, False, size, st.st_mtime_ns))
+                        mtime = st.st_mtime_ns
+                        if not t_min <= mtime <= t_max:
+                            mtime = clamp(mtime)
+                        entries[rel] = new_entry(entry_cls, (rel, False, size, mtime, st.st_ino))
                     elif is_dir_mode(mode):
-                        if (user_rules or name in by_name) and why(rel, True) is not None:
+                        if (user_rules or key(name) in by_name) and why(rel, True) is not None:
                             excluded.append(rel)
                             continue
                         if check_perms and (st.st_uid != euid or mode & own_list != own_list) and not mode_allows_read(
@@ -176,10 +186,13 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
                         ) and _confirm_unreadable(entry.path, True):
                             skipped.append(Skipped(rel, "folder not readable (permission denied)"))
                             continue
-                        entries[rel] = new_entry(entry_cls, (rel, True, 0, st.st_mtime_ns))
+                        mtime = st.st_mtime_ns
+                        if not t_min <= mtime <= t_max:
+                            mtime = clamp(mtime)
+                        entries[rel] = new_entry(entry_cls, (rel, True, 0, mtime, st.st_ino))
                         push((entry.path, rel + "/"))
                     else:
-                        if (user_rules or name in by_name) and why(rel, False) is not None:
+                        if (user_rules or key(name) in by_name) and why(rel, False) is not None:
                             excluded.append(rel)
                             continue
                         skipped.append(Skipped(rel, _kind_of(mode)))
@@ -225,17 +238,20 @@ def file_md5(path: Path | str) -> str:
         return md5_of(fh)
 
 
-def hash_candidates(home: Path | str, snapshot: Snapshot, state: Mapping[str, StateEntry]) -> dict[str, str]:
+def hash_candidates(home: Path | str, snapshot: Snapshot, state: Mapping[str, StateEntry],
+                    also: Iterable[str] = (), known: Mapping[str, str] | None = None) -> dict[str, str]:
     """md5 of the files that may only have been touched: synced row, same size, other mtime.
 
     Also files that reappear at a path marked deleted with the same size, so that putting a
-    file back costs a metadata update, not an upload. A file that cannot be read is left out
-    (plan then treats it as changed and push reports the read error).
+    file back costs a metadata update, not an upload; and the files of `also` (planning's own
+    wishes: a renamed file's content, `engine.plan.paths_to_hash`). A file that cannot be read
+    is left out (plan then treats it as changed and push reports the read error). `known`:
+    md5s this run has already read (adoption), taken as they are instead of reading again.
     """
     home_str = os.fspath(home)
     if os.path.islink(home_str):
         home_str = os.path.realpath(home_str)
-    out: dict[str, str] = {}
+    out: dict[str, str] = dict(known or {})
     synced = EntryStatus.SYNCED
     # Rows in sync on both sides (a `StateRows` from the DB): the same (path, is_dir, size,
     # mtime) tuple means untouched; skip it without building the row.
@@ -246,6 +262,7 @@ def hash_candidates(home: Path | str, snapshot: Snapshot, state: Mapping[str, St
         row = state.get(path)
         if (
             row is None
+            or path in out
             or entry.is_dir
             or row.is_dir
             or row.status is not synced
@@ -254,9 +271,17 @@ def hash_candidates(home: Path | str, snapshot: Snapshot, state: Mapping[str, St
             or (entry.mtime_ns == row.local_mtime_ns and not row.local_deleted)
         ):
             continue
-        try:
-            with open_beneath(home_str, path) as fh:
-                out[path] = md5_of(fh)
-        except OSError:
-            continue
+        _hash_into(out, home_str, path)
+    for path in also:
+        if path not in out:
+            _hash_into(out, home_str, path)
     return out
+
+
+def _hash_into(out: dict[str, str], home_str: str, path: str) -> None:
+    """md5 of `path` into `out`, reached as an upload reaches it; left out if it cannot be read."""
+    try:
+        with open_beneath(home_str, path) as fh:
+            out[path] = md5_of(fh)
+    except OSError:
+        pass

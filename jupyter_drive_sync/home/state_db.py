@@ -20,10 +20,13 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.model import EntryStatus, RemoteChange, StateEntry
+from ..core.model import EntryStatus, RemoteChange, StateEntry, clamp_mtime_ns
 from ..core.settings import state_dir
-from .private_dir import ensure_private_dir
+from ..core.errors import EnvironmentProblem
+from .private_dir import ensure_private_dir, match_folder_owner, state_db_problem
 from .state_rows import (
+    SCHEMA,
+    SCHEMA_VERSION,
     SELECT_CLEAN_KEYS,
     SELECT_NOT_CLEAN,
     SELECT_ROWS,
@@ -31,46 +34,22 @@ from .state_rows import (
     StateRows,
     entry_to_row,
     gc_paused,
+    migrate,
     row_to_entry,
 )
 
-SCHEMA_VERSION = 1
 DB_NAME = "state.sqlite3"
 
 META_ROOT_FOLDER_ID = "root_folder_id"
 META_ACCOUNT_EMAIL = "account_email"
+META_ACCOUNT_PERMISSION_ID = "account_permission_id"  # Drive's stable ID of that account
+META_ACCOUNT_GRANT = "account_grant"  # fingerprint of the sign-in last checked against it
 META_PAGE_TOKEN = "changes_page_token"
+META_ADOPTED_ROOT = "adopted_root"  # the root folder whose adoption finished (see finish_adoption)
 META_LAST_PUSH = "last_push"
 META_LAST_PUSH_TIME = "last_push_time"
 META_SCHEMA_VERSION = "schema_version"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    path TEXT PRIMARY KEY NOT NULL,
-    drive_id TEXT NOT NULL,
-    is_dir INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    local_size INTEGER NOT NULL DEFAULT 0,
-    local_mtime_ns INTEGER NOT NULL DEFAULT 0,
-    md5 TEXT,
-    drive_md5 TEXT,
-    drive_modified_ms INTEGER NOT NULL DEFAULT 0,
-    drive_head_revision TEXT,
-    drive_trashed INTEGER NOT NULL DEFAULT 0,
-    drive_removed INTEGER NOT NULL DEFAULT 0,
-    local_deleted INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX IF NOT EXISTS entries_drive_id ON entries (drive_id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT);
-CREATE TABLE IF NOT EXISTS upload_sessions (
-    path TEXT PRIMARY KEY NOT NULL,
-    drive_id TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    uri TEXT NOT NULL,
-    started REAL NOT NULL
-);
-"""
 
 # Drive keeps a resumable session about a week; an older one is not worth a status query.
 UPLOAD_SESSION_MAX_AGE_S = 6 * 24 * 3600
@@ -87,11 +66,14 @@ class StateDB:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.recovered_from: Path | None = None  # where a corrupt DB was moved, if it was
-        ensure_private_dir(self.path.parent)
         self._lock = threading.RLock()
         try:
+            ensure_private_dir(self.path.parent)
             self._conn = self._open()
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, OSError) as exc:  # a bad file is moved aside, a bad machine said in words
+            problem = state_db_problem(exc, self.path)
+            if problem is not None or isinstance(exc, OSError):
+                raise problem or exc from None
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             os.replace(self.path, aside)
             for suffix in ("-wal", "-shm"):
@@ -121,19 +103,22 @@ class StateDB:
                 raise sqlite3.DatabaseError("the state DB is not a regular file")
             if stat.S_IMODE(st.st_mode) != 0o600:
                 os.fchmod(fd, 0o600)
+            match_folder_owner(fd, self.path.parent)  # root: the student's (SQLite gives -wal/-shm the same owner)
         finally:
             os.close(fd)
         conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
         try:
+            _refuse_unknown_schema(conn, self.path)  # before WAL mode rewrites another app's file
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
+            migrate(conn)
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (META_SCHEMA_VERSION,)).fetchone()
             if row is None:
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES (?, ?)", (META_SCHEMA_VERSION, str(SCHEMA_VERSION))
                 )
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, EnvironmentProblem):
             conn.close()
             raise
         return conn
@@ -161,7 +146,7 @@ class StateDB:
         """Every row, cheaply: what a push plans with.
 
         Rows in sync on both sides (nearly all of them on a quiet day) come back as bare
-        `(path, is_dir, size, mtime_ns)` tuples, built into StateEntry only if asked for;
+        `(path, is_dir, size, mtime_ns, ino)` tuples, built into StateEntry only if asked for;
         the others as StateEntry at once. One read transaction, two table scans.
         """
         with self._lock, gc_paused():
@@ -234,6 +219,18 @@ class StateDB:
             with self._tx() as c:
                 c.executemany(UPSERT_ROW, rows)
 
+    def adoption_finished(self, root_id: str) -> bool:
+        """A root folder on record is not enough: a run killed while adopting has one, no rows."""
+        return self.get_meta(META_ADOPTED_ROOT) == root_id
+
+    def finish_adoption(self, root_id: str, entries: Iterable[StateEntry], page_token: str | None) -> None:
+        """Adopted rows, the feed's start (None: keep it) and the "adopted" mark: one transaction."""
+        meta = [(META_ROOT_FOLDER_ID, root_id), (META_ADOPTED_ROOT, root_id)]
+        meta += [(META_PAGE_TOKEN, page_token)] if page_token else []
+        with self._tx() as c:
+            c.executemany(UPSERT_ROW, [entry_to_row(e, EntryStatus.SYNCED) for e in entries])
+            c.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta)
+
     def apply_remote_changes(self, changes: Iterable[RemoteChange], new_token: str | None) -> int:
         """Fold Drive's changes feed into the drive_* columns, and store the next page token.
 
@@ -267,6 +264,32 @@ class StateDB:
                 c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (META_PAGE_TOKEN, new_token))
         return changed
 
+    def record_move(self, source_path: str, entry: StateEntry) -> None:
+        """Drive confirmed that the item of `source_path` now sits at `entry.path` (a local rename
+        or move): its row becomes `entry`, and the rows below a folder follow it, re-pathed in the
+        same transaction (Drive moved them with their folder, in that one request). A row left at
+        the new path by an item of another kind (a file replaced by a folder) gives way."""
+        old, new = source_path, entry.path
+        with self._tx() as c:
+            c.execute("DELETE FROM entries WHERE path = ? AND drive_id != ?", (new, entry.drive_id))
+            c.execute(UPSERT_ROW, entry_to_row(entry, EntryStatus.SYNCED))
+            if entry.is_dir and old != new:
+                # UPDATE OR REPLACE: a stale row already at a new child path gives way too
+                c.execute(f"UPDATE OR REPLACE entries SET path = ? || substr(path, length(?) + 1)"
+                          f" WHERE {_subtree_clause()}", (new, old, old, old))
+                c.execute(f"UPDATE OR REPLACE upload_sessions SET path = ? || substr(path, length(?) + 1)"
+                          f" WHERE {_subtree_clause()}", (new, old, old, old))
+            if old != new:
+                c.execute("UPDATE OR REPLACE upload_sessions SET path = ? WHERE path = ?", (new, old))
+
+    def record_inodes(self, inodes: Iterable[tuple[str, int]]) -> None:
+        """Note the local inode of rows whose file is unchanged (content as pushed), no Drive
+        request: the file was rewritten in place under a new inode, or the row predates inodes."""
+        rows = [(ino, path) for path, ino in inodes]
+        if rows:
+            with self._tx() as c:
+                c.executemany("UPDATE entries SET local_ino = ? WHERE path = ?", rows)
+
     def mark_local_deleted(self, paths: Iterable[str], *, recursive: bool = False) -> None:
         """The paths are gone locally; keep the rows so a reappearance reuses the Drive ID."""
         paths = list(paths)
@@ -297,6 +320,16 @@ class StateDB:
             c.execute("DELETE FROM entries")
             c.execute("DELETE FROM upload_sessions")
 
+    def start_fresh(self, meta: dict[str, str]) -> None:
+        """Forget every Drive ID (rows, pending IDs, upload sessions, the root folder, the feed
+        token, every record about that Drive) and store `meta` instead, in one transaction:
+        another Google account is connected, and none of the old IDs mean anything to it."""
+        with self._tx() as c:
+            c.execute("DELETE FROM entries")
+            c.execute("DELETE FROM upload_sessions")
+            c.execute("DELETE FROM meta WHERE key != ?", (META_SCHEMA_VERSION,))
+            c.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
+
     # -- resumable upload sessions ------------------------------------------------------------
 
     def upload_session(self, path: str, drive_id: str, size: int, mtime_ns: int) -> str | None:
@@ -321,7 +354,7 @@ class StateDB:
             c.execute(
                 "INSERT OR REPLACE INTO upload_sessions (path, drive_id, size, mtime_ns, uri, started)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (path, drive_id, size, mtime_ns, uri, time.time()),
+                (path, drive_id, size, clamp_mtime_ns(mtime_ns), uri, time.time()),
             )
 
     def drop_upload_session(self, path: str) -> None:
@@ -396,6 +429,19 @@ class StateDB:
             return None
 
 
+def _refuse_unknown_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """A DB with tables but without our schema_version is another app's: DatabaseError, moved
+    aside like a corrupt one. A newer schema is left alone: EnvironmentProblem (upgrade)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (META_SCHEMA_VERSION,)).fetchone() \
+        if "meta" in tables else None
+    if tables and (row is None or not str(row[0]).isdigit()):
+        raise sqlite3.DatabaseError("not a drive-sync state DB (another app's database)")
+    if row is not None and int(row[0]) > SCHEMA_VERSION:
+        raise EnvironmentProblem(f"the state DB {path} was written by a newer jupyter-drive-sync (schema "
+                                 f"{row[0]}, this one knows {SCHEMA_VERSION}): upgrade jupyter-drive-sync")
+
+
 class UploadSessionSlot:
     """One file version's resumable session in the state DB (implements `drive.ResumeSlot`)."""
 
@@ -445,11 +491,11 @@ def read_state_meta(state_dir: Path | str, keys: Iterable[str]) -> dict[str, str
     """
     wanted = tuple(keys)
     path = Path(state_dir) / DB_NAME
-    if not wanted or not path.is_file():
-        return {}
-    try:
+    try:  # is_file() raises on a folder this user may not enter (another owner's state dir)
+        if not wanted or not path.is_file():
+            return {}
         conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
+    except (OSError, sqlite3.Error):
         return {}
     try:
         marks = ",".join("?" * len(wanted))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sqlite3
 from typing import Any, Iterator, Mapping, Protocol
 
-from ..core.model import EntryStatus, StateEntry
+from ..core.model import EntryStatus, StateEntry, clamp_mtime_ms, clamp_mtime_ns
 
 COLUMNS = (
     "path",
@@ -26,22 +27,64 @@ COLUMNS = (
     "drive_trashed",
     "drive_removed",
     "local_deleted",
+    "local_ino",
 )
 SELECT_ROWS = "SELECT " + ", ".join(COLUMNS) + " FROM entries"
 UPSERT_ROW = f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 _STATUS = {s.value: s for s in EntryStatus}
 
+# Columns added later are added in place by `migrate` (rows kept; an older version of this
+# tool still reads and writes such a DB: it names its columns, and a new one has a default).
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    path TEXT PRIMARY KEY NOT NULL,
+    drive_id TEXT NOT NULL,
+    is_dir INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    local_size INTEGER NOT NULL DEFAULT 0,
+    local_mtime_ns INTEGER NOT NULL DEFAULT 0,
+    md5 TEXT,
+    drive_md5 TEXT,
+    drive_modified_ms INTEGER NOT NULL DEFAULT 0,
+    drive_head_revision TEXT,
+    drive_trashed INTEGER NOT NULL DEFAULT 0,
+    drive_removed INTEGER NOT NULL DEFAULT 0,
+    local_deleted INTEGER NOT NULL DEFAULT 0,
+    local_ino INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS entries_drive_id ON entries (drive_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT);
+CREATE TABLE IF NOT EXISTS upload_sessions (
+    path TEXT PRIMARY KEY NOT NULL,
+    drive_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    uri TEXT NOT NULL,
+    started REAL NOT NULL
+);
+"""
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a state DB written by an earlier version up to this schema, in place (rows kept)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(entries)")}
+    if "local_ino" not in columns:  # the inodes are then noted by the next push, no Drive request
+        conn.execute("ALTER TABLE entries ADD COLUMN local_ino INTEGER NOT NULL DEFAULT 0")
+
+
 # A file row in sync on both sides: confirmed, present locally when last seen, and Drive still
 # holds what we wrote (same md5; modifiedTime = local mtime to the millisecond, floor division
 # written as a range so that SQLite's truncating division never differs from Python's `//`).
-# Such a row needs nothing unless the local (size, mtime) moved, so plan compares it as a tuple.
+# Such a row needs nothing unless the local (size, mtime, inode) moved, so plan compares it as a
+# tuple with the scan's entry.
 CLEAN = (
     "status = 'synced' AND is_dir = 0 AND local_deleted = 0 AND drive_trashed = 0 AND drive_removed = 0"
     " AND drive_md5 IS md5 AND drive_modified_ms * 1000000 <= local_mtime_ns"
     " AND local_mtime_ns < (drive_modified_ms + 1) * 1000000"
 )
-SELECT_CLEAN_KEYS = f"SELECT path, is_dir, local_size, local_mtime_ns FROM entries WHERE {CLEAN}"
+SELECT_CLEAN_KEYS = f"SELECT path, is_dir, local_size, local_mtime_ns, local_ino FROM entries WHERE {CLEAN}"
 SELECT_NOT_CLEAN = f"{SELECT_ROWS} WHERE NOT ({CLEAN})"
 _LAZY_FETCH_LIMIT = 64  # after this many single-row fetches, read the remaining rows at once
 
@@ -62,25 +105,29 @@ def gc_paused() -> Iterator[None]:
 
 def row_to_entry(r: tuple) -> StateEntry:
     return StateEntry(
-        r[0], r[1], bool(r[2]), _STATUS[r[3]], r[4], r[5], r[6], r[7], r[8], r[9], bool(r[10]), bool(r[11]), bool(r[12])
+        r[0], r[1], bool(r[2]), _STATUS[r[3]], r[4], r[5], r[6], r[7], r[8], r[9], bool(r[10]), bool(r[11]),
+        bool(r[12]), r[13],
     )
 
 
 def entry_to_row(e: StateEntry, status: EntryStatus | None = None) -> tuple:
+    """The row's values. Times are clamped as the scan clamps them (`core.model`): a time that
+    SQLite's 64-bit INTEGER cannot hold, from any source, must not end a run."""
     return (
         e.path,
         e.drive_id,
         int(e.is_dir),
         (status or e.status).value,
         e.local_size,
-        e.local_mtime_ns,
+        clamp_mtime_ns(e.local_mtime_ns),
         e.md5,
         e.drive_md5,
-        e.drive_modified_ms,
+        clamp_mtime_ms(e.drive_modified_ms),
         e.drive_head_revision,
         int(e.drive_trashed),
         int(e.drive_removed),
         int(e.local_deleted),
+        e.local_ino,
     )
 
 
@@ -96,7 +143,7 @@ class StateRows(Mapping[str, StateEntry]):
     """The state DB's rows by path, as `StateDB.load_rows` read them (a read-only mapping).
 
     `clean` maps each path whose row is in sync on both sides to `(path, is_dir, size,
-    mtime_ns)`, which equals the scan's `LocalEntry` of an untouched file: plan and
+    mtime_ns, ino)`, which equals the scan's `LocalEntry` of an untouched file: plan and
     `hash_candidates` skip such files with one tuple compare, without building a StateEntry.
     Looking a clean path up builds its StateEntry from the DB (once; the same object after);
     iterating values or items reads all remaining rows in one query. Read before the push

@@ -28,8 +28,7 @@ from ..auth.credentials import CredentialsError
 from ..auth.flow import OAuthError
 from ..core.errors import ConfigError, NotConnected, SyncError
 from ..core.settings import under_jupyterhub
-from ..engine.drive_browse import NothingToRestore
-from ..engine.restore_names import split_subpath
+from ..engine.drive_browse import NothingToRestore, restorable_subpath
 from .jobs import JobConflict, error_kind
 from .prompt import CHOICES
 from .service import DriveSyncService
@@ -40,6 +39,12 @@ log = logging.getLogger(__name__)
 
 AUTH_RESOURCE = "drive-sync"
 EXPECTED = (OAuthError, JobConflict, SyncError, CredentialsError)
+MAX_JSON_BODY_BYTES = 64 * 1024  # every body is a few short strings; the UI sends < 5 KiB
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (Python's parser accepts them by default)."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def translate(exc: BaseException | None, status: int) -> tuple[int, dict[str, Any]]:
@@ -110,6 +115,26 @@ class DriveSyncAPIHandler(_ServiceMixin, APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
+
+    def json_object(self, expected: str = "{}") -> dict[str, Any]:
+        """The request body as a JSON object (an empty body is `{}`); anything else is a 400.
+
+        Bodies come from any script holding the student's cookie: one that is not JSON, too
+        large, nested too deep for the parser (RecursionError) or not an object is refused
+        with one sentence, never a 500.
+        """
+        raw = self.request.body or b""
+        if len(raw) > MAX_JSON_BODY_BYTES:
+            raise tornado.web.HTTPError(400, f"request body too large (at most {MAX_JSON_BODY_BYTES} bytes)")
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, f"expected a JSON object {expected}")
+        return body
 
 
 class DriveSyncPageHandler(_ServiceMixin, JupyterHandler):
@@ -207,6 +232,7 @@ class PushHandler(DriveSyncAPIHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
+        self.json_object()  # nothing is read from it, but a malformed body is a 400 like on every route
         job = self.service.jobs.start_push()  # JobConflict → 409 {job} via the translator
         self.write_json({"job": job.to_dict()}, status=202)
 
@@ -227,12 +253,7 @@ class RestoreHandler(DriveSyncAPIHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise tornado.web.HTTPError(400, "expected a JSON object {path, overwrite}")
+        body = self.json_object("{path, overwrite}")
         # Only a missing key or null means the default: `false`, `0` or `[]` is a bad request,
         # not "restore everything".
         path, overwrite = body.get("path"), body.get("overwrite")
@@ -255,7 +276,7 @@ class RemoteHandler(DriveSyncAPIHandler):
     async def get(self) -> None:
         path = self.get_query_argument("path", "")
         try:
-            split_subpath(path)
+            restorable_subpath(path)  # a secret folder is not browsed either
         except ValueError as exc:
             raise tornado.web.HTTPError(400, f"bad path: {exc}") from exc
         try:
@@ -269,6 +290,7 @@ class DisconnectHandler(DriveSyncAPIHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
+        self.json_object()
         removed = await self.off_loop(self.service.disconnect)
         self.write_json({"connected": False, "removed": removed})
 
@@ -277,11 +299,8 @@ class PromptHandler(DriveSyncAPIHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        try:
-            choice = json.loads(self.request.body or b"{}").get("choice")
-        except (ValueError, AttributeError):
-            choice = None
-        if choice not in CHOICES:
+        choice = self.json_object("{choice}").get("choice")
+        if not isinstance(choice, str) or choice not in CHOICES:
             raise tornado.web.HTTPError(400, f"choice must be one of: {', '.join(CHOICES)}")
         self.service.prompt.remember(choice)
         self.write_json({"choice": choice, "prompt": False})

@@ -15,8 +15,8 @@ from ..auth.connection import Connection, check_connection, disconnect
 from ..auth.web_flow import PendingFlows, WebAuth
 from ..core import settings as cfg
 from ..core.options import Overwrite, push_options, restore_options
-from ..engine.drive_browse import list_remote, probe_backup
-from ..engine.restore_names import split_subpath
+from ..engine.drive_browse import list_remote, probe_backup, restorable_subpath
+from ..engine.account_check import account_status
 from ..engine.status import backup_folder, probe_home_lock, read_last_push, root_folder_url, stored_root_folder_id
 from .jobs import Job, JobManager
 from .prompt import PromptState
@@ -121,6 +121,8 @@ class DriveSyncService:
             "configured": self.auth.configured,
             "connected": conn.connected,
             "account": conn.account,
+            # the account the backup so far went to, and whether another one is connected now
+            **account_status(self.settings.state_dir, conn.account),
             "needs_reauth": conn.needs_reauth,
             "prompt": self.prompt.should_prompt(connected=conn.connected),
             "root_folder_url": self.root_folder_url(last),
@@ -150,7 +152,8 @@ class DriveSyncService:
         state DB knows the folder); else asked of Drive once per sign-in, then remembered."""
         if not conn.connected or conn.needs_reauth:
             return False
-        if stored_root_folder_id(self.settings.state_dir):
+        if stored_root_folder_id(self.settings.state_dir) and \
+                not account_status(self.settings.state_dir, conn.account)["account_changed"]:
             return True
         key = self._credentials_key()
         if key is None:
@@ -169,8 +172,9 @@ class DriveSyncService:
         return answer
 
     def start_restore(self, path: str, overwrite: str) -> Job:
-        """Queue a restore of `path` (relative to the home; "" = all). ValueError for bad input."""
-        parts = split_subpath(path)
+        """Queue a restore of `path` (relative to the home; "" = all). ValueError for bad input,
+        a secret or the tool's own state (refused before any job starts)."""
+        parts = restorable_subpath(path)
         policy = Overwrite(overwrite)  # ValueError for an unknown policy
         sub = "/".join(parts)
         return self.jobs.start_restore(lambda: restore_options(self.settings, path=sub, overwrite=policy))

@@ -172,10 +172,10 @@ def test_generate_ids_and_create_with_id_once(ann: Client, api: DriveApi) -> Non
     bob = Client(api, "bob@example.edu")
     status, _ = bob.call("POST", "files", {"id": out["ids"][1], "name": "x"})
     assert status == 400
-    # deleted files keep their id taken
+    # a file deleted for good keeps its id taken: Google refuses it (400 not usable), not 409
     assert ann.raw("DELETE", f"files/{fid}").status == 204
     status, body = ann.call("POST", "files", {"id": fid, "name": "again"})
-    assert status == 409
+    assert status == 400 and body["error"]["message"] == "The provided file ID is not usable."
 
 
 # ---------------------------------------------------------------- update, parents, properties

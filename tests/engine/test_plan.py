@@ -454,7 +454,7 @@ def is_clean(r: StateEntry) -> bool:
 
 def as_fetched(snap: Snapshot, rows: list[StateEntry]) -> PlanRows:
     """What a push hands planning: clean rows as keys, the others and those planning reads as rows."""
-    clean = {r.path: (r.path, r.is_dir, r.local_size, r.local_mtime_ns) for r in rows if is_clean(r)}
+    clean = {r.path: (r.path, r.is_dir, r.local_size, r.local_mtime_ns, r.local_ino) for r in rows if is_clean(r)}
     others = [r for r in rows if r.path not in clean]
     needed = rows_planning_reads(snap, clean, others)
     by_path = {r.path: r for r in rows}
@@ -520,7 +520,7 @@ def test_only_changed_and_gone_files_are_fetched():
     entries = [lfile("same"), lfile("changed", size=11), lfile("new")]
     rows = [row("same"), row("changed"), row("gone"), row("edited", drive_md5=NEW)]
     snap = Snapshot(entries={e.path: e for e in entries})
-    clean = {r.path: (r.path, r.is_dir, r.local_size, r.local_mtime_ns) for r in rows if is_clean(r)}
+    clean = {r.path: (r.path, r.is_dir, r.local_size, r.local_mtime_ns, r.local_ino) for r in rows if is_clean(r)}
     assert rows_planning_reads(snap, clean, [r for r in rows if r.path not in clean]) == {"changed", "gone"}
 
 

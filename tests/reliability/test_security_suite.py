@@ -41,7 +41,8 @@ from jupyter_drive_sync.engine.push import run_push
 from jupyter_drive_sync.core.settings import state_dir
 
 # the server config (jp_server_config and what it needs); `home` here is this module's own
-from tests.support.server_fixtures import drive_sync_config, fernet_key, jp_server_config, standalone_env  # noqa: F401
+from tests.support.server_fixtures import (  # noqa: F401
+    drive_sync_config, fernet_key, jp_server_config, registered_redirect_uri, standalone_env)
 
 from .conftest import CLI, Mirror, drive_paths, md5, run_cli
 

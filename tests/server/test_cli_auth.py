@@ -29,8 +29,10 @@ def cli_home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def secrets_file(tmp_path: Path, emulator) -> Path:
+    """A Desktop ("installed") client's secrets: only that type may use a loopback redirect on
+    whatever port `auth` listens on (a web client would get redirect_uri_mismatch, as at Google)."""
     path = tmp_path / "client_secrets.json"
-    path.write_text(json.dumps(emulator.client_secrets()))
+    path.write_text(json.dumps(emulator.create_client(client_type="installed")["client_secrets"]))
     return path
 
 

@@ -40,7 +40,17 @@ def standalone_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def drive_sync_config(emulator: Any, fernet_key: str) -> dict[str, Any]:
+def registered_redirect_uri(emulator: Any, jp_http_port: int, jp_base_url: str) -> str:
+    """This test server's standalone callback, authorized for the emulator's built-in web client,
+    as an admin adds it to a web client in Google's console: like Google's, that client accepts
+    no other redirect URI, so a server that sends a wrong one fails its sign-in."""
+    uri = f"http://127.0.0.1:{jp_http_port}{jp_base_url}drive-sync/oauth2callback"
+    emulator.register_redirect_uri(uri)
+    return uri
+
+
+@pytest.fixture
+def drive_sync_config(emulator: Any, fernet_key: str, registered_redirect_uri: str) -> dict[str, Any]:
     """`c.DriveSyncApp` for the tests; override in a module to change it."""
     return {"emulator_url": emulator.url, "encryption_key": fernet_key, "status_check_interval": 0.0}
 

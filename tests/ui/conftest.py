@@ -183,6 +183,9 @@ def start_server(tmp_path: Path, emulator: Any, sample_home: tuple[Path, list[st
         for s in servers:
             s.stop()
         server = JupyterServer(tmp_path, sample_home[0], emulator.url, extra_args).start()
+        # The built-in client is a web client: like Google's, it accepts only the callback
+        # registered for it, so this server's one is (the browser opens server.url).
+        emulator.register_redirect_uri(server.url + "drive-sync/oauth2callback")
         servers.append(server)
         return server
 

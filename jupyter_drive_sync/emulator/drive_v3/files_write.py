@@ -83,10 +83,15 @@ class FileWrites:
         if file_id is not None:
             if not isinstance(file_id, str) or not ID_RE.match(file_id):
                 raise invalid("The provided file ID is not usable.", reason="invalid")
+            # Google (reference/drive-api-v3.md, "Google's limits and rules", row "pre-generated
+            # IDs"): an ID is generated for the requesting account; reusing one whose file exists
+            # is 409 fileIdInUse; an ID whose file was deleted for good, or that was generated
+            # for or used under another account, is refused: 400 "The provided file ID is not usable."
             status = store.id_status(file_id)
-            if status in ("file", "used"):
+            existing = store.get(file_id) if status == "file" else None
+            if existing is not None and existing.owner == p.email:
                 raise DriveError(409, "fileIdInUse", "A file already exists with the provided ID.")
-            if status is None or store.generated_owner(file_id) != p.email:
+            if status != "generated" or store.generated_owner(file_id) != p.email:
                 raise invalid("The provided file ID is not usable.", reason="invalid")
         else:
             file_id = store.new_id()

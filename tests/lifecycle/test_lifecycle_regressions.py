@@ -1,0 +1,308 @@
+"""Each product defect the lifecycle model found (issue 13), as one small deterministic test.
+
+Driven only through the CLI, the emulator's admin API and Drive REST calls of another client,
+like the model. Each is marked xfail(strict=True) while the defect stands: when a fix lands the
+test passes, strict xfail turns that into a failure, and the mark comes off (and the matching
+name comes out of `KNOWN_DEFECTS` in test_lifecycle_model.py, re-enabling the model's steps).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import (
+    FOLDER_MIME,
+    STATE_REL,
+    USER,
+    CliRun,
+    DriveView,
+    OtherClient,
+    connect,
+    finish,
+    local_files,
+    md5,
+    push_argv,
+    restore_argv,
+    run_cli,
+    spawn_cli,
+)
+
+EMAIL = "ann@lifecycle.test"
+T0 = 1_700_000_000
+POST_2262 = 10_413_792_000  # 2300-01-01
+
+
+def defect(what: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, reason=f"issue 13: {what}")
+
+
+@pytest.fixture
+def home(tmp_path: Path, emulator: Any) -> Path:
+    h = tmp_path / USER
+    h.mkdir()
+    connect(emulator.url, h, EMAIL)
+    return h
+
+
+def write(home: Path, rel: str, data: bytes, mtime: int) -> None:
+    p = home / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    os.utime(p, (mtime, mtime))
+
+
+def cli(*argv: str) -> CliRun:
+    """Run the CLI; whatever it does, it answers with an exit status of the contract and no traceback."""
+    run = run_cli(*argv)
+    assert not run.problems(), f"{run.problems()}\n{run.describe()}"
+    return run
+
+
+def push(home: Path, emulator: Any, *extra: str) -> CliRun:
+    return cli(*push_argv(home, emulator.url, *extra))
+
+
+def pushed(home: Path, emulator: Any, *extra: str) -> dict[str, Any]:
+    run = push(home, emulator, *extra)
+    assert run.code == 0, run.describe()
+    return run.summary or {}
+
+
+def view(emulator: Any, email: str = EMAIL) -> DriveView:
+    return DriveView(emulator.files(email))
+
+
+def live_file(emulator: Any, rel: str, email: str = EMAIL) -> dict[str, Any]:
+    items = [f for f in view(emulator, email).live().get(rel, []) if f["mimeType"] != FOLDER_MIME]
+    assert len(items) == 1, f"{rel!r}: {items}"
+    return items[0]
+
+
+def rfc3339(seconds: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def lose_state(home: Path) -> None:
+    for p in (home / STATE_REL).glob("state.sqlite3*"):
+        p.unlink()
+
+
+def no_duplicates(emulator: Any, email: str = EMAIL) -> None:
+    dups = {p: len(fs) for p, fs in view(emulator, email).live().items() if len(fs) > 1}
+    assert not dups, f"two live items at one path: {dups}"
+
+
+# -- adoption ------------------------------------------------------------------------------------
+
+
+@defect("adoption after a lost state DB or on a new volume overwrites newer Drive work, unpinned, no conflict")
+@pytest.mark.parametrize("how", ["lost state DB", "new volume with a starter file"])
+def test_adoption_keeps_newer_drive_copy(home: Path, emulator: Any, how: str) -> None:
+    write(home, "lab/notes.txt", b"mine, first version", T0)
+    pushed(home, emulator)
+    fid = live_file(emulator, "lab/notes.txt")["id"]
+    colab = b"edited in Colab, later"
+    OtherClient(emulator.url, EMAIL, full=True).edit(fid, colab, rfc3339(T0 + 1000))
+    if how == "lost state DB":
+        lose_state(home)
+    else:  # the course's starter file, older than the student's work on Drive
+        shutil.rmtree(home)
+        home.mkdir()
+        connect(emulator.url, home, EMAIL)
+        write(home, "lab/notes.txt", b"starter", T0 - 1000)
+    summary = pushed(home, emulator)
+    now = live_file(emulator, "lab/notes.txt")
+    if now["md5Checksum"] != md5(colab):  # replaced: only with Drive's revision pinned, and said so
+        revs = OtherClient(emulator.url, EMAIL, full=True).revisions(now["id"])
+        assert any(r["md5Checksum"] == md5(colab) and r["keepForever"] for r in revs), revs
+        assert summary["conflicts"] >= 1, summary
+
+
+@defect("a push interrupted during adoption leaves a root folder but no rows: the next push duplicates the tree")
+def test_interrupted_adoption_does_not_duplicate(home: Path, emulator: Any) -> None:
+    for d in ("a", "b"):
+        for n in range(3):
+            write(home, f"{d}/f{n}.txt", f"{d}{n}".encode(), T0)
+    pushed(home, emulator)
+    before = len(view(emulator).live())
+    lose_state(home)
+    emulator.reset_stats()
+    emulator.set_faults(1.0, ["slow"], slow_ms=300)  # every Drive request takes 0.3 s: room to kill
+    argv = push_argv(home, emulator.url)
+    proc = spawn_cli(*argv)
+    try:
+        deadline = time.monotonic() + 60
+        # two folder look-ups by name (home, stu), then adoption lists the folder's children
+        while emulator.stats()["by_route"].get("GET /drive/v3/files", 0) < 3 and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        finish(proc, argv, kill=True)
+    finally:
+        emulator.set_faults(0)
+    pushed(home, emulator)
+    no_duplicates(emulator)
+    assert len(view(emulator).live()) == before
+
+
+# -- times out of range --------------------------------------------------------------------------
+
+
+@defect("a local mtime after 2262 crashes every push of the home (OverflowError, traceback)")
+def test_local_mtime_after_2262_is_backed_up(home: Path, emulator: Any) -> None:
+    write(home, "ok.txt", b"fine", T0)
+    write(home, "future.txt", b"from the far future", POST_2262)
+    run = push(home, emulator)
+    assert run.code in (0, 1) and run.summary is not None, run.describe()
+    assert live_file(emulator, "ok.txt")["md5Checksum"] == md5(b"fine")
+    skipped = {s["path"] for s in run.summary["skipped"]}
+    assert "future.txt" in skipped or live_file(emulator, "future.txt")["md5Checksum"] == md5(b"from the far future")
+
+
+@defect("a Drive modifiedTime after 2262 breaks restore and adoption (OverflowError, traceback)")
+@pytest.mark.parametrize("how", ["restore into an empty home", "adoption"])
+def test_drive_time_after_2262_restores(home: Path, emulator: Any, tmp_path: Path, how: str) -> None:
+    write(home, "a.txt", b"alpha", T0)
+    write(home, "b.txt", b"beta", T0)
+    pushed(home, emulator)
+    far = b"saved by a client with a broken clock"
+    OtherClient(emulator.url, EMAIL, full=True).edit(live_file(emulator, "a.txt")["id"], far, rfc3339(POST_2262))
+    if how == "adoption":  # which copy wins is test_adoption_keeps_newer_drive_copy's business
+        lose_state(home)
+        write(home, "b.txt", b"beta, edited", T0 + 100)
+        pushed(home, emulator)
+        assert live_file(emulator, "b.txt")["md5Checksum"] == md5(b"beta, edited")
+        return
+    fresh = tmp_path / "fresh" / USER
+    fresh.mkdir(parents=True)
+    connect(emulator.url, fresh, EMAIL)
+    run = cli(*restore_argv(fresh, emulator.url))
+    assert run.code == 0, run.describe()
+    assert local_files(fresh) == {"a.txt": far, "b.txt": b"beta"}
+
+
+# -- accounts ------------------------------------------------------------------------------------
+
+
+@defect("after connecting another Google account, pushes use the old account's IDs: nothing reaches the new Drive")
+def test_account_switch_backs_up_into_the_new_account(home: Path, emulator: Any) -> None:
+    other = "ann.personal@lifecycle.test"
+    write(home, "a.txt", b"alpha", T0)
+    write(home, "d/b.txt", b"beta", T0)
+    pushed(home, emulator)
+    connect(emulator.url, home, other)
+    write(home, "d/b.txt", b"beta, edited", T0 + 100)
+    pushed(home, emulator)
+    for rel, data in local_files(home).items():
+        assert live_file(emulator, rel, other)["md5Checksum"] == md5(data), rel
+    connect(emulator.url, home, EMAIL)  # and back
+    write(home, "a.txt", b"alpha, edited", T0 + 200)
+    pushed(home, emulator)
+    for rel, data in local_files(home).items():
+        assert live_file(emulator, rel)["md5Checksum"] == md5(data), rel
+    no_duplicates(emulator)
+    no_duplicates(emulator, other)
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+@defect("restore --path walks into secrets and the tool's own state: writes ~/.ssh and replaces credentials.json")
+@pytest.mark.parametrize("target", [".ssh", STATE_REL])
+def test_restore_path_never_writes_secrets(home: Path, emulator: Any, tmp_path: Path, target: str) -> None:
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    root = view(emulator).root_ids()[0]
+    app_elsewhere = OtherClient(emulator.url, EMAIL, full=False)  # this app, on another hub
+    when = rfc3339(T0)
+    if target == ".ssh":
+        ssh = app_elsewhere.create(".ssh", root, None, when)
+        app_elsewhere.create("authorized_keys", ssh["id"], b"ssh-ed25519 AAAA mallory", when)
+        extra = ["--path", ".ssh"]
+    else:
+        mallory = tmp_path / "mallory"
+        mallory.mkdir()
+        connect(emulator.url, mallory, "mallory@lifecycle.test")
+        parent = root
+        for name in STATE_REL.split("/"):
+            parent = app_elsewhere.create(name, parent, None, when)["id"]
+        app_elsewhere.create("credentials.json", parent, (mallory / STATE_REL / "credentials.json").read_bytes(), when)
+        extra = ["--path", STATE_REL, "--overwrite", "always"]
+    creds = (home / STATE_REL / "credentials.json").read_bytes()
+    cli(*restore_argv(home, emulator.url, *extra))
+    assert not (home / ".ssh" / "authorized_keys").exists()
+    assert (home / STATE_REL / "credentials.json").read_bytes() == creds
+
+
+# -- renames and moves ---------------------------------------------------------------------------
+
+
+@defect("a local rename or move is a delete plus a create: every byte sent again, a second copy on Drive")
+@pytest.mark.parametrize("how", ["move a file", "rename a folder"])
+def test_local_rename_is_one_metadata_update(home: Path, emulator: Any, how: str) -> None:
+    write(home, "data/big.bin", os.urandom(256 * 1024), T0)
+    for n in range(5):
+        write(home, f"proj/f{n}.py", f"print({n})".encode(), T0)
+    pushed(home, emulator)
+    before = view(emulator)
+    src, dst = ("data/big.bin", "archive/big.bin") if how == "move a file" else ("proj", "project-final")
+    moved_id = before.live()[src][0]["id"]
+    (home / dst).parent.mkdir(parents=True, exist_ok=True)
+    os.rename(home / src, home / dst)
+    summary = pushed(home, emulator)
+    after = view(emulator)
+    assert summary["bytes_uploaded"] == 0, summary
+    assert len([f for f in after.files if f["mimeType"] != FOLDER_MIME]) == \
+        len([f for f in before.files if f["mimeType"] != FOLDER_MIME])
+    assert moved_id in {f["id"] for f in after.live().get(dst, [])}
+
+
+@defect("a backed-up file renamed or moved on Drive leaves the backup folder without it")
+@pytest.mark.parametrize("how", ["rename on Drive", "move into a subfolder", "move out of the backup"])
+def test_drive_side_move_keeps_backup_complete(home: Path, emulator: Any, how: str) -> None:
+    write(home, "a.txt", b"alpha", T0)
+    write(home, "d/b.txt", b"beta", T0)
+    pushed(home, emulator)
+    v = view(emulator)
+    f = v.live()["a.txt"][0]
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    if how == "rename on Drive":
+        web.patch(f["id"], {"name": "a (old).txt"})
+    elif how == "move into a subfolder":
+        web.patch(f["id"], {}, addParents=v.live()["d"][0]["id"], removeParents=f["parents"][0])
+    else:
+        web.patch(f["id"], {}, addParents="root", removeParents=f["parents"][0])
+    write(home, "d/b.txt", b"beta, edited", T0 + 100)
+    pushed(home, emulator)
+    assert live_file(emulator, "a.txt")["md5Checksum"] == md5(b"alpha")
+    if how == "move out of the backup":  # the student's own copy elsewhere is left alone
+        moved = view(emulator).by_id[f["id"]]
+        assert moved["md5Checksum"] == md5(b"alpha") and not moved["trashed"]
+
+
+# -- kinds ---------------------------------------------------------------------------------------
+
+
+@defect("a file replaced by a folder of the same name (or back) leaves both live on Drive under --delete keep")
+@pytest.mark.parametrize("how", ["file to folder", "folder to file"])
+def test_file_replaced_by_folder_leaves_one_live_item(home: Path, emulator: Any, how: str) -> None:
+    if how == "file to folder":
+        write(home, "results", b"a file first", T0)
+        pushed(home, emulator)
+        (home / "results").unlink()
+        write(home, "results/run1.csv", b"1,2,3", T0 + 100)
+    else:
+        write(home, "results/run1.csv", b"1,2,3", T0)
+        pushed(home, emulator)
+        shutil.rmtree(home / "results")
+        write(home, "results", b"a file now", T0 + 100)
+    pushed(home, emulator)
+    no_duplicates(emulator)
