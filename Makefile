@@ -41,9 +41,11 @@ test: install browser
 	$(JLPM) install --immutable && $(JLPM) test
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
-# The reliability suite at its long counts (50 fault seeds, 30 kills, 50,000 files...): not in CI.
+# The reliability suite at its long counts (50 fault seeds, 30 kills, 50,000 files...) and the
+# lifecycle model at thousands of sequences (-s prints its examples and operations): not in CI.
 soak: install
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability
+	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/lifecycle/test_lifecycle_model.py
 
 # Every bench/ script in turn (< 10 minutes on 2 cores); JSON in build/bench/, report in docs/PERFORMANCE.md.
 bench: install

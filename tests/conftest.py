@@ -7,6 +7,7 @@ not import. Shared helper modules live in `tests/support/` (`from tests.support.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -18,6 +19,11 @@ if TYPE_CHECKING:  # imported by pytest_plugins below, which also rewrites its a
     from jupyter_drive_sync.emulator.pytest_plugin import EmulatorHandle
 
 pytest_plugins = ["jupyter_drive_sync.emulator.pytest_plugin"]
+
+# Writes go out unpaced in tests (the CLI, the server and the hub in subprocesses too): the
+# emulator has no write limit unless a test sets one, and Google's 3 writes/s would make every
+# push slow. Tests of the write limit set the rate themselves (PushOptions.write_rate, or this).
+os.environ.setdefault("JUPYTER_DRIVE_SYNC_WRITE_RATE", "0")
 
 # pytest's assert messages inside the shared helpers too; registered before they are imported.
 pytest.register_assert_rewrite("tests.support")

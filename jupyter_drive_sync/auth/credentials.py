@@ -27,8 +27,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from google.oauth2.credentials import Credentials
 
 from ..core.errors import EXIT_NOT_CONNECTED
-from ..home.private_dir import (UnsafeStateDir, environment_problem, fsync_dir_fd, in_home_state_dir,
-                                match_folder_owner, open_private_dir)
+from ..home.machine_errors import environment_problem
+from ..home.private_dir import UnsafeStateDir, fsync_dir_fd, in_home_state_dir, match_folder_owner, open_private_dir
 
 log = logging.getLogger(__name__)
 

@@ -42,9 +42,10 @@ def home_lock(home: Path, kind: str, wait: float = 0.0) -> Iterator[HomeLock]:
 
 
 def connect(home: Path, credentials_path: Path | None, key: str | None, api_root: str,
-            pacer: Pacer | None = None, **sizes: int) -> DriveClient:
+            pacer: Pacer | None = None, **sizes: float) -> DriveClient:
     """A Drive client with the home's stored credentials (refreshed tokens are saved back);
-    NotConnected when there are none or they cannot be read. `sizes`: DriveClient's upload sizes."""
+    NotConnected when there are none or they cannot be read. `sizes`: DriveClient's upload sizes
+    and write pacing (`write_rate`, `write_burst`)."""
     try:
         store = CredentialStore(credentials_path or default_credentials_path(home), key)  # a bad key raises
         creds = store.load()

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 from ..core.errors import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, SyncError
 from ..core.settings import SyncSettings, settings_from_args
 from ..engine.progress import ProgressCallback, terminal_progress
-from ..home.private_dir import environment_problem
+from ..home.machine_errors import environment_problem
 
 DEBUG_ENV = "JUPYTER_DRIVE_SYNC_DEBUG"  # set: an unexpected error also prints its traceback
 

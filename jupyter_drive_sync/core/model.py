@@ -198,3 +198,7 @@ class PushSummary:
     seconds: float = 0.0
     root_folder_id: str | None = None
     moved: int = 0  # local renames and moves done by ID on Drive (a folder counts once)
+    # Write calls sent to Drive (each call inside a batch, each retry) and those Drive refused for
+    # rate: what the account's write limit (about 3/s) bounds a push by.
+    writes: int = 0
+    refused_writes: int = 0

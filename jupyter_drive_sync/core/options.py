@@ -56,6 +56,10 @@ class PushOptions:
     # put every resumable code path in reach of small test files (tests/reliability).
     chunk_size: int | None = None
     multipart_limit: int | None = None
+    # Writes per second for this account and the burst above it (None: Google's documented
+    # sustained rate, or JUPYTER_DRIVE_SYNC_WRITE_RATE; 0: unpaced), see drive/pacing.py.
+    write_rate: float | None = None
+    write_burst: float | None = None
 
 
 @dataclass

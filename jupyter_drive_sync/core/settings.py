@@ -25,6 +25,7 @@ STATE_DIR_REL = ".local/share/jupyter/drive_sync"
 CREDENTIALS_FILENAME = "credentials.json"
 KEY_ENV = "JUPYTER_DRIVE_SYNC_KEY"
 API_ROOT_ENV = "JUPYTER_DRIVE_SYNC_API_ROOT"
+WRITE_RATE_ENV = "JUPYTER_DRIVE_SYNC_WRITE_RATE"  # writes/s per account; 0 = unpaced (test emulators)
 CLIENT_SECRETS_ENV = "JUPYTER_DRIVE_SYNC_CLIENT_SECRETS"
 CALLBACK_PATH = "drive-sync/oauth2callback"
 HUB_USER_REDIRECT = "hub/user-redirect/"
@@ -51,6 +52,24 @@ def resolve_encryption_key(
     env = os.environ if environ is None else environ
     key = explicit or env.get(KEY_ENV, "")
     return key.strip() or None
+
+
+def resolve_write_rate(explicit: float | None = None, environ: Mapping[str, str] | None = None) -> float | None:
+    """Writes per second per account: the explicit value, else `JUPYTER_DRIVE_SYNC_WRITE_RATE`,
+    else None (the Drive client's default, Google's documented rate); ConfigError if unreadable."""
+    if explicit is not None:
+        return float(explicit)
+    env = os.environ if environ is None else environ
+    text = env.get(WRITE_RATE_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        raise ConfigError(f"{WRITE_RATE_ENV} must be a number of writes per second, not {text!r}") from None
+    if rate < 0 or rate != rate:
+        raise ConfigError(f"{WRITE_RATE_ENV} must be 0 (unpaced) or more, not {text!r}")
+    return rate
 
 
 def resolve_api_root(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:

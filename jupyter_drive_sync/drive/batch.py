@@ -3,6 +3,10 @@
 Folder creates, metadata-only creates of empty files and `get`s of many IDs go this way, so a
 home with thousands of folders costs tens of requests instead of thousands. The batch request
 itself is retried like any call; its parts are judged one by one.
+
+Drive counts each call inside a batch against its limits, writes against the account's write
+limit too, and takes them all at once: a batch of writes therefore carries no more than the
+write pacer lets out at once (`WritePacer.batch_limit`), and waits for that many write tokens.
 """
 
 from __future__ import annotations
@@ -10,19 +14,21 @@ from __future__ import annotations
 from typing import Any
 
 from .calls import DriveCalls, RequestMaker
-from .errors import RUN_ENDING, DriveApiError, as_drive_error, is_rate_limited, is_retryable
+from .errors import RUN_ENDING, DriveApiError, as_drive_error, is_retryable
 from .transport import ThreadState
 
 __all__ = ["MAX_BATCH", "BatchResults", "run_batch"]
 
-MAX_BATCH = 100
+MAX_BATCH = 100  # Drive's limit on calls in one batch request
 
 BatchResults = dict[str, dict[str, Any] | DriveApiError]
 """Per key: the part's JSON answer, or the error it finally failed with."""
 
 
-def run_batch(calls: DriveCalls, requests: dict[str, RequestMaker], *, what: str) -> BatchResults:
-    """Run requests (key → builder of one request, *not* executed) in batch requests of ≤ 100 parts.
+def run_batch(calls: DriveCalls, requests: dict[str, RequestMaker], *, what: str, writes: bool = False
+              ) -> BatchResults:
+    """Run requests (key → builder of one request, *not* executed) in batch requests of ≤ 100 parts
+    (`writes`: each part is a write call; then at most what the write pacer lets out at once).
 
     Per key: the JSON answer, or the DriveApiError it finally failed with. The batch request
     itself is retried like any call (a retry after a lost answer meets 409s, which the
@@ -32,12 +38,14 @@ def run_batch(calls: DriveCalls, requests: dict[str, RequestMaker], *, what: str
     """
     results: BatchResults = {}
     keys = list(requests)
-    for start in range(0, len(keys), MAX_BATCH):
-        _rounds(calls, {k: requests[k] for k in keys[start:start + MAX_BATCH]}, results, what)
+    size = min(MAX_BATCH, calls.write_pacer.batch_limit) if writes else MAX_BATCH
+    for start in range(0, len(keys), size):
+        _rounds(calls, {k: requests[k] for k in keys[start:start + size]}, results, what, writes)
     return results
 
 
-def _rounds(calls: DriveCalls, todo: dict[str, RequestMaker], results: BatchResults, what: str) -> None:
+def _rounds(calls: DriveCalls, todo: dict[str, RequestMaker], results: BatchResults, what: str,
+            writes: bool) -> None:
     round_no = 0
     while todo:
         round_no += 1
@@ -66,7 +74,7 @@ def _rounds(calls: DriveCalls, todo: dict[str, RequestMaker], results: BatchResu
             batch.execute(http=st.http)
 
         try:
-            calls.call(send, cost=len(order), what=what)
+            calls.call(send, cost=len(order), writes=len(order) if writes else 0, what=what)
         except RUN_ENDING:
             raise
         except DriveApiError as err:
@@ -76,6 +84,7 @@ def _rounds(calls: DriveCalls, todo: dict[str, RequestMaker], results: BatchResu
         for key, response in answers.items():
             results[key] = response
             del todo[key]
+        calls.parts_refused(part_errors.values(), writes=writes)  # counted, and the pacers slow down
         retry_later: list[DriveApiError] = []
         for key, err in part_errors.items():
             if isinstance(err, RUN_ENDING):
@@ -86,7 +95,5 @@ def _rounds(calls: DriveCalls, todo: dict[str, RequestMaker], results: BatchResu
                 results[key] = err
                 del todo[key]
         if todo and retry_later:
-            if any(is_rate_limited(e) for e in retry_later):
-                calls.pacer.throttled()  # the batch itself was fine; some calls in it were not
             worst = max(retry_later, key=lambda e: e.retry_after or 0.0)
             calls.retry.sleep(calls.retry.delay(round_no, worst))

@@ -15,11 +15,11 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.http import MediaIoBaseDownload
 
 from ..core import model
-from ..core.settings import GOOGLE_API_ROOT
+from ..core.settings import GOOGLE_API_ROOT, resolve_write_rate
 from .batch import run_batch
-from .calls import DriveCalls, RequestMaker
+from .calls import DriveCalls, RequestMaker, WriteStats
 from .errors import RUN_ENDING, DriveApiError
-from .pacing import Pacer
+from .pacing import DEFAULT_WRITE_RATE, Pacer, WritePacer
 from .retry import RetryPolicy
 from .transport import ThreadTransports
 from .types import (
@@ -60,7 +60,12 @@ class DriveClient:
         on_credentials_refreshed: Callable[[Credentials], None] | None = None,
         http_timeout: float = 60,
         retry: RetryPolicy | None = None,
+        write_rate: float | None = None,
+        write_burst: float | None = None,
     ) -> None:
+        """`write_rate`: this account's writes per second (None: JUPYTER_DRIVE_SYNC_WRITE_RATE, else
+        Google's documented 3/s; 0: unpaced), `write_burst` the writes let out at once (see pacing)."""
+        rate = resolve_write_rate(write_rate)
         self.api_root = api_root if api_root.endswith("/") else api_root + "/"
         self.chunk_size = chunk_size
         self.multipart_limit = multipart_limit
@@ -71,6 +76,7 @@ class DriveClient:
             # No pacer given: one of its own, so even a lone client backs off together on rate limits.
             pacer=pacer if pacer is not None else Pacer(),
             retry=retry or RetryPolicy(),
+            write_pacer=WritePacer(DEFAULT_WRITE_RATE if rate is None else rate, burst=write_burst),
             on_credentials_refreshed=on_credentials_refreshed,
         )
         self._uploader = Uploader(self._calls, chunk_size=chunk_size, multipart_limit=multipart_limit)
@@ -95,12 +101,17 @@ class DriveClient:
         return self._calls.retry
 
     @property
+    def write_stats(self) -> WriteStats:
+        """Write calls sent so far and those Drive refused for rate (the push summary's counts)."""
+        return self._calls.write_stats
+
+    @property
     def bytes_sent(self) -> int:
         """Media bytes sent so far by this client, resends included (for summaries and tests)."""
         return self._transports.bytes_sent
 
-    def _call(self, make: RequestMaker, *, what: str) -> Any:
-        return self._calls.call(make, what=what)
+    def _call(self, make: RequestMaker, *, what: str, writes: int = 0) -> Any:
+        return self._calls.call(make, what=what, writes=writes)
 
     def close(self) -> None:
         """Close every thread's connections (they reopen on next use)."""
@@ -306,7 +317,7 @@ class DriveClient:
         res = self._call(
             lambda st: st.files.update(fileId=item.id, body=body, media_body=media,
                                        fields=FILE_FIELDS).execute(num_retries=0),
-            what="upload (multipart)",
+            what="upload (multipart)", writes=1,
         )
         return DriveFile.from_api(res)
 
@@ -317,7 +328,7 @@ class DriveClient:
         requests = {fid: (lambda st, body=body: st.files.create(body=body, fields=FILE_FIELDS))
                     for fid, body in bodies.items()}
         in_use: list[str] = []
-        for fid, r in run_batch(self._calls, requests, what="batch files.create").items():
+        for fid, r in run_batch(self._calls, requests, what="batch files.create", writes=True).items():
             if isinstance(r, DriveApiError):
                 if r.status == 409 and r.reason == "fileIdInUse":
                     in_use.append(fid)
@@ -404,7 +415,7 @@ class DriveClient:
         res = self._call(
             lambda st: st.files.update(fileId=file_id, body=body, fields=FILE_FIELDS, **parents).execute(
                 num_retries=0),
-            what="files.update",
+            what="files.update", writes=1,
         )
         return DriveFile.from_api(res)
 
@@ -414,6 +425,6 @@ class DriveClient:
             lambda st: st.service.revisions().update(
                 fileId=file_id, revisionId=revision_id, body={"keepForever": True}, fields="id,keepForever",
             ).execute(num_retries=0),
-            what="revisions.update",
+            what="revisions.update", writes=1,
         )
 

@@ -12,6 +12,7 @@ import errno
 import http.client
 import json
 import socket
+import threading
 import time
 from typing import Callable, Mapping
 
@@ -26,9 +27,11 @@ __all__ = [
     "NeedsReauth",
     "StorageFull",
     "DailyCapReached",
+    "DailyCapWatch",
     "NotFound",
     "RUN_ENDING",
     "is_daily_cap",
+    "maybe_daily_cap",
     "parse_retry_after",
     "error_from_response",
     "error_from_refresh",
@@ -83,6 +86,12 @@ class DriveApiError(SyncError):
             return self._retryable
         return self.status >= 500 or self.rate_limited
 
+    @property
+    def maybe_daily_cap(self) -> bool:
+        """Drive's words fit both its per-account write rate and its daily upload cap (see
+        `maybe_daily_cap()`): retried as a rate limit; a `DailyCapWatch` tells which it was."""
+        return maybe_daily_cap(self.status, self.reason, self.message)
+
     def __str__(self) -> str:
         return f"{self.status} {self.reason}: {self.message}" if self.status else f"{self.reason}: {self.message}"
 
@@ -102,7 +111,11 @@ class StorageFull(DriveApiError, DriveRefused):
 
 
 class DailyCapReached(DriveApiError, DriveRefused):
-    """The 750 GB/day upload cap: unlike per-minute rate limits, it lasts for hours."""
+    """The 750 GB/day upload cap: unlike per-minute rate limits, it lasts for hours.
+
+    Raised at once when Drive names the cap (a reason or words of its own); when Drive uses the
+    write rate's words instead, only once a `DailyCapWatch` has seen the refusals persist.
+    """
 
     error_kind = "upload_cap"
 
@@ -118,6 +131,14 @@ class DailyCapReached(DriveApiError, DriveRefused):
     def retryable(self) -> bool:
         return False
 
+    @property
+    def maybe_daily_cap(self) -> bool:  # no doubt left
+        return False
+
+    @classmethod
+    def from_error(cls, err: DriveApiError) -> "DailyCapReached":
+        return cls(err.status, err.reason, err.message, domain=err.domain, retry_after=err.retry_after)
+
 
 class NotFound(DriveApiError):
     """404: the file does not exist, or this app may not see it (drive.file scope)."""
@@ -127,16 +148,92 @@ class NotFound(DriveApiError):
 RUN_ENDING: tuple[type[DriveApiError], ...] = (NeedsReauth, StorageFull, DailyCapReached)
 
 
+class DailyCapWatch:
+    """Tells Drive's daily upload cap from its per-account write rate when Drive words both alike.
+
+    Two signals besides the words: *what was refused* — the cap refuses content uploads only,
+    the write rate refuses every write, so a folder create or a metadata update refused with
+    the same words means the rate is in force —, and *persistence* — the write rate refills
+    its bucket within a fraction of a second (3 writes/s), the cap refuses for the rest of the day.
+
+    A streak is a run of such refusals of uploads, with no upload taken and no other write refused
+    alike in between. From the streak's second refusal, uploads go one at a time: one thread
+    probes after each pause of `probe_delays` (seconds of the client's sleep), the others wait,
+    since they would only collect refusals. An upload taken ends the streak (it was the rate);
+    when the last probe is refused too, it is the cap: DailyCapReached, for that upload and,
+    without a request, for every later one of this client (the cap lasts until tomorrow).
+    With the defaults: 4 refused uploads over at least 4 s of pauses.
+    """
+
+    def __init__(self, probe_delays: tuple[float, ...] = (1.0, 3.0),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if not probe_delays:
+            raise ValueError("at least one probe is needed to tell the cap from the rate")
+        self.probe_delays = probe_delays
+        self._sleep = sleep
+        self._cond = threading.Condition()
+        self._streak = 0
+        self._probes_refused = 0
+        self._prober: int | None = None  # the thread holding the probe, if any
+        self._cap: DailyCapReached | None = None
+
+    @property
+    def reached(self) -> bool:
+        with self._cond:
+            return self._cap is not None
+
+    def before_upload(self) -> None:
+        """Wait for this upload's turn; DailyCapReached once the cap is known (nothing is sent)."""
+        with self._cond:
+            while True:
+                if self._cap is not None:
+                    raise self._cap
+                if self._streak < 2:
+                    return  # no doubt yet: everyone uploads
+                if self._prober is None:
+                    break
+                self._cond.wait()
+            self._prober = threading.get_ident()
+            delay = self.probe_delays[min(self._probes_refused, len(self.probe_delays) - 1)]
+        self._sleep(delay)
+
+    def after_upload(self, error: BaseException | None) -> BaseException | None:
+        """How the upload went (None: taken); returns the error to go on with (maybe DailyCapReached)."""
+        with self._cond:
+            probing = self._prober == threading.get_ident()
+            if probing:
+                self._prober = None
+            if error is None:
+                self._streak = self._probes_refused = 0
+            elif isinstance(error, DriveApiError) and error.maybe_daily_cap:
+                self._streak += 1
+                self._probes_refused += int(probing)
+                if self._cap is None and self._probes_refused >= len(self.probe_delays):
+                    self._cap = DailyCapReached.from_error(error)
+            self._cond.notify_all()
+            return self._cap if self._cap is not None and error is not None else error
+
+    def write_refused(self) -> None:
+        """A write that uploads nothing was refused in the same words: the write rate is in force."""
+        with self._cond:
+            if self._cap is None:
+                self._streak = self._probes_refused = 0
+                self._cond.notify_all()
+
+
 # -- classification --------------------------------------------------------------------------
 
 
 def is_daily_cap(status: int, reason: str, message: str, domain: str = "") -> bool:
-    """Tell the daily upload cap from per-minute rate limits (both can be 403 userRateLimitExceeded).
+    """Whether Drive *names* the daily upload cap: a dedicated reason, or words about a daily or
+    upload limit. Taken at its word, at once.
 
-    Google marks the cap only in prose: the terse "User rate limit exceeded." (per-minute limits
-    say "User Rate Limit Exceeded. Rate of requests for user exceed configured project quota...",
-    the approach rclone's --drive-stop-on-upload-limit also takes), or words about the daily or
-    upload limit. A dedicated reason, where one appears, is taken at its word.
+    Drive's usual answer at the cap is only the terse 403 userRateLimitExceeded "User rate limit
+    exceeded." (reference/drive-api-v3.md; rclone's --drive-stop-on-upload-limit matches exactly
+    that text and warns it relies on strings Google does not document). Its per-account write
+    limit answers with the same reason and the same words (the emulator, after Google's
+    handle-errors guide), so that text alone decides nothing: see `maybe_daily_cap` and
+    `DailyCapWatch`.
     """
     if status != 403:
         return False
@@ -145,12 +242,16 @@ def is_daily_cap(status: int, reason: str, message: str, domain: str = "") -> bo
     if reason != "userRateLimitExceeded":
         return False
     text = message.strip().lower()
-    return (
-        message.strip() == "User rate limit exceeded."
-        or "daily" in text
-        or "upload limit" in text
-        or "dailylimit" in domain.lower()
-    )
+    return "daily" in text or "upload limit" in text or "dailylimit" in domain.lower()
+
+
+def maybe_daily_cap(status: int, reason: str, message: str) -> bool:
+    """A 403 userRateLimitExceeded that could be the daily upload cap or the per-account write rate.
+
+    Only the per-minute quota says which limit it is ("Rate of requests for user exceed configured
+    project quota", Google's handle-errors guide): anything else under this reason may be either.
+    """
+    return status == 403 and reason == "userRateLimitExceeded" and "quota" not in message.lower()
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:

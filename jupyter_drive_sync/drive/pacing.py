@@ -1,6 +1,7 @@
-"""Pacing of Drive requests shared by every worker thread (and every home in the hub job).
+"""Pacing of Drive requests: one request pacer (rate and requests in flight) shared by every
+worker thread, and every home in the hub job; and one write pacer per account.
 
-Two controls, both adaptive (AIMD, like TCP congestion control):
+The request pacer has two controls, both adaptive (AIMD, like TCP congestion control):
 
 - a token bucket limits the request *rate* (quota units per second);
 - a permit count limits the requests *in flight* at once.
@@ -16,6 +17,11 @@ Usage, around each HTTP request::
     pacer.acquire(cost)          # blocks for a permit and for tokens
     try: ... request ...
     finally: pacer.report(ok, rate_limited)
+
+The write pacer (`WritePacer`) is the binding limit of a backup: Google allows about 3 sustained
+writes per second per account, each call inside a batch included, and this cannot be raised.
+Writes wait for it *before* they take a place in the request pacer, so a queue of writes never
+holds the places that reads need.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ from typing import Callable
 
 # Google's documented per-user budget: 12,000 queries per 60 s = 200/s.
 DEFAULT_RATE = 200.0
+# Google Workspace admin help, "Drive best practices" (quoted in rclone issue 7384): "avoid
+# exceeding 3 requests per second of sustained write or insert requests, per account. This rate
+# limit can't be increased." rclone measured about 2-3 inserts/s and paces uploads for it.
+DEFAULT_WRITE_RATE = 3.0
+# Google publishes no burst. A small one: our bucket's spare room is what Drive's own bucket keeps
+# in reserve while both refill at the same rate, and that reserve absorbs requests that arrive
+# bunched (network jitter). It also caps how many writes one batch request may carry.
+DEFAULT_WRITE_BURST = 3.0
+MAX_BATCH_CALLS = 100  # Drive's limit on calls in one batch request
 
 
 @dataclass(frozen=True)
@@ -170,3 +185,113 @@ class Pacer:
         with self._cond:
             self._refill()
             return PacerSnapshot(self._rate, max(1, int(self._limit)), self._in_flight, self._tokens, self._cuts)
+
+
+@dataclass(frozen=True)
+class WritePacerSnapshot:
+    """The write pacer's state, for logs, tests and benchmarks."""
+
+    rate: float
+    tokens: float
+    cuts: int
+
+
+class WritePacer:
+    """One account's write bucket: writes go out at `rate` per second after a burst of `burst`.
+
+    AIMD as the request pacer, with gentler steps: the ceiling is the account's real limit, so a
+    refusal means requests arrived bunched more often than a rate set too high. A refusal drops
+    the saved-up tokens (Drive's bucket is empty: a burst now would be refused too) and cuts the
+    rate by `decrease`; steady admissions bring it back to the ceiling in about `recovery` seconds.
+    Never above the ceiling: Google's write limit cannot be raised, so probing above it only
+    collects refusals. `rate <= 0` turns pacing off (an emulator without a write limit).
+    """
+
+    def __init__(
+        self,
+        rate: float = DEFAULT_WRITE_RATE,
+        *,
+        burst: float | None = None,
+        min_rate: float = 0.2,
+        decrease: float = 0.7,
+        recovery: float = 5.0,
+        cooldown: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not 0 < decrease < 1:
+            raise ValueError("decrease must be between 0 and 1")
+        self.max_rate = max(0.0, float(rate))
+        self.enabled = self.max_rate > 0
+        self.min_rate = min(float(min_rate), self.max_rate)
+        self.burst = max(1.0, float(burst if burst is not None else min(DEFAULT_WRITE_BURST, max(1.0, self.max_rate))))
+        self._decrease = decrease
+        # per second of admissions at the ceiling, the rate regains (1 - decrease) / recovery of it
+        self._rate_increase = self.max_rate * (1 - decrease) / max(recovery, 1e-3)
+        self._cooldown = cooldown
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._rate = self.max_rate
+        self._tokens = self.burst
+        self._last_refill = clock()
+        self._last_cut = -math.inf
+        self._cuts = 0
+
+    @property
+    def batch_limit(self) -> int:
+        """Most writes one batch request may carry: no more than the bucket lets out at once
+        (Drive charges each call inside a batch as one write, all arriving together)."""
+        return max(1, int(self.burst)) if self.enabled else MAX_BATCH_CALLS
+
+    def acquire(self, writes: int = 1) -> None:
+        """Block until `writes` write calls may go out (tokens may go into debt, as in Pacer)."""
+        if not self.enabled or writes <= 0:
+            return
+        with self._lock:
+            self._refill()
+            self._tokens -= writes
+            wait = -self._tokens / self._rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+
+    def admitted(self, writes: int = 1) -> None:
+        """Drive took `writes` write calls: grow back towards the ceiling."""
+        if not self.enabled or writes <= 0:
+            return
+        with self._lock:
+            if self._rate < self.max_rate:
+                self._refill()
+                self._rate = min(self.max_rate, self._rate + writes * self._rate_increase / self._rate)
+
+    def refused(self) -> None:
+        """Drive refused a write for rate: slow down (once per `cooldown`) and empty the bucket."""
+        if not self.enabled:
+            return
+        with self._lock:
+            now = self._clock()
+            self._refill()
+            self._tokens = min(self._tokens, 0.0)
+            if now - self._last_cut < self._cooldown:
+                return  # the same bunch of arrivals, already answered
+            self._last_cut = now
+            self._cuts += 1
+            self._rate = max(self.min_rate, self._rate * self._decrease)
+
+    def _refill(self) -> None:
+        now = self._clock()
+        elapsed = now - self._last_refill
+        if elapsed > 0:
+            self._tokens = min(self.burst, self._tokens + elapsed * self._rate)
+            self._last_refill = now
+
+    @property
+    def rate(self) -> float:
+        with self._lock:
+            return self._rate
+
+    def snapshot(self) -> WritePacerSnapshot:
+        with self._lock:
+            if self.enabled:
+                self._refill()
+            return WritePacerSnapshot(self._rate, self._tokens, self._cuts)

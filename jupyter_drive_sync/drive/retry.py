@@ -13,18 +13,46 @@ import logging
 import random as _random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
 
 from .errors import DriveApiError, is_rate_limited, is_retryable, is_transport_error
 
 if TYPE_CHECKING:
     from .pacing import Pacer
 
-__all__ = ["RetryPolicy"]
+__all__ = ["Admission", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class Admission(Protocol):
+    """One attempt's place with the pacers: taken before the request, given back after it.
+
+    `end` learns how the attempt went (None: it succeeded) and returns the error to classify,
+    which it may replace (the client's write admission turns persistent upload refusals into
+    DailyCapReached).
+    """
+
+    def begin(self) -> None: ...
+
+    def end(self, error: BaseException | None) -> BaseException | None: ...
+
+
+class _PacerAdmission:
+    """A place in one request pacer, told whether the attempt was rate-limited."""
+
+    def __init__(self, pacer: "Pacer", cost: float) -> None:
+        self.pacer = pacer
+        self.cost = cost
+
+    def begin(self) -> None:
+        self.pacer.acquire(self.cost)
+
+    def end(self, error: BaseException | None) -> BaseException | None:
+        self.pacer.report(ok=error is None, rate_limited=error is not None and is_rate_limited(error))
+        return error
 
 
 @dataclass
@@ -59,24 +87,28 @@ class RetryPolicy:
         cost: float = 1.0,
         translate: Callable[[BaseException], BaseException] | None = None,
         what: str = "Drive call",
+        admit: Callable[[], Admission] | None = None,
     ) -> T:
         """Run `fn` (one HTTP request) until it succeeds, fails for good, or tries run out.
 
         `translate` maps library exceptions to DriveApiError (the client passes
         `errors.as_drive_error`); what it returns is what gets classified and, in the end, raised.
+        Each attempt takes its place with `admit()` (the client's pacers), else with `pacer`.
         """
         attempt = 0
         while True:
             attempt += 1
-            if pacer is not None:
-                pacer.acquire(cost)
-            ok, limited = False, False
+            admission = admit() if admit is not None else _PacerAdmission(pacer, cost) if pacer is not None else None
+            if admission is not None:
+                admission.begin()
+            ended = admission is None
             try:
                 result = fn()
-                ok = True
             except Exception as raw:  # noqa: BLE001 - classified below, re-raised if not retryable
                 exc = translate(raw) if translate is not None else raw
-                limited = is_rate_limited(exc)
+                if admission is not None:
+                    ended = True
+                    exc = admission.end(exc) or exc
                 if not is_retryable(exc) or attempt >= self.max_tries:
                     if is_transport_error(exc):  # out of tries: say so plainly (and as a SyncError)
                         raise DriveApiError(0, "networkError", f"Google Drive could not be reached after "
@@ -84,11 +116,14 @@ class RetryPolicy:
                     if exc is raw:
                         raise
                     raise exc from raw
-            finally:
-                if pacer is not None:  # every acquire is released, whatever happened
-                    pacer.report(ok=ok, rate_limited=limited)
-            if ok:
+            else:
+                if admission is not None:
+                    ended = True
+                    admission.end(None)
                 return result
+            finally:
+                if not ended:  # interrupted (KeyboardInterrupt...): the place is still given back
+                    admission.end(RuntimeError("interrupted"))  # type: ignore[union-attr]
             wait = self.delay(attempt, exc)
             log.info("%s failed (%s); retry %d/%d in %.1fs", what, _describe(exc), attempt,
                      self.max_tries - 1, wait)

@@ -84,7 +84,8 @@ class Uploader:
             actual = _fd_size(fh)
             if max(size, actual) <= self.multipart_limit:
                 media = MediaIoBaseUpload(fh, mimetype=mime, resumable=False)
-                res = self.calls.call(lambda st: make(st, media).execute(num_retries=0), what="upload (multipart)")
+                res = self.calls.call(lambda st: make(st, media).execute(num_retries=0), what="upload (multipart)",
+                                      writes=1, upload=True)
                 if progress is not None:
                     progress(actual)
                 return DriveFile.from_api(res)
@@ -133,8 +134,9 @@ class Uploader:
                     def step(st: ThreadState) -> Any:
                         return request.next_chunk(http=st.http, num_retries=0)
 
-                    try:
-                        status, response = self.calls.call_once(step, what="upload chunk")
+                    try:  # the first step also opens the session: a write (the chunks are not)
+                        status, response = self.calls.call_once(
+                            step, what="upload chunk", writes=0 if request.resumable_uri else 1, upload=True)
                     except DriveApiError as err:
                         if isinstance(err, NotFound) and request.resumable_uri is not None:
                             raise _SessionLost() from err

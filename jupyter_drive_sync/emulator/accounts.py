@@ -187,6 +187,10 @@ class AccountStore:
         self.auto_consent: bool | None = None  # None: follow settings.auto_consent
         self.default_email: str | None = None
         self._load()
+        # (email, client_id) -> its refresh tokens, oldest first; revoked ones are dropped lazily
+        self._issued: dict[tuple[str, str], list[str]] = {}
+        for token, rec in self._refresh.items():
+            self._issued.setdefault((rec["email"], rec["client_id"]), []).append(token)
         saved = self._clients.get(BUILTIN_CLIENT_ID, OAuthClient("", "")).redirect_uris
         self._clients[BUILTIN_CLIENT_ID] = OAuthClient(
             BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET,
@@ -363,6 +367,7 @@ class AccountStore:
                 now = self.now()
                 self._refresh[refresh] = {"email": email, "client_id": client_id, "scope": scope, "family": family,
                                           "issued_at": now, "last_used": now}
+                self._issued.setdefault((email, client_id), []).append(refresh)
                 self._cap_refresh_tokens(email, client_id)
                 out["refresh_token"] = refresh
             self._save()
@@ -370,9 +375,10 @@ class AccountStore:
 
     def _cap_refresh_tokens(self, email: str, client_id: str) -> None:
         """Keep the newest 100 refresh tokens of this account and client; the oldest go silently."""
-        mine = [t for t, r in self._refresh.items() if r["email"] == email and r["client_id"] == client_id]
-        for token in mine[: max(0, len(mine) - REFRESH_TOKENS_PER_CLIENT)]:  # insertion order: oldest first
+        mine = [t for t in self._issued.get((email, client_id), []) if t in self._refresh]
+        for token in mine[: max(0, len(mine) - REFRESH_TOKENS_PER_CLIENT)]:
             del self._refresh[token]
+        self._issued[(email, client_id)] = mine[-REFRESH_TOKENS_PER_CLIENT:]
 
     def issue_code(self, *, client_id: str, email: str, scope: str, redirect_uri: str,
                    code_challenge: str | None, code_challenge_method: str | None, offline: bool) -> str:
@@ -415,7 +421,8 @@ class AccountStore:
                 raise OAuthError(400, "invalid_grant", EXPIRED_OR_REVOKED)
             now = self.now()
             lifetime = int(self._settings.refresh_token_lifetime_s or 0)
-            if (lifetime > 0 and now - rec["issued_at"] >= lifetime) or now - rec["last_used"] >= REFRESH_TOKEN_IDLE_S:
+            too_old = lifetime > 0 and now - rec["issued_at"] >= lifetime  # a "Testing" app's week
+            if too_old or now - rec["last_used"] >= REFRESH_TOKEN_IDLE_S:
                 del self._refresh[refresh_token]  # expired for good, as revoked
                 self._save()
                 raise OAuthError(400, "invalid_grant", EXPIRED_OR_REVOKED)

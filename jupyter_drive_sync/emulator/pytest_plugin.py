@@ -88,7 +88,8 @@ class EmulatorHandle:
         """Another OAuth client (drive.file visibility is per client): a `web` one accepts exactly
         `redirect_uris`; an `installed` (Desktop) one any loopback redirect and takes no URIs.
         Returns `{client_id, client_secret, type, redirect_uris, client_secrets}`."""
-        return self._admin("POST", "_emulator/clients", json={"redirect_uris": redirect_uris or [], "type": client_type})
+        body = {"redirect_uris": redirect_uris or [], "type": client_type}
+        return self._admin("POST", "_emulator/clients", json=body)
 
     def register_redirect_uri(self, *uris: str, client_id: str | None = None) -> None:
         """Authorize more redirect URIs for a web client (default: the built-in one), as an admin

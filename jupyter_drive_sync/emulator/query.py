@@ -267,12 +267,17 @@ def compile_query(
         if field == "sharedWithMe":
             return lambda r: _COMPARE[op](False, value)
         if op == "contains":
+            # Case-insensitive like `=` below (GAM's wiki, "Users Drive Query", measured against
+            # Drive: "All matches are case-insensitive"). Google also matches `name contains`
+            # by token prefix only ("HelloWorld" is not found by 'World'); not modelled here.
             needle = value.lower()
             return lambda r: needle in (getattr(r, attr) or "").lower()
         if field == "name" and op in ("=", "!="):
-            # Real Drive compares `name = '...'` case-insensitively (witness: rclone's drive
-            # backend, which re-checks exact names after such a query): a client must not take
-            # a hit for an exact match, so the emulator is no kinder.
+            # Always on, as on Drive: `name = '...'` ignores case (reference/drive-api-v3.md,
+            # "Google's limits and rules"; witness: rclone's backend/drive/drive.go, `list`:
+            # "Check the case of items is correct since the `=` operator is case insensitive",
+            # and it drops every hit whose name differs). A client must re-check the exact name
+            # of a hit; the emulator is no kinder than Drive, so one that doesn't fails its tests.
             folded, same = value.lower(), op == "="
             return lambda r: ((r.name or "").lower() == folded) is same
         cmp = _COMPARE[op]

@@ -88,6 +88,9 @@ class RevRec:
     keep_forever: bool = False
     mime_type: str = "application/octet-stream"
     original_filename: str | None = None
+    # When this content reached Drive, on the emulator's clock: the revision before it is purged
+    # 30 days later (None: stored before the emulator kept the time; never purged by age).
+    uploaded_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -127,6 +130,16 @@ class FileRec:
         head = self.head
         return head.size if head else 0
 
+    @property
+    def quota_bytes(self) -> int:
+        """What the file costs the owner's storage quota. The discovery document
+        (File.quotaBytesUsed): "This includes the head revision as well as previous revisions
+        with `keepForever` enabled"; the other old revisions cost nothing."""
+        revs = self.revisions
+        if not revs:
+            return 0
+        return revs[-1].size + sum(r.size for r in revs[:-1] if r.keep_forever)
+
     def copy(self) -> "FileRec":
         """An editable copy: maps and the revision list are new objects (revisions shared)."""
         return replace(
@@ -136,3 +149,37 @@ class FileRec:
             revisions=list(self.revisions),
         )
 
+
+# ---------------------------------------------------------------- revision keeping
+
+# Google, "Manage file revisions" (developers.google.com/workspace/drive/api/guides/manage-revisions):
+# "Any blob file revision, other than the head revision, that's not designated as 'Keep Forever'
+# is purgeable. Purgeable revisions are typically preserved for 30 days, but can be purged earlier
+# if a file has 100 revisions that aren't designated as 'Keep Forever' and a new revision is
+# uploaded." The discovery document (Revision.keepForever) says the same: "purged 30 days after
+# newer content is uploaded". Always on: Google does not let an app turn it off.
+REVISION_KEEP_MS = 30 * 24 * 3600 * 1000
+UNPINNED_REVISIONS_KEPT = 100
+
+
+def surviving_revisions(revs: list[RevRec], now_ms: int, *, uploaded: bool) -> list[RevRec]:
+    """The revisions Google still holds at `now_ms` (oldest first): the head and the pinned ones
+    always; another one until 30 days after the next newer content arrived; and, when new
+    content was just `uploaded`, no more than 100 unpinned ones (the oldest go first)."""
+    last = len(revs) - 1
+    kept = [
+        rev for i, rev in enumerate(revs)
+        if i == last or rev.keep_forever
+        or revs[i + 1].uploaded_ms is None or now_ms - revs[i + 1].uploaded_ms < REVISION_KEEP_MS
+    ]
+    excess = sum(1 for rev in kept if not rev.keep_forever) - UNPINNED_REVISIONS_KEPT
+    if uploaded and excess > 0:
+        head = kept[-1]
+        out = []
+        for rev in kept[:-1]:
+            if excess > 0 and not rev.keep_forever:
+                excess -= 1
+                continue
+            out.append(rev)
+        kept = out + [head]
+    return kept

@@ -5,6 +5,10 @@ dict operations (the emulator must take hundreds of creates a second). Every mut
 written through to SQLite (WAL) in the same call, so a restarted emulator, or one killed
 with -9, comes back with exactly what it last acknowledged. Content goes to the blob store
 (`blobs.py`), once per distinct SHA-256, reference-counted across revisions.
+
+Old revisions go as on Google (`surviving_revisions`): purged 30 days after newer content
+arrived, or beyond 100 unpinned ones when more arrives; pinned ones stay and count against
+the owner's storage quota.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any, Iterator
 
 from .blobs import BlobStore
-from .records import FOLDER_MIME, FileRec, RevRec, format_time, now_ms
+from .records import FOLDER_MIME, FileRec, RevRec, format_time, now_ms, surviving_revisions
 from .settings import EmulatorSettings
 
 ID_LENGTH = 33  # a Drive file id: 33 characters of [A-Za-z0-9_-]
@@ -43,6 +47,7 @@ class DriveStore:
     def __init__(self, settings: EmulatorSettings) -> None:
         self.lock = threading.RLock()
         self.dir = Path(settings.data_dir) / "drive"
+        self._clock = settings.clock  # revision purge runs on the emulator's clock, which tests move
         self.blobs = BlobStore(self.dir / "blobs", self.dir / "tmp", self.lock)
         for d in (self.dir, self.blobs.dir, self.blobs.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -57,6 +62,7 @@ class DriveStore:
         self._generated: dict[str, list[Any]] = {}  # id -> [owner, used]
         self._changes: dict[str, OrderedDict[str, tuple[int, int, str]]] = defaultdict(OrderedDict)
         self._next_seq = 1
+        self._next_rev_seq = 0
         self._uploads: dict[tuple[str, str], int] = {}
         self._tx_depth = 0
         self._db = sqlite3.connect(str(self.dir / "drive.sqlite3"), check_same_thread=False, isolation_level=None)
@@ -85,6 +91,7 @@ class DriveStore:
         revs: dict[str, list[tuple[int, RevRec]]] = defaultdict(list)
         for file_id, seq, data in self._db.execute("SELECT file_id, seq, data FROM revisions"):
             revs[file_id].append((seq, RevRec(**json.loads(data))))
+            self._next_rev_seq = max(self._next_rev_seq, seq + 1)
         for (data,) in self._db.execute("SELECT data FROM files"):
             rec = FileRec(**json.loads(data))
             rec.revisions = [r for _, r in sorted(revs.get(rec.id, []), key=lambda p: p[0])]
@@ -132,9 +139,9 @@ class DriveStore:
         self._by_owner[rec.owner].add(rec.id)
         if rec.parent:
             self._children[rec.parent].add(rec.id)
-        self._usage[rec.owner] += rec.size
+        self._usage[rec.owner] += rec.quota_bytes
         if rec.trashed:
-            self._trash_usage[rec.owner] += rec.size
+            self._trash_usage[rec.owner] += rec.quota_bytes
         for rev in rec.revisions:
             self.blobs.add_ref(rev.sha256)
 
@@ -147,9 +154,9 @@ class DriveStore:
                 kids.discard(rec.id)
                 if not kids:
                     del self._children[rec.parent]
-        self._usage[rec.owner] -= rec.size
+        self._usage[rec.owner] -= rec.quota_bytes
         if rec.trashed:
-            self._trash_usage[rec.owner] -= rec.size
+            self._trash_usage[rec.owner] -= rec.quota_bytes
         for rev in rec.revisions:
             self.blobs.drop_ref(rev.sha256)
 
@@ -261,7 +268,8 @@ class DriveStore:
             return root
 
     def usage(self, owner: str) -> tuple[int, int]:
-        """(bytes used by `owner`'s head contents, of which in the trash)."""
+        """(bytes `owner`'s files cost their storage quota: head contents and pinned revisions;
+        of which in the trash)."""
         with self.lock:
             return self._usage.get(owner, 0), self._trash_usage.get(owner, 0)
 
@@ -298,6 +306,7 @@ class DriveStore:
             old = self._files.get(rec.id)
             if old is rec:
                 raise ValueError("write() needs a copy(), not the stored record")
+            self._stamp_and_purge(rec, old)
             rec.version = (old.version if old else 0) + 1
             if old is not None:
                 self._unindex(old)
@@ -305,13 +314,22 @@ class DriveStore:
             with self.transaction():
                 self._persist_file(rec)
                 old_revs = {id(r) for r in old.revisions} if old else set()
+                old_ids = {r.id for r in old.revisions} if old else set()
                 new_ids = {r.id for r in rec.revisions}
-                for seq, rev in enumerate(rec.revisions):
-                    if id(rev) not in old_revs:
-                        self._db.execute(
-                            "INSERT OR REPLACE INTO revisions (file_id, rev_id, seq, data) VALUES (?, ?, ?, ?)",
-                            (rec.id, rev.id, seq, json.dumps(asdict(rev))),
-                        )
+                for rev in rec.revisions:
+                    if id(rev) in old_revs:
+                        continue
+                    if rev.id in old_ids:  # same revision, changed (pinned): keeps its place
+                        self._db.execute("UPDATE revisions SET data=? WHERE file_id=? AND rev_id=?",
+                                         (json.dumps(asdict(rev)), rec.id, rev.id))
+                        continue
+                    # `seq` orders a file's revisions on reload: one counter for the whole store,
+                    # so new content sorts last even after older revisions were purged or deleted
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO revisions (file_id, rev_id, seq, data) VALUES (?, ?, ?, ?)",
+                        (rec.id, rev.id, self._next_rev_seq, json.dumps(asdict(rev))),
+                    )
+                    self._next_rev_seq += 1
                 if old is not None:
                     gone = [r for r in old.revisions if r.id not in new_ids]
                     for rev in gone:
@@ -323,6 +341,48 @@ class DriveStore:
                     self._db.execute("UPDATE generated SET used=1 WHERE id=?", (rec.id,))
                 if log_change:
                     self._log_change(rec.owner, rec.id, rec.creator_client)
+            return rec
+
+    def _now_ms(self) -> int:
+        return int(self._clock.time() * 1000)
+
+    def _stamp_and_purge(self, rec: FileRec, old: FileRec | None) -> None:
+        """Date the revisions `rec` brings (by the emulator's clock) and drop those Google
+        would have purged by now (the 100-revision rule only when content arrived)."""
+        before = {id(r) for r in old.revisions} if old else set()
+        now = self._now_ms()
+        uploaded = False
+        for i, rev in enumerate(rec.revisions):
+            if id(rev) not in before:
+                uploaded = True
+                if rev.uploaded_ms is None:
+                    rec.revisions[i] = replace(rev, uploaded_ms=now)
+        rec.revisions = surviving_revisions(rec.revisions, now, uploaded=uploaded)
+
+    def expire_revisions(self, file_id: str) -> FileRec | None:
+        """The file with the revisions Google has purged by now gone for good (content too).
+
+        Called before revisions are read or changed: purging on the emulator's clock when
+        someone looks is indistinguishable, for a client, from purging in the background.
+        The file's version does not move and the feed hears nothing (Google's purge is not a
+        change to the file)."""
+        with self.lock:
+            cur = self._files.get(file_id)
+            if cur is None:
+                return None
+            kept = surviving_revisions(cur.revisions, self._now_ms(), uploaded=False)
+            if len(kept) == len(cur.revisions):
+                return cur
+            rec = cur.copy()
+            rec.revisions = kept
+            self._unindex(cur)
+            self._index(rec)
+            kept_ids = {r.id for r in kept}
+            gone = [r for r in cur.revisions if r.id not in kept_ids]
+            with self.transaction():
+                for rev in gone:
+                    self._db.execute("DELETE FROM revisions WHERE file_id=? AND rev_id=?", (rec.id, rev.id))
+                self.blobs.collect({r.sha256 for r in gone})
             return rec
 
     def delete(self, recs: list[FileRec]) -> None:

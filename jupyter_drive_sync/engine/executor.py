@@ -2,7 +2,10 @@
 
 Order: fresh IDs for everything new (recorded as *pending* before any create, so a retry or a
 rerun creates with the same ID and never a second copy), then folders (untrash top-down,
-creates in batches), then files in a bounded worker pool (empty files in batches), then trashes.
+creates in batches; with local renames, moves and creates depth by depth), then files in a
+bounded worker pool (moves first, then the rest; empty files in batches), then trashes. A move
+is one metadata update by ID, recorded at once with the rows below a folder following it, so
+from then on every action sees the rows at their new paths (`plan.after_moves`).
 
 Per-file problems go to the summary; a run-ending error (the user must reconnect, Drive full,
 the daily cap) stops every task still queued or already handed to a worker.
@@ -18,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping, Protocol, TypeVar
 
-from ..core.errors import DriveRefused, NotConnected
+from ..core.errors import DriveRefused, EnvironmentProblem, NotConnected
 from ..core.model import Action, ActionKind, EntryStatus, LocalEntry, StateEntry, clamp_mtime_ns
 from ..drive.client import DriveClient
 from ..drive.errors import DriveApiError, NotFound
@@ -36,6 +39,9 @@ T = TypeVar("T")
 
 EMPTY_BATCH = 100  # empty files per batch request (Drive's limit on calls in a batch)
 UPLOADS = (ActionKind.CREATE, ActionKind.UPDATE_CONTENT)  # the actions that send content
+# errors that end the whole run, not one file: reconnect, Drive refused, the machine (a full disk
+# under the state DB: nothing more could be recorded)
+RUN_ENDING = (NotConnected, DriveRefused, EnvironmentProblem)
 
 
 def ms(ns: int) -> int:
@@ -258,7 +264,7 @@ class Executor:
         """Run one action; per-file errors go to the summary (then None), run-ending ones propagate."""
         try:
             return self._unless_ending(fn)
-        except (NotConnected, DriveRefused):
+        except RUN_ENDING:
             raise
         except FileNotFoundError:
             self.report.skip(a.path, "disappeared before it could be uploaded")
@@ -279,7 +285,7 @@ class Executor:
             return None
         try:
             return fn(*args)
-        except (NotConnected, DriveRefused):
+        except RUN_ENDING:
             self._ending.set()
             raise
 
@@ -326,7 +332,7 @@ class Executor:
         """One batch of empty-file creates: per ID the DriveFile or the error (run-ending ones raise)."""
         try:
             return self.client.create_empty_files(items)
-        except (NotConnected, DriveRefused):
+        except RUN_ENDING:
             raise
         except Exception as exc:  # noqa: BLE001 - as guard does, for each file of the batch
             if not isinstance(exc, DriveApiError):

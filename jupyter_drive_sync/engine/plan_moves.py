@@ -19,8 +19,9 @@ Which items, and where to:
   path); then files, by inode and size, then by size and md5. Several candidates: the first by
   path, so the plan is deterministic, and each source and each target is used once: of two
   gone files with the same content, one moves and the other follows the delete policy.
-- a folder found by inode must also look like the same folder (it had no child rows, or one of
-  them is still there by name): an inode the file system handed to a new folder is no move.
+- a folder found by inode must not look like another folder (it is empty, or one of the gone
+  folder's children is there by name): an inode the file system handed to a new folder of
+  other content is no move.
 
 After a move, planning goes on at the new path with the row as the move leaves it
 (`moved_row`): an edited file is updated in place after its move (one ID), a Drive-side edit
@@ -91,6 +92,15 @@ def apply_moves(rows: dict[str, StateEntry], moves: Iterable[Action],
                 rows[a.path + p[n:]] = replace(child, path=a.path + p[n:])
 
 
+def _absent(state: Rows, entries: Mapping[str, LocalEntry]) -> Iterable[str]:
+    """The paths with a row and nothing at them now (a `PlanRows` as set differences: a no-op
+    push of a big home must not pay a Python loop over every row for this)."""
+    rows, clean = getattr(state, "rows", None), getattr(state, "clean", None)
+    if isinstance(rows, dict) and isinstance(clean, dict):
+        return sorted((rows.keys() | clean.keys()) - entries.keys())
+    return [p for p in state if p not in entries]
+
+
 class MoveFinder:
     """One push's local moves: `run(hashes)` returns the MOVE actions in the order they must
     run; `wishes` then holds the files whose md5 would let it find more (or tell a moved file's
@@ -102,11 +112,10 @@ class MoveFinder:
         self.state = state
         # rows whose path holds nothing now, by path: the moves' material (and what follows them)
         self.view: dict[str, StateEntry] = {}
-        for path in state:
-            if path not in entries:
-                row = state.get(path)
-                if row is not None:
-                    self.view[path] = row
+        for path in _absent(state, entries):
+            row = state.get(path)
+            if row is not None:
+                self.view[path] = row
         self.source_ids = {
             r.drive_id for p, r in self.view.items()
             if r.status is EntryStatus.SYNCED and not r.local_deleted and in_scope(p) and not protected(p)
@@ -162,12 +171,16 @@ class MoveFinder:
         return None
 
     def _same_folder(self, src: str, target: str) -> bool:
-        """Whether the folder now at `target` shows it is the gone one at `src`: it had no child
-        rows still meant to be there, or one of them is found under `target` by name."""
+        """Whether the folder now at `target` may be the gone one at `src`: unless it holds
+        things and none of them has the name of one of the gone folder's (an inode the file
+        system handed to a new folder of other content), it is; an emptied folder renamed too."""
         prefix = src + "/"
         names = [p[len(prefix):] for p, r in self.view.items()
                  if p.startswith(prefix) and "/" not in p[len(prefix):] and not r.local_deleted]
-        return not names or any(f"{target}/{n}" in self.entries for n in names)
+        if not names or any(f"{target}/{n}" in self.entries for n in names):
+            return True
+        inside = target + "/"
+        return not any(p.startswith(inside) for p in self.entries)
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -250,8 +263,9 @@ def swapped_inodes(snapshot: Snapshot, state: Rows) -> set[str]:
     (two names swapped), so their md5 decides, not their size and mtime."""
     clean = getattr(state, "clean", {})
     suspects = []
+    clean_get = clean.get
     for path, e in snapshot.entries.items():
-        if e.is_dir or not e.ino or clean.get(path) == e:
+        if e.is_dir or not e.ino or clean_get(path) == e:
             continue
         row = state.get(path)
         if (row is not None and not row.is_dir and row.local_ino and row.local_ino != e.ino and row.md5

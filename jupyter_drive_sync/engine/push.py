@@ -92,8 +92,8 @@ class _Run(RunProgress):
 
     def _connect(self) -> DriveClient:
         o = self.o
-        sizes = {k: v for k, v in (("chunk_size", o.chunk_size), ("multipart_limit", o.multipart_limit))
-                 if v is not None}
+        sizes = {k: v for k, v in (("chunk_size", o.chunk_size), ("multipart_limit", o.multipart_limit),
+                                   ("write_rate", o.write_rate), ("write_burst", o.write_burst)) if v is not None}
         return connect(self.home, o.credentials_path, o.encryption_key, o.api_root, o.pacer, **sizes)
 
     def _locked_run(self, started: float) -> PushSummary:
@@ -160,6 +160,8 @@ class _Run(RunProgress):
                               + s.moved,
                               self.skip, self.count)
 
+        sent = client.write_stats  # the whole run's writes: root folder and adoption included
+        self.summary.writes, self.summary.refused_writes = sent.writes, sent.refused_writes
         self.summary.seconds = round(time.monotonic() - started, 3)
         if not o.dry_run:
             db.set_last_push(asdict(self.summary))

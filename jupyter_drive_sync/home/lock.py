@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import AlreadyRunning
-from .private_dir import (UnsafeStateDir, environment_problem, give_entries_to_folder_owner, match_folder_owner,
-                          open_private_dir)
+from .machine_errors import environment_problem
+from .private_dir import UnsafeStateDir, give_entries_to_folder_owner, match_folder_owner, open_private_dir
 
 LOCK_NAME = "push.lock"
 
@@ -44,7 +44,7 @@ class HomeLock:
 
     def _open(self) -> int:
         """The lock file, opened through the state dir's descriptor (no symlink followed on the
-        way); anything but a regular file there (a FIFO, a symlink) is replaced by one.
+        way); anything but a regular file of its own there (a FIFO, a symlink, a hard link) is replaced.
 
         A folder or lock file this run may not open (another owner: an admin's run as root), a
         full disk or no descriptor left is an EnvironmentProblem that names the path and its
@@ -75,7 +75,8 @@ class HomeLock:
                 if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
                     raise
             else:
-                if stat.S_ISREG(os.fstat(fd).st_mode):
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:  # a hard link (to a file of root's?) is replaced
                     try:
                         match_folder_owner(fd, dfd)  # a run as root: the file stays the student's
                     except BaseException:

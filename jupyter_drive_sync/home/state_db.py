@@ -23,7 +23,8 @@ from typing import Any, Iterable
 from ..core.model import EntryStatus, RemoteChange, StateEntry, clamp_mtime_ns
 from ..core.settings import state_dir
 from ..core.errors import EnvironmentProblem
-from .private_dir import ensure_private_dir, match_folder_owner, state_db_problem
+from .machine_errors import raise_if_machine_problem, state_db_problem
+from .private_dir import ensure_private_dir, match_folder_owner
 from .state_rows import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -32,6 +33,7 @@ from .state_rows import (
     SELECT_ROWS,
     UPSERT_ROW,
     StateRows,
+    UploadSessionSlot,
     entry_to_row,
     gc_paused,
     migrate,
@@ -99,7 +101,7 @@ class StateDB:
             raise
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:  # a hard link is not ours either
                 raise sqlite3.DatabaseError("the state DB is not a regular file")
             if stat.S_IMODE(st.st_mode) != 0o600:
                 os.fchmod(fd, 0o600)
@@ -265,22 +267,17 @@ class StateDB:
         return changed
 
     def record_move(self, source_path: str, entry: StateEntry) -> None:
-        """Drive confirmed that the item of `source_path` now sits at `entry.path` (a local rename
-        or move): its row becomes `entry`, and the rows below a folder follow it, re-pathed in the
-        same transaction (Drive moved them with their folder, in that one request). A row left at
-        the new path by an item of another kind (a file replaced by a folder) gives way."""
+        """Drive confirmed a local rename or move: the row of `source_path` becomes `entry`, and
+        the rows (and upload sessions) below a folder follow it in the same transaction, as Drive
+        moved its subtree in that one request. A stale row in the way gives way."""
         old, new = source_path, entry.path
-        with self._tx() as c:
-            c.execute("DELETE FROM entries WHERE path = ? AND drive_id != ?", (new, entry.drive_id))
+        with self._tx() as c:  # the upsert replaces the row of this Drive ID, at the old path
             c.execute(UPSERT_ROW, entry_to_row(entry, EntryStatus.SYNCED))
-            if entry.is_dir and old != new:
-                # UPDATE OR REPLACE: a stale row already at a new child path gives way too
-                c.execute(f"UPDATE OR REPLACE entries SET path = ? || substr(path, length(?) + 1)"
-                          f" WHERE {_subtree_clause()}", (new, old, old, old))
-                c.execute(f"UPDATE OR REPLACE upload_sessions SET path = ? || substr(path, length(?) + 1)"
-                          f" WHERE {_subtree_clause()}", (new, old, old, old))
             if old != new:
                 c.execute("UPDATE OR REPLACE upload_sessions SET path = ? WHERE path = ?", (new, old))
+            for table in ("entries", "upload_sessions") if entry.is_dir and old != new else ():
+                c.execute(f"UPDATE OR REPLACE {table} SET path = ? || substr(path, length(?) + 1)"
+                          f" WHERE {_subtree_clause()}", (new, old, old, old))
 
     def record_inodes(self, inodes: Iterable[tuple[str, int]]) -> None:
         """Note the local inode of rows whose file is unchanged (content as pushed), no Drive
@@ -361,7 +358,7 @@ class StateDB:
         with self._tx() as c:
             c.execute("DELETE FROM upload_sessions WHERE path = ?", (path,))
 
-    def resume_slot(self, path: str, drive_id: str, size: int, mtime_ns: int) -> "UploadSessionSlot":
+    def resume_slot(self, path: str, drive_id: str, size: int, mtime_ns: int) -> UploadSessionSlot:
         """A `drive.ResumeSlot` for one upload of this file version, backed by this DB."""
         return UploadSessionSlot(self, path, drive_id, size, mtime_ns)
 
@@ -442,25 +439,6 @@ def _refuse_unknown_schema(conn: sqlite3.Connection, path: Path) -> None:
                                  f"{row[0]}, this one knows {SCHEMA_VERSION}): upgrade jupyter-drive-sync")
 
 
-class UploadSessionSlot:
-    """One file version's resumable session in the state DB (implements `drive.ResumeSlot`)."""
-
-    __slots__ = ("_db", "_key")
-
-    def __init__(self, db: StateDB, path: str, drive_id: str, size: int, mtime_ns: int) -> None:
-        self._db = db
-        self._key = (path, drive_id, size, mtime_ns)
-
-    def saved(self) -> str | None:
-        return self._db.upload_session(*self._key)
-
-    def started(self, uri: str) -> None:
-        self._db.save_upload_session(*self._key, uri)
-
-    def finished(self) -> None:
-        self._db.drop_upload_session(self._key[0])
-
-
 class _Tx:
     """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error) under the DB's thread lock."""
 
@@ -476,11 +454,16 @@ class _Tx:
             raise
         return self._db._conn
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         try:
             self._db._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        except sqlite3.OperationalError as failed:  # a full disk at COMMIT, or no transaction left to roll back
+            exc = exc or failed
         finally:
             self._db._lock.release()
+        raise_if_machine_problem(exc, self._db.path)  # a full disk ends the run in one line, not per file
+        if exc is not None and exc_type is None:
+            raise exc
 
 
 def read_state_meta(state_dir: Path | str, keys: Iterable[str]) -> dict[str, str]:

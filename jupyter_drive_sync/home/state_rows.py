@@ -1,7 +1,8 @@
 """How the state DB's rows look in Python, and the cheap mapping of them a push plans with.
 
-Kept apart from the DB's connection handling so that the row format (columns, conversions,
-the "in sync on both sides" test) has one home, shared by `StateDB` and `StateRows`.
+Kept apart from the DB's connection handling so that the row format (schema and its in-place
+migration, columns, conversions, the "in sync on both sides" test) has one home, shared by
+`StateDB` and `StateRows`; and the small views of it handed out (`UploadSessionSlot`).
 """
 
 from __future__ import annotations
@@ -222,3 +223,32 @@ class StateRows(Mapping[str, StateEntry]):
                 del self.clean[p]
             else:
                 full[p] = e
+
+
+class SessionStore(Protocol):
+    """Where `UploadSessionSlot` keeps its URI (a `StateDB`)."""
+
+    def upload_session(self, path: str, drive_id: str, size: int, mtime_ns: int) -> str | None: ...
+
+    def save_upload_session(self, path: str, drive_id: str, size: int, mtime_ns: int, uri: str) -> None: ...
+
+    def drop_upload_session(self, path: str) -> None: ...
+
+
+class UploadSessionSlot:
+    """One file version's resumable session in the state DB (implements `drive.ResumeSlot`)."""
+
+    __slots__ = ("_db", "_key")
+
+    def __init__(self, db: SessionStore, path: str, drive_id: str, size: int, mtime_ns: int) -> None:
+        self._db = db
+        self._key = (path, drive_id, size, mtime_ns)
+
+    def saved(self) -> str | None:
+        return self._db.upload_session(*self._key)
+
+    def started(self, uri: str) -> None:
+        self._db.save_upload_session(*self._key, uri)
+
+    def finished(self) -> None:
+        self._db.drop_upload_session(self._key[0])

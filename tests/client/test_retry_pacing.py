@@ -58,7 +58,10 @@ class FakeTime:
         (403, "userRateLimitExceeded",
          "User Rate Limit Exceeded. Rate of requests for user exceed configured project quota.", DriveApiError, True),
         (403, "rateLimitExceeded", "Rate Limit Exceeded", DriveApiError, True),
-        (403, "userRateLimitExceeded", "User rate limit exceeded.", DailyCapReached, False),
+        # Google's words for both the daily upload cap and the per-account write rate: retried as
+        # a rate limit; the cap is told by persistence (DailyCapWatch, tests/client/test_write_pacing.py)
+        (403, "userRateLimitExceeded", "User rate limit exceeded.", DriveApiError, True),
+        (403, "dailyLimitExceeded", "Daily Limit Exceeded", DailyCapReached, False),
         (403, "storageQuotaExceeded", "The user's Drive storage quota has been exceeded.", StorageFull, False),
         (403, "insufficientFilePermissions", "no", DriveApiError, False),
         (404, "notFound", "File not found: x.", NotFound, False),
@@ -77,8 +80,10 @@ def test_error_translation(status, reason, message, cls, retryable):
 
 def test_run_ending_errors_map_to_exit_statuses():
     assert isinstance(error_from_response(403, {}, envelope(403, "storageQuotaExceeded")), DriveRefused)
-    assert isinstance(error_from_response(403, {}, envelope(403, "userRateLimitExceeded", "User rate limit exceeded.")),
-                      DriveRefused)
+    terse = error_from_response(403, {}, envelope(403, "userRateLimitExceeded", "User rate limit exceeded."))
+    assert not isinstance(terse, DriveRefused) and terse.maybe_daily_cap  # the write rate's words too
+    assert isinstance(DailyCapReached.from_error(terse), DriveRefused)  # once it persisted
+    assert DailyCapReached.from_error(terse).exit_code == 4
     reauth = error_from_response(400, {}, json.dumps({"error": "invalid_grant",
                                                       "error_description": "Token has been expired or revoked."}))
     assert isinstance(reauth, NeedsReauth) and isinstance(reauth, NotConnected)

@@ -176,42 +176,55 @@ def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=False)
 
 
-def fill(disk: Path) -> None:
-    """Fill the file system to the last block."""
-    fd = os.open(disk / "filler.bin", os.O_WRONLY | os.O_CREAT, 0o644)
+def fill(disk: Path, leave: int = 0) -> None:
+    """Fill the file system but `leave` bytes (files at its top; delete them to free the space)."""
+    st = os.statvfs(disk)
+    filler = disk / "filler.bin"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
-        while True:
-            os.write(fd, b"\0" * 4096)
+        os.posix_fallocate(fd, 0, max(4096, st.f_bavail * st.f_frsize - leave))
     except OSError:
         pass
     finally:
         os.close(fd)
-    for i in range(10_000):  # and the last inodes' worth of small bits
-        try:
-            (disk / f"f{i}").write_bytes(b"x")
-        except OSError:
-            break
+    if not leave:  # to the last block and the last inode
+        for i in range(10_000):
+            try:
+                (disk / f"f{i}").write_bytes(b"x" * 4096)
+            except OSError:
+                break
 
 
 @needs_root
-@pytest.mark.parametrize("when", ["first push", "later push"])
+@pytest.mark.parametrize("when", ["first push", "later push", "during the push"])
 def test_a_full_disk_is_one_line_exit_2(base, emulator, when):
-    with small_tmpfs(base / "disk", "2m") as disk:
+    with small_tmpfs(base / "disk", "16m") as disk:  # room for the state DB's write-ahead log once freed
         home = disk / USER
         home.mkdir()
         for rel, data in FILES.items():
             helpers.write(home, rel, data)
         connect_home(emulator.url, home, EMAIL)
         chown_tree(home, NOBODY)
-        if when == "later push":
+        if when != "first push":
             first_push(home, emulator)
             helpers.write(home, "a.txt", b"alpha, edited\n" * 100)
-            helpers.write(home, "new.txt", b"new\n")
-            os.chown(home / "new.txt", NOBODY, NOBODY)
-        fill(disk)
+            for i in range(300 if when == "during the push" else 1):
+                helpers.write(home, f"new/{i}.txt", str(i).encode() * 50)
+            chown_tree(home, NOBODY)
+        fill(disk, leave=200 * 1024 if when == "during the push" else 0)
         rc, out, err = cli(home, emulator, "--json")
         assert rc == 2, (rc, out, err)
         assert_one_line(err, "no space left")
+        for p in disk.iterdir():  # space again: the next run converges, nothing lost or duplicated
+            if p.is_file():
+                p.unlink()
+        rc, out, err = cli(home, emulator, "--json")
+        assert rc == 0, err
+        tree = helpers.drive_tree(emulator, EMAIL, f"home/{USER}", trashed=False)
+        for p in home.rglob("*"):
+            rel = p.relative_to(home).as_posix()
+            if p.is_file() and not rel.startswith(".local"):
+                assert int(tree[rel]["size"]) == p.stat().st_size, rel
 
 
 # -- too many open files -------------------------------------------------------------------------

@@ -180,6 +180,12 @@ def test_a_reused_folder_inode_with_none_of_its_children_is_no_move():
                         (K.CREATE, "e/z", None)]
 
 
+def test_an_emptied_folder_renamed_is_still_a_move():
+    rows = [row("d", 1, is_dir=True), row("d/a", 2)]
+    p = run([ldir("e", 1)], rows)
+    assert kinds(p) == [(K.MOVE, "e", "id-d"), (K.FORGET_LOCAL, "e/a", "id-d-a")]
+
+
 def test_file_moved_out_of_a_folder_that_moved_too():
     rows = [row("d", 1, is_dir=True), row("d/x", 2), row("d/y", 3)]
     p = run([ldir("e", 1), lfile("e/y", 3), lfile("x-top", 2)], rows)

@@ -22,6 +22,7 @@ from googleapiclient.http import MediaIoBaseUpload
 
 from jupyter_drive_sync.cli import main
 from jupyter_drive_sync.core.model import FOLDER_MIME
+from jupyter_drive_sync.core.options import PushOptions
 from jupyter_drive_sync.core.settings import state_dir
 from jupyter_drive_sync.drive.transport import discovery_document
 from jupyter_drive_sync.drive.types import to_rfc3339
@@ -316,3 +317,38 @@ def other_client(emulator: Any) -> Any:
     creds = Credentials(acct["access_token"], refresh_token=acct["refresh_token"],
                         token_uri=emulator.url + "token", scopes=[scope], **emulator.client_ids())
     return build_from_document(discovery_document(emulator.url), credentials=creds)
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_moves_under_faults_converge_without_a_copy(home, emulator, capsys, seed):
+    """A move's PATCH lost after Drive applied it is retried as it is (the same name and parents
+    again); a run cut short is finished by the next one: never a second copy."""
+    for n in range(5):
+        write(home, f"proj/f{n}.txt", f"file {n}".encode(), T0)
+    write(home, "loose.txt", b"loose", T0)
+    push(home, emulator, capsys)
+    ids, count = {p: f["id"] for p, f in tree(emulator).items()}, file_count(emulator)
+    os.rename(home / "proj", home / "project")
+    (home / "done").mkdir()
+    os.rename(home / "loose.txt", home / "done/loose.txt")
+    emulator.set_faults(0.3, kinds=["500", "503", "reset", "lost-after-commit"], seed=seed)
+    helpers.push_under_faults(emulator, PushOptions(home=home, user="mo", api_root=emulator.url))
+    push(home, emulator, capsys)
+    after = tree(emulator)
+    assert file_count(emulator) == count
+    assert after["project"]["id"] == ids["proj"] and after["done/loose.txt"]["id"] == ids["loose.txt"]
+    assert_backup_equals_home(home, emulator)
+
+
+def test_folder_emptied_then_renamed_is_moved_not_recreated(home, emulator, capsys):
+    """Found by the lifecycle model: a folder whose only file was deleted, then renamed before
+    the next push, was created anew (its inode matched, but no child was left to confirm it)."""
+    write(home, "d/b.ipynb", b"{}", T0)
+    write(home, "top.txt", b"top", T0)
+    push(home, emulator, capsys)
+    d_id, count = tree(emulator)["d"]["id"], len(emulator.files(EMAIL))
+    (home / "d/b.ipynb").unlink()
+    os.rename(home / "d", home / "moved-1")
+    s = push(home, emulator, capsys)
+    assert (s["moved"], s["folders_created"]) == (1, 0), s
+    assert tree(emulator)["moved-1"]["id"] == d_id and len(emulator.files(EMAIL)) == count

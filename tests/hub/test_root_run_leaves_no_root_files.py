@@ -103,3 +103,21 @@ def test_root_run_gives_a_new_state_folder_to_the_home_owner(tmp_path, emulator,
     assert code == 0, capsys.readouterr()
     assert (state_dir(home) / DB_NAME).is_file()
     assert not_the_students(home) == []
+
+
+@pytest.mark.parametrize("name", [LOCK_NAME, DB_NAME, DB_NAME + "-wal"])
+def test_root_run_never_writes_nor_gives_away_a_hard_linked_file(tmp_path, emulator, capsys, name):
+    """Where the kernel lets a student hard-link a file of root's into their state folder
+    (fs.protected_hardlinks=0), the nightly run must neither write it nor give it to them."""
+    root = tmp_path / "homes"
+    root.mkdir()
+    home = make_home(root, "stu", emulator)
+    victim = tmp_path / "shadow"
+    victim.write_bytes(b"root:secret-hash:19000::::::\n")
+    os.chmod(victim, 0o640)
+    os.link(victim, state_dir(home) / name)
+    capsys.readouterr()
+    cli_main(["hub", "--homes-root", str(root), "--api-root", emulator.url])
+    st = os.stat(victim)
+    assert victim.read_bytes() == b"root:secret-hash:19000::::::\n"
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o640)

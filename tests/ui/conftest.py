@@ -107,6 +107,7 @@ class JupyterServer:
             JUPYTERLAB_SETTINGS_DIR=str(settings),
             JUPYTERLAB_WORKSPACES_DIR=str(self.root / "workspaces"),
             OAUTHLIB_INSECURE_TRANSPORT="1",
+            JUPYTER_DRIVE_SYNC_WRITE_RATE="0",  # the test emulator has no write limit (tests/conftest.py)
         )
         user_home.mkdir(parents=True, exist_ok=True)
         return env

@@ -155,7 +155,7 @@ _SORT_KEYS: dict[str, Callable[[FileRec], Any]] = {
     "name": lambda r: (r.name.casefold(), r.name),
     "name_natural": lambda r: [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", r.name)],
     "createdTime": lambda r: r.created_ms,
-    "quotaBytesUsed": lambda r: r.size,
+    "quotaBytesUsed": lambda r: r.quota_bytes,
     "starred": lambda r: r.starred,
     "viewedByMeTime": lambda r: r.viewed_by_me_ms or 0,
     "sharedWithMeTime": lambda r: 0,

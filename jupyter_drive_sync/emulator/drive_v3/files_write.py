@@ -226,6 +226,9 @@ class FileWrites:
             return
         if rec.is_root:
             raise DriveError(403, "cannotMoveRoot", "The root folder cannot be moved.")
+        # Google (reference/drive-api-v3.md, "File resource": `parents` has one element, moved
+        # only with addParents/removeParents): an item of My Drive has exactly one parent, so an
+        # addParents without the matching removeParents is 403 cannotAddParent, never a 2nd parent.
         current = {rec.parent} if rec.parent else set()
         new = (current - removes) | set(adds)
         if len(new) > 1:

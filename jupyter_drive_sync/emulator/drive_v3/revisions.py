@@ -1,7 +1,11 @@
 """revisions.list, .get (metadata or content), .update (keepForever) and .delete.
 
 A revision is the content a file had after one upload. As on Google, `head` names the newest,
-the newest cannot be deleted, and at most 200 of a file's revisions may be kept forever.
+the newest cannot be deleted, and at most 200 of a file's revisions may be kept forever (the
+discovery document, Revision.keepForever: "This can be set on a maximum of 200 revisions for a
+file"; Google documents no error body for the 201st, so `cannotKeepRevisionForever` is ours).
+Old unpinned revisions are purged on the emulator's clock before any of these calls looks at
+them (`DriveStore.expire_revisions`; the rule and its source are in records.py).
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class Revisions:
     def store(self) -> DriveStore:
         return self.ctx.files
 
+    def _current(self, rec: FileRec) -> FileRec:
+        """`rec` without the revisions Google would have purged by now."""
+        return self.store.expire_revisions(rec.id) or rec
+
     def list_revisions(self, req: Request, file_id: str) -> Response:
         p, acc = caller(req)
         page_size = int_arg(req, "pageSize", 200, 1, 1000)
@@ -45,7 +53,7 @@ class Revisions:
             state = decode_token(req.arg("pageToken") or "")
             offset = state.get("o", 0) if isinstance(state.get("o"), int) else 0
         with self.store.lock:
-            rec = lookup(self.store, p, acc, file_id)
+            rec = self._current(lookup(self.store, p, acc, file_id))
             revs = rec.revisions[offset : offset + page_size]
             out: dict[str, Any] = {"kind": "drive#revisionList"}
             if offset + page_size < len(rec.revisions):
@@ -58,7 +66,7 @@ class Revisions:
         media = req.arg("alt") == "media"
         tree = None if media else fields.selection(req.arg("fields"), "Revision")
         with self.store.lock:
-            rec = lookup(self.store, p, acc, file_id)
+            rec = self._current(lookup(self.store, p, acc, file_id))
             _, rev = _revision(rec, rev_id)
             if not media:
                 return answer(revision_json(self.ctx, rec, rev), tree)
@@ -77,7 +85,7 @@ class Revisions:
             raise invalid("Invalid value for: keepForever")
         tree = fields.selection(req.arg("fields"), "Revision")
         with self.store.lock:
-            old = lookup(self.store, p, acc, file_id, write=True)
+            old = self._current(lookup(self.store, p, acc, file_id, write=True))
             i, rev = _revision(old, rev_id)
             if "keepForever" in body and body["keepForever"] != rev.keep_forever:
                 rec = old.copy()
@@ -90,7 +98,7 @@ class Revisions:
     def delete_revision(self, req: Request, file_id: str, rev_id: str) -> Response:
         p, acc = caller(req)
         with self.store.lock:
-            old = lookup(self.store, p, acc, file_id, write=True)
+            old = self._current(lookup(self.store, p, acc, file_id, write=True))
             i, _ = _revision(old, rev_id)
             if i == len(old.revisions) - 1:
                 raise DriveError(400, "cannotDeleteHeadRevision", "The head revision cannot be deleted.")

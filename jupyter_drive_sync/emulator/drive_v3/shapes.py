@@ -89,7 +89,7 @@ def file_json(ctx: EmulatorContext, rec: FileRec, p: Principal) -> dict[str, Any
             "writersCanShare": True,
             "permissionIds": [permission_id(rec.owner)],
             "isAppAuthorized": rec.creator_client == p.client_id,
-            "quotaBytesUsed": str(0 if folder else rec.size),
+            "quotaBytesUsed": str(0 if folder else rec.quota_bytes),  # head + pinned revisions
             "capabilities": {
                 "canAddChildren": folder,
                 "canDelete": True,
