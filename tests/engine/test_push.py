@@ -130,7 +130,7 @@ def test_cli_push_json_and_exit_codes(home, emulator, capsys, tmp_path):
     assert rc == 0
     assert set(out) == {"created", "updated", "metadata_updated", "unchanged", "trashed", "folders_created",
                         "kept_drive_copy", "conflicts", "skipped", "failed", "bytes_uploaded", "seconds",
-                        "root_folder_id", "moved"}
+                        "root_folder_id", "moved", "writes", "refused_writes"}
     assert out["created"] == 1
     rc = main(["push", "--home", str(home), "--user", "ann", "--api-root", emulator.url, "--json", "--dry-run"])
     assert rc == 0 and json.loads(capsys.readouterr().out)["unchanged"] == 1
