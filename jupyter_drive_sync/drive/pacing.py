@@ -56,7 +56,24 @@ class PacerSnapshot:
     cuts: int
 
 
-class Pacer:
+class _TokenBucket:
+    """The refill both pacers share: `burst` tokens at most, `_rate` more every second."""
+
+    burst: float
+    _rate: float
+    _tokens: float
+    _last_refill: float
+    _clock: Callable[[], float]
+
+    def _refill(self) -> None:
+        now = self._clock()
+        elapsed = now - self._last_refill
+        if elapsed > 0:
+            self._tokens = min(self.burst, self._tokens + elapsed * self._rate)
+            self._last_refill = now
+
+
+class Pacer(_TokenBucket):
     """Thread-safe token bucket plus adaptive concurrency limit."""
 
     def __init__(
@@ -162,13 +179,6 @@ class Pacer:
         if self._limit < self.max_concurrency:
             self._limit = min(float(self.max_concurrency), self._limit + 1.0 / self._limit)
 
-    def _refill(self) -> None:
-        now = self._clock()
-        elapsed = now - self._last_refill
-        if elapsed > 0:
-            self._tokens = min(self.burst, self._tokens + elapsed * self._rate)
-            self._last_refill = now
-
     # -- inspection ----------------------------------------------------------------------
 
     @property
@@ -196,7 +206,7 @@ class WritePacerSnapshot:
     cuts: int
 
 
-class WritePacer:
+class WritePacer(_TokenBucket):
     """One account's write bucket: writes go out at `rate` per second after a burst of `burst`.
 
     AIMD as the request pacer, with gentler steps: the ceiling is the account's real limit, so a
@@ -277,13 +287,6 @@ class WritePacer:
             self._last_cut = now
             self._cuts += 1
             self._rate = max(self.min_rate, self._rate * self._decrease)
-
-    def _refill(self) -> None:
-        now = self._clock()
-        elapsed = now - self._last_refill
-        if elapsed > 0:
-            self._tokens = min(self.burst, self._tokens + elapsed * self._rate)
-            self._last_refill = now
 
     @property
     def rate(self) -> float:
