@@ -103,7 +103,6 @@ def no_duplicates(emulator: Any, email: str = EMAIL) -> None:
 # -- adoption ------------------------------------------------------------------------------------
 
 
-@defect("adoption after a lost state DB or on a new volume overwrites newer Drive work, unpinned, no conflict")
 @pytest.mark.parametrize("how", ["lost state DB", "new volume with a starter file"])
 def test_adoption_keeps_newer_drive_copy(home: Path, emulator: Any, how: str) -> None:
     write(home, "lab/notes.txt", b"mine, first version", T0)
@@ -126,7 +125,6 @@ def test_adoption_keeps_newer_drive_copy(home: Path, emulator: Any, how: str) ->
         assert summary["conflicts"] >= 1, summary
 
 
-@defect("a push interrupted during adoption leaves a root folder but no rows: the next push duplicates the tree")
 def test_interrupted_adoption_does_not_duplicate(home: Path, emulator: Any) -> None:
     for d in ("a", "b"):
         for n in range(3):
@@ -156,7 +154,6 @@ def test_interrupted_adoption_does_not_duplicate(home: Path, emulator: Any) -> N
 # -- times out of range --------------------------------------------------------------------------
 
 
-@defect("a local mtime after 2262 crashes every push of the home (OverflowError, traceback)")
 def test_local_mtime_after_2262_is_backed_up(home: Path, emulator: Any) -> None:
     write(home, "ok.txt", b"fine", T0)
     write(home, "future.txt", b"from the far future", POST_2262)
@@ -167,7 +164,6 @@ def test_local_mtime_after_2262_is_backed_up(home: Path, emulator: Any) -> None:
     assert "future.txt" in skipped or live_file(emulator, "future.txt")["md5Checksum"] == md5(b"from the far future")
 
 
-@defect("a Drive modifiedTime after 2262 breaks restore and adoption (OverflowError, traceback)")
 @pytest.mark.parametrize("how", ["restore into an empty home", "adoption"])
 def test_drive_time_after_2262_restores(home: Path, emulator: Any, tmp_path: Path, how: str) -> None:
     write(home, "a.txt", b"alpha", T0)
@@ -192,7 +188,6 @@ def test_drive_time_after_2262_restores(home: Path, emulator: Any, tmp_path: Pat
 # -- accounts ------------------------------------------------------------------------------------
 
 
-@defect("after connecting another Google account, pushes use the old account's IDs: nothing reaches the new Drive")
 def test_account_switch_backs_up_into_the_new_account(home: Path, emulator: Any) -> None:
     other = "ann.personal@lifecycle.test"
     write(home, "a.txt", b"alpha", T0)
@@ -215,7 +210,6 @@ def test_account_switch_backs_up_into_the_new_account(home: Path, emulator: Any)
 # -- secrets -------------------------------------------------------------------------------------
 
 
-@defect("restore --path walks into secrets and the tool's own state: writes ~/.ssh and replaces credentials.json")
 @pytest.mark.parametrize("target", [".ssh", STATE_REL])
 def test_restore_path_never_writes_secrets(home: Path, emulator: Any, tmp_path: Path, target: str) -> None:
     write(home, "a.txt", b"alpha", T0)
@@ -245,7 +239,6 @@ def test_restore_path_never_writes_secrets(home: Path, emulator: Any, tmp_path: 
 # -- renames and moves ---------------------------------------------------------------------------
 
 
-@defect("a local rename or move is a delete plus a create: every byte sent again, a second copy on Drive")
 @pytest.mark.parametrize("how", ["move a file", "rename a folder"])
 def test_local_rename_is_one_metadata_update(home: Path, emulator: Any, how: str) -> None:
     write(home, "data/big.bin", os.urandom(256 * 1024), T0)
@@ -265,7 +258,6 @@ def test_local_rename_is_one_metadata_update(home: Path, emulator: Any, how: str
     assert moved_id in {f["id"] for f in after.live().get(dst, [])}
 
 
-@defect("a backed-up file renamed or moved on Drive leaves the backup folder without it")
 @pytest.mark.parametrize("how", ["rename on Drive", "move into a subfolder", "move out of the backup"])
 def test_drive_side_move_keeps_backup_complete(home: Path, emulator: Any, how: str) -> None:
     write(home, "a.txt", b"alpha", T0)
