@@ -62,7 +62,8 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
 
 def _add_hub(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("hub", help="the nightly all-users push (shared homes or per-user PVCs)")
+    p = sub.add_parser("hub", help="the nightly all-users push (shared homes or per-user PVCs); "
+                                   "`hub report FILE...` summarises nights for the admin")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--homes-root", metavar="DIR", help="every subdirectory is a user's home")
     mode.add_argument("--kubernetes", action="store_true", help="dispatch one Job per user PVC")
@@ -243,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["hub", "report"]:  # its own parser: `hub` itself needs one of its run modes
+        from .hub_report_command import main as hub_report_main
+
+        return hub_report_main(argv[2:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -4,8 +4,8 @@ The home itself is its own model (it is read back from the disk); what needs rem
 what neither side shows later: which local files changed since Drive last agreed with them,
 which Drive-side events of another client happened since, and whether the next push starts
 from a lost state (adoption). From that, `expectation` says, for one path, which contents
-Drive may hold after a push that exited 0, following the last-write-wins table of
-docs/ARCHITECTURE.md (the design's section on semantics):
+Drive may hold after a push that exited 0, following the product's last-write-wins rules
+(README, and the table the planner implements in jupyter_drive_sync/engine/plan.py):
 
 - nothing happened on Drive: exactly the local bytes;
 - another client edited Drive's copy and the local file did not change: Drive's copy stays;
@@ -51,29 +51,65 @@ class Expectation:
 @dataclass
 class Model:
     local_dirty: set[str] = field(default_factory=set)  # local content changed since Drive agreed
+    # changed before a push that may or may not have sent it (killed, failed, run twice at once)
+    uncertain: set[str] = field(default_factory=set)
     drive_edits: dict[str, DriveEdit] = field(default_factory=dict)  # by path in the backup folder
     drive_gone: dict[str, str] = field(default_factory=dict)  # path → "trashed" | "deleted" | "moved"
     adoption: dict[str, DriveEdit] | None = None  # lost state: Drive's files by path when it was lost
+    # back to an account this home used before: the push may still hold that account's state
+    # (then a local change is simply the later write) or adopt again (then time decides)
+    adoption_may_know: bool = False
     foreign: set[str] = field(default_factory=set)  # Drive IDs placed by other clients
 
     def forget_path(self, path: str) -> None:
         self.local_dirty.discard(path)
+        self.uncertain.discard(path)
+
+    def local_write(self, path: str) -> None:
+        self.local_dirty.add(path)
+        self.uncertain.discard(path)
+
+    def local_moved(self, path: str) -> None:
+        """A file renamed or moved to `path`: its content and mtime are old ones, so whether the
+        product sees a change there depends on what it last saw at that path."""
+        self.local_dirty.add(path)
+        self.uncertain.add(path)
+
+    def local_renamed(self, src: str, dst: str) -> None:
+        """A file renamed or moved from `src` to `dst`: a push may carry its Drive item along
+        (a rename by ID, when it recognises the file) or leave it at `src` (when it does not),
+        and with it what happened to that item on Drive; so both paths keep that history."""
+        self.local_moved(dst)
+        self.local_dirty.discard(src)
+        self.uncertain.discard(src)
+        for records in (self.drive_edits, self.drive_gone, self.adoption or {}):
+            if src in records:
+                records[dst] = records[src]  # type: ignore[index]
+
+    def push_unverified(self) -> None:
+        """A push ended without a verdict: what it may have sent is unknown."""
+        self.uncertain |= self.local_dirty
 
     def mark_gone(self, paths: list[str], how: str) -> None:
         for p in paths:
-            if self.drive_gone.get(p) != "moved":  # a move is the strongest promise to keep
-                self.drive_gone[p] = how
-            if self.adoption is not None:
+            self.drive_gone[p] = how  # the latest event is what a push sees
+            if self.adoption is not None and how in GONE_RESPECTED:
                 self.adoption.pop(p, None)
 
     def drive_edit(self, path: str, edit: DriveEdit) -> None:
+        for records in (self.drive_edits, self.adoption or {}):
+            for p, e in list(records.items()):
+                if e.fid == edit.fid:  # the same item, remembered at another path (a rename)
+                    records[p] = edit
         self.drive_edits[path] = edit
         if self.adoption is not None:
             self.adoption[path] = edit
 
-    def start_adoption(self, drive_files: dict[str, DriveEdit], local_paths: set[str]) -> None:
+    def start_adoption(self, drive_files: dict[str, DriveEdit], local_paths: set[str], *,
+                       may_know: bool = False) -> None:
         """State lost (or a new account): the next push judges every differing file by time."""
         self.adoption = dict(drive_files)
+        self.adoption_may_know = may_know
         self.drive_edits.clear()
         self.drive_gone.clear()
         self.local_dirty |= local_paths
@@ -88,11 +124,20 @@ class Model:
                 return Expectation({local_md5}, why="adoption: nothing different on Drive")
             if local_ms > d.modified_ms:
                 return Expectation({local_md5}, why="adoption: the local copy is later")
+            if self.adoption_may_know and path in self.local_dirty:
+                return Expectation({d.md5 or "", local_md5},
+                                   why="back to an earlier account: adopted again, or its old state kept")
             return Expectation({d.md5 or ""}, pin=d, pin_optional_md5=local_md5,
                                why="adoption: Drive's copy is later (kept, or replaced with a pin and a conflict)")
         dirty = path in self.local_dirty
         gone = self.drive_gone.get(path)
         edit = self.drive_edits.get(path)
+        if path in self.uncertain and (gone in GONE_RESPECTED or edit is not None):
+            # sent before Drive's change (which then wins), or not (the local change is later)
+            if gone in GONE_RESPECTED:
+                return Expectation({local_md5}, may_be_absent=True, why=f"{gone} on Drive; local change maybe sent before")
+            assert edit is not None
+            return Expectation({edit.md5 or "", local_md5}, why="edited on Drive; local change maybe sent before")
         if gone in GONE_MOVED:
             return Expectation({local_md5} | ({edit.md5} if edit and edit.md5 and not dirty else set()),
                                why="renamed or moved on Drive: the backup folder must still hold the file")

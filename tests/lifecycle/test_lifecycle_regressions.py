@@ -298,3 +298,14 @@ def test_file_replaced_by_folder_leaves_one_live_item(home: Path, emulator: Any,
         write(home, "results", b"a file now", T0 + 100)
     pushed(home, emulator)
     no_duplicates(emulator)
+
+
+@defect("a file a `--delete trash` push trashed stays in Drive's trash when it comes back unchanged: not backed up")
+def test_file_back_after_a_trash_push_is_backed_up(home: Path, emulator: Any) -> None:
+    write(home, "thesis.tex", b"chapter one", T0)
+    pushed(home, emulator, "--delete", "trash")
+    (home / "thesis.tex").unlink()  # deleted (its Drive copy trashed)...
+    pushed(home, emulator, "--delete", "trash")
+    write(home, "thesis.tex", b"chapter one", T0)  # ...and put back unchanged (`cp -p` from a USB stick)
+    pushed(home, emulator, "--delete", "trash")
+    assert live_file(emulator, "thesis.tex")["md5Checksum"] == md5(b"chapter one")
