@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -87,6 +88,9 @@ def _run_lab(url: str, home: Path, args: argparse.Namespace) -> int:
     admin(url, "POST", "_emulator/consent", {"auto": False, "email": DEMO_EMAIL})
     port = _lab_port(args.lab_port)
     _register_callbacks(url, port)
+    # Our own token, so the one line we print is a link that opens (JupyterLab's own banner with
+    # its token scrolls by among its logs).
+    token = secrets.token_hex(24)
     cmd = [
         sys.executable, "-m", "jupyterlab",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
@@ -94,12 +98,13 @@ def _run_lab(url: str, home: Path, args: argparse.Namespace) -> int:
         f"--DriveSyncApp.emulator_url={url}",
         f"--DriveSyncApp.home_dir={home}",
         f"--DriveSyncApp.username={DEMO_USER}",
+        f"--IdentityProvider.token={token}",
     ]
     if args.no_browser:
         cmd.append("--no-browser")
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    print(f"Sample home: {home}\nStarting JupyterLab on http://127.0.0.1:{port}/ ...", flush=True)
+    print(f"Sample home: {home}\nStarting JupyterLab: open http://127.0.0.1:{port}/lab?token={token}", flush=True)
     proc = subprocess.Popen(cmd)  # argument list, no shell
     try:
         return proc.wait()
