@@ -36,6 +36,8 @@ emulator: install
 	$(BIN)/jupyter-drive-sync emulator --port 8765
 
 # Layers first (import-linter, contracts in pyproject.toml), then the frontend's unit tests, then pytest.
+# `jlpm install` also brings configurable-http-proxy (a devDependency) for the real JupyterHub of
+# tests/jupyterhub; `jupyterhub` itself comes with the `test` extra.
 test: install browser
 	$(BIN)/lint-imports --no-cache
 	$(JLPM) install --immutable && $(JLPM) test
@@ -47,7 +49,8 @@ soak: install
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/lifecycle/test_lifecycle_model.py
 
-# Every bench/ script in turn (< 10 minutes on 2 cores); JSON in build/bench/, report in docs/PERFORMANCE.md.
+# Every bench/ script in turn, against `emulator --profile google` (Google's write rate, quotas and
+# round trips; ~15 minutes on 2 cores); JSON in build/bench/, report in docs/PERFORMANCE.md.
 bench: install
 	$(BIN)/python bench/report.py
 

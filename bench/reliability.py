@@ -10,11 +10,12 @@ emulator in this process:
   answers) until Drive equals the home, at most `--max-runs` pushes; then the home is edited and
   the same again. Per seed: runs needed, duplicates, lost or wrong files.
 - `kill9`: one home; each trial adds a folder of files and edits others, starts
-  `jupyter-drive-sync push` (emulator at 20 ms a request), SIGKILLs it after a random delay
+  `jupyter-drive-sync push`, SIGKILLs it after a random delay
   once it holds the home lock, runs the same push to the end and compares. Per trial: did the
   kill land, converged after one rerun, duplicates.
 
-Defaults are small (`make bench` time); DESIGN counts: `--seeds 50 --kills 30`.
+Both under `--profile google` (3 writes/s per account, quotas, 230/600 ms round trips), the
+faults on top. Defaults are small (`make bench` time); DESIGN counts: `--seeds 50 --kills 30`.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ CLI = [sys.executable, "-m", "jupyter_drive_sync"]
 
 
 def start_emulator(data_dir: Path) -> tuple[Any, EmulatorHandle]:
-    running = start_in_thread(EmulatorSettings(data_dir=data_dir, persistent=False, auto_consent=True))
+    """The emulator under `--profile google` (Google's write rate, quotas and round trips), the
+    faults injected on top of them."""
+    settings = EmulatorSettings.for_profile("google", data_dir=data_dir, persistent=False, auto_consent=True)
+    running = start_in_thread(settings)
     return running, EmulatorHandle(running)
 
 
@@ -128,7 +132,6 @@ def kill_trials(tmp: Path, kills: int, seed: int) -> list[dict[str, Any]]:
         args = [*CLI, "push", "--home", str(home), "--user", user, "--api-root", emu.url, "--json", "--workers", "4"]
         for trial in range(kills):
             add_work(home, rng, trial)
-            emu.settings(latency_ms=20)
             proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + 60
@@ -141,7 +144,6 @@ def kill_trials(tmp: Path, kills: int, seed: int) -> list[dict[str, Any]]:
                 proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=60)
             requests_before_kill = emu.stats()["requests"]
-            emu.settings(latency_ms=0)
             rerun = subprocess.run(args, capture_output=True, stdin=subprocess.DEVNULL, timeout=300)
             rep = mirror.compare(home, download=False)
             out.append({"scenario": "kill9", "trial": trial, "landed": landed, "delay_s": round(delay, 3),

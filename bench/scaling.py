@@ -8,11 +8,14 @@ Two tables, one JSON object per line (then a summary line):
   start-up, a bare `os.scandir` walk + `lstat` of the same tree, and the scan's share of the
   push beyond start-up (the scan timed alone in a child process). Time should grow with the
   file count only through the scan (and the state rows read beside it).
-- `workers`: a first push of `--worker-files` small files at `--latency-ms` per request (no
-  quota by default, so the concurrency itself shows), for each worker count: seconds, requests,
-  files per second.
+- `workers`: a first push of `--worker-files` small files for each worker count: seconds,
+  writes, refused writes, files per second, and the ratio to the write bound (writes ÷ 3/s).
+  With Google's 600 ms a write, one worker cannot reach 3 writes/s; a few can, more do not help.
 
-Quick look: `python bench/scaling.py --sizes 1000,5000 --workers-list 1,4,16 --worker-files 100`.
+The emulator runs under `--profile google`; the no-op homes are *set up* (seeded, then one warm
+push) with its limits lifted (`Emulator.unlimited`), the timed pushes run under them.
+
+Quick look: `python bench/scaling.py --sizes 1000,5000 --workers-list 1,4 --worker-files 30`.
 """
 
 from __future__ import annotations
@@ -115,8 +118,9 @@ def noop_scale(emu: Emulator, tmp: Path, files: int, repeat: int) -> dict[str, A
     home = tmp / f"noop{files}"
     make_tree(home, files, max(1, files // 20))
     emu.connect(home, f"scale{files}@bench.example")
-    seeded = seed_pushed_state(home, emu.url)
-    warm = run_timed(push_cmd(emu.url, home))  # reads what is left of the seeding's own changes
+    with emu.unlimited():
+        seeded = seed_pushed_state(home, emu.url)
+        warm = run_timed(push_cmd(emu.url, home))  # reads what is left of the seeding's own changes
     if warm.returncode != 0:
         raise SystemExit(f"warm-up push failed: {warm.stderr[-2000:]}")
     pushes = []
@@ -144,22 +148,22 @@ def noop_scale(emu: Emulator, tmp: Path, files: int, repeat: int) -> dict[str, A
     }
 
 
-def first_push_workers(emu: Emulator, tmp: Path, files: int, workers: int, latency_ms: float,
-                       quota: int) -> dict[str, Any]:
+def first_push_workers(emu: Emulator, tmp: Path, files: int, workers: int) -> dict[str, Any]:
     home = tmp / f"workers{workers}"
     make_tree(home, files, max(1, files // 20), seed=f"w{workers} ")
     emu.connect(home, f"workers{workers}@bench.example")
-    emu.settings(latency_ms=latency_ms, quota_per_minute=quota)
-    try:
-        emu.reset_stats()
-        t = run_timed(push_cmd(emu.url, home, workers))
-        stats = emu.stats()
-    finally:
-        emu.settings(latency_ms=0, quota_per_minute=0)
+    emu.reset_stats()
+    t = run_timed(push_cmd(emu.url, home, workers))
+    stats = emu.stats()
     s = t.json() or {}
+    rate = float(emu.limits.get("write_rate") or 0)
+    bound = stats["writes"] / rate if rate else 0.0
     return {
-        "scenario": "workers", "workers": workers, "files": files, "latency_ms": latency_ms,
-        "quota_per_minute": quota, "seconds": round(t.seconds, 2), "requests": stats["requests"],
+        "scenario": "workers", "workers": workers, "files": files, "profile": emu.profile,
+        "latency_ms": emu.limits.get("latency_ms"), "write_latency_ms": emu.limits.get("write_latency_ms"),
+        "write_rate": rate, "seconds": round(t.seconds, 2), "requests": stats["requests"],
+        "writes": stats["writes"], "refused_writes": stats["refused_writes"],
+        "write_bound_seconds": round(bound, 2), "ratio": round(t.seconds / bound, 3) if bound else None,
         "files_per_second": round(files / t.seconds, 1), "created": s.get("created"),
         "failed": len(s.get("failed") or []), "exit": t.returncode,
     }
@@ -169,20 +173,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000", help="file counts of the no-op homes")
     ap.add_argument("--repeat", type=int, default=3, help="timed samples per no-op size")
-    ap.add_argument("--workers-list", default="1,2,4,8,16,32")
-    ap.add_argument("--worker-files", type=int, default=300, help="files in each first-push home")
-    ap.add_argument("--latency-ms", type=float, default=30.0)
-    ap.add_argument("--quota-per-minute", type=int, default=0, help="emulator quota for the worker runs (0: none)")
+    ap.add_argument("--workers-list", default="1,4,16")
+    ap.add_argument("--worker-files", type=int, default=45, help="files in each first-push home")
     ap.add_argument("--json-out", metavar="FILE", help="also write every line as one JSON array here")
     args = ap.parse_args()
 
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp, Emulator() as emu:
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp, Emulator(profile="google") as emu:
         for n in (int(x) for x in args.sizes.split(",") if x):
             emit(noop_scale(emu, Path(tmp), n, args.repeat), results)
         for w in (int(x) for x in args.workers_list.split(",") if x):
-            emit(first_push_workers(emu, Path(tmp), args.worker_files, w, args.latency_ms, args.quota_per_minute),
-                 results)
+            emit(first_push_workers(emu, Path(tmp), args.worker_files, w), results)
     noop = [r for r in results if r["scenario"] == "noop_scale"]
     summary = {"scenario": "summary", "machine": machine(),
                "noop_requests_flat": len({r["requests"] for r in noop}) <= 1,

@@ -26,8 +26,10 @@ from common import ROOT  # noqa: F401  (puts the package on sys.path)
 GENERATED_FILES = ("*.txt",)  # what common.make_tree and hub.make_homes write
 
 
-def seed_pushed_state(home: Path, api_root: str, *, user: str | None = None) -> dict[str, int]:
-    """Push `home`'s folders for real, then record every file as pushed. Returns counts."""
+def seed_pushed_state(home: Path, api_root: str, *, user: str | None = None,
+                      expect_created: int = 0) -> dict[str, int]:
+    """Push `home`'s folders (and any file that is not generated: `expect_created` of them) for
+    real, then record every generated file as pushed. Returns counts."""
     from jupyter_drive_sync.home.excludes import Excludes
     from jupyter_drive_sync.core.model import EntryStatus, StateEntry
     from jupyter_drive_sync.core.options import PushOptions
@@ -35,13 +37,16 @@ def seed_pushed_state(home: Path, api_root: str, *, user: str | None = None) -> 
     from jupyter_drive_sync.home.scan import scan
     from jupyter_drive_sync.home.state_db import StateDB
 
-    summary = run_push(PushOptions(home=home, user=user, api_root=api_root, extra_excludes=GENERATED_FILES))
-    if summary.failed or summary.created:
+    # write_rate=0: the client's own write pacer off too, as the caller lifts the emulator's limits
+    # for the setup (`Emulator.unlimited`); nothing seeded is timed.
+    summary = run_push(PushOptions(home=home, user=user, api_root=api_root, extra_excludes=GENERATED_FILES,
+                                   write_rate=0))
+    if summary.failed or summary.created != expect_created:
         raise RuntimeError(f"seeding push of {home} went wrong: {summary.failed[:3]} created={summary.created}")
     snap = scan(home, Excludes.for_home(home), max_file_size=5 * 1024**4)
     rows = []
     for n, (path, e) in enumerate(sorted(snap.entries.items())):
-        if e.is_dir or not path:
+        if e.is_dir or not path or not path.endswith(".txt"):
             continue
         fake_md5 = hashlib.md5(f"{path}:{e.size}:{e.mtime_ns}".encode()).hexdigest()
         rows.append(StateEntry(path=path, drive_id=f"seeded{n:09d}{fake_md5[:12]}", is_dir=False,

@@ -37,6 +37,8 @@ GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GOOGLE_REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 MAX_CREDENTIALS_BYTES = 64 * 1024  # an authorized-user JSON is under 2 KB, encrypted under 3 KB
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# Every Fernet token starts with version byte 0x80, which url-safe base64 writes as "gA".
+_FERNET_PREFIX = b"gA"
 _GOOGLE_OAUTH_HOSTS = frozenset({"oauth2.googleapis.com", "accounts.google.com", "www.googleapis.com"})
 
 
@@ -44,6 +46,12 @@ class CredentialsError(Exception):
     """The stored credentials cannot be used as they are (bad key, corrupt file, bad config)."""
 
     exit_code = EXIT_NOT_CONNECTED  # for the CLI: the home must be connected again
+
+
+class KeyMismatch(CredentialsError):
+    """The configured encryption key does not fit the stored file (missing, wrong, malformed, or a
+    key set where the file is plain): the hub's configuration, which the admin fixes; a student's
+    reconnect would not help (the nightly job tells it apart from a revoked grant)."""
 
 
 class RevokeError(CredentialsError):
@@ -165,25 +173,37 @@ class CredentialStore:
             try:
                 raw = self._fernet.decrypt(raw)
             except InvalidToken as exc:
-                if raw.lstrip().startswith(b"{"):
-                    raise CredentialsError(
+                if raw.lstrip().startswith(b"{") and _is_json(raw):  # stored plain by a server without the key
+                    raise KeyMismatch(
                         f"{self.path} is not encrypted but an encryption key is configured; "
                         "reconnect Google Drive to store it encrypted"
                     ) from exc
-                raise CredentialsError(
+                if not raw.lstrip().startswith(_FERNET_PREFIX):
+                    raise CredentialsError(f"{self.path} is corrupt; reconnect Google Drive") from exc
+                raise KeyMismatch(
                     f"cannot decrypt {self.path}: wrong encryption key (or the file is corrupt)"
                 ) from exc
         try:
             info = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
-            if self._fernet is None:
-                raise CredentialsError(
-                    f"{self.path} is not JSON: it is probably encrypted and no encryption key is configured"
+            if self._fernet is None and raw.lstrip().startswith(_FERNET_PREFIX):
+                raise KeyMismatch(
+                    f"{self.path} is encrypted and no encryption key is configured"
                 ) from exc
+            if self._fernet is None:
+                raise CredentialsError(f"{self.path} is corrupt (not JSON); reconnect Google Drive") from exc
             raise CredentialsError(f"{self.path} is corrupt") from exc
         if not isinstance(info, dict) or not info.get("refresh_token"):
             raise CredentialsError(f"{self.path} holds no refresh token; reconnect Google Drive")
         return info
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
 
 
 def credentials_from_info(info: dict) -> Credentials:
@@ -247,7 +267,7 @@ def _make_fernet(key: bytes | str | None) -> Fernet | None:
     try:
         return Fernet(key)
     except (ValueError, TypeError) as exc:
-        raise CredentialsError(
+        raise KeyMismatch(
             "the credentials encryption key must be a Fernet key (32 url-safe base64-encoded bytes; "
             "make one with `python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
         ) from exc

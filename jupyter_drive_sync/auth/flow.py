@@ -34,7 +34,7 @@ class OAuthError(Exception):
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind  # "bad_state" | "access_denied" | "exchange_failed" | "not_configured"
+        self.kind = kind  # "bad_state" | "access_denied" | "exchange_failed" | "not_configured" | "expired"
         self.message = message
 
 
@@ -54,6 +54,12 @@ def client_kind(client_config: dict[str, Any]) -> dict[str, Any]:
         if isinstance(client_config.get(key), dict):
             return client_config[key]
     raise ConfigError("the client secrets must have a `web` or `installed` section")
+
+
+def check_endpoint_transport(url: str) -> None:
+    """ConfigError for an OAuth endpoint over plain http anywhere but this machine (the emulator)."""
+    if url.startswith("http://") and not _is_loopback(url):
+        raise ConfigError("refusing an OAuth endpoint over plain http that is not on this machine")
 
 
 def allow_loopback_http(client_config: dict[str, Any]) -> None:

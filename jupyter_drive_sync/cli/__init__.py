@@ -8,6 +8,7 @@ that command runs, so `--version` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -81,6 +82,15 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--parallel", type=int, default=4, help="homes pushed at once")
     p.add_argument("--rate", type=float, default=1000.0, help="Drive requests/s shared by all homes")
     p.add_argument("--wait-for-lock", type=float, default=0.0, metavar="SECONDS")
+    p.add_argument("--project-quota-per-minute", type=float, default=None, metavar="Q",
+                   help="the Cloud project's Drive API quota (units/min; one call = one unit), shared by "
+                        "all homes of the run (default: --rate); leave room for the running servers")
+    p.add_argument("--user-quota-per-minute", type=float, default=12000.0, metavar="Q",
+                   help="the per-user Drive API quota (units/min), paced per home")
+    p.add_argument("--write-rate", type=float, default=None, metavar="R",
+                   help="Drive writes/s per student account (default: Google's sustained limit, about 3)")
+    p.add_argument("--max-minutes-per-home", type=float, default=None, metavar="M",
+                   help="a home's time budget per night; the rest continues the next night")
     k = p.add_argument_group("--kubernetes")
     k.add_argument("--namespace", default=None, help="default: the pod's own namespace")
     k.add_argument("--image", default=None, help="image of the push Jobs (default: DRIVE_SYNC_IMAGE)")
@@ -110,7 +120,8 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
 
 def _add_account_options(p: argparse.ArgumentParser) -> None:
     """The options every per-home command shares (auth, status, disconnect, push, restore)."""
-    p.add_argument("--home", required=True, metavar="DIR", help="the home folder")
+    p.add_argument("--home", default=None, metavar="DIR", help="the home folder (default: $HOME)")
+    p.set_defaults(home_from_env=True)  # main() fills --home from $HOME for these commands only
     p.add_argument("--user", default=None, help="name in the Drive folder (default: JUPYTERHUB_USER or the home's name)")
     p.add_argument("--api-root", default=None, metavar="URL", help="Drive API root (default: Google's)")
     p.add_argument("--client-secrets", default=None, metavar="FILE", help="OAuth client secrets JSON")
@@ -119,10 +130,22 @@ def _add_account_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_auth(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("auth", help="connect Google Drive from a terminal (loopback redirect)")
+    p = sub.add_parser(
+        "auth", help="connect Google Drive from a terminal",
+        description="Connect Google Drive. In a JupyterHub terminal: prints the link to your server's own "
+                    "sign-in page. On a computer with a browser: a Desktop client's sign-in with a loopback "
+                    "redirect. On a machine without a browser (or with --device): a code to enter on any "
+                    "phone or computer (needs a 'TVs and Limited Input devices' client).")
     _add_account_options(p)
-    p.add_argument("--no-browser", action="store_true", help="only print the URL to open")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--device", action="store_true",
+                     help="sign in with a code entered on another device (no browser needed here)")
+    how.add_argument("--loopback", action="store_true",
+                     help="sign in in a browser that returns to this machine, even in a hub terminal")
+    p.add_argument("--no-browser", action="store_true", help="loopback: only print the URL to open")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="loopback: how long to wait")
+    p.add_argument("--hub-url", default=None, metavar="URL",
+                   help="in a hub terminal: the hub's public address (default: $JUPYTERHUB_PUBLIC_HUB_URL)")
 
     def run(args: argparse.Namespace) -> int:
         from .auth_commands import cmd_auth
@@ -141,6 +164,12 @@ def _add_push(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", choices=["last-write-wins", "local-wins"], default=None)
     p.add_argument("--delete", choices=["keep", "trash"], default=None,
                    help="what a local deletion does on Drive (default: keep)")
+    p.add_argument("--write-rate", type=float, default=None, metavar="R",
+                   help="Drive writes per second for this account (default: Google's sustained limit, "
+                        "about 3; 0: unpaced)")
+    p.add_argument("--order", choices=["work-first", "path"], default=None,
+                   help="work-first: notebooks, then code and text, newest first, then data and media "
+                        "(default); path: folders, then files by path")
 
     def run(args: argparse.Namespace) -> int:
         from .push_command import cmd_push
@@ -254,6 +283,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    if getattr(args, "home_from_env", False) and not args.home:
+        args.home = os.environ.get("HOME", "")  # a hub terminal's $HOME is the home to back up
+        if not args.home:
+            print(f"jupyter-drive-sync {args.command}: no home folder: pass --home DIR (HOME is not set)",
+                  file=sys.stderr)
+            return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
     except Exception as exc:  # noqa: BLE001 - one line and an exit status, never a traceback

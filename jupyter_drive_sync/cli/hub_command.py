@@ -31,6 +31,19 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def _check_limits(args: argparse.Namespace) -> None:
+    """The pacing and budget flags, each in one line when out of range (ConfigError, exit 2)."""
+    for flag, value in (("--project-quota-per-minute", args.project_quota_per_minute),
+                        ("--user-quota-per-minute", args.user_quota_per_minute),
+                        ("--max-minutes-per-home", args.max_minutes_per_home)):
+        if value is not None and not value > 0:  # NaN too
+            raise ConfigError(f"{flag} must be more than 0, not {value}")
+    if args.write_rate is not None and not args.write_rate >= 0:
+        raise ConfigError(f"--write-rate must be 0 (unpaced) or more, not {args.write_rate}")
+    if not args.rate > 0:
+        raise ConfigError(f"--rate must be more than 0, not {args.rate}")
+
+
 def options_from_args(args: argparse.Namespace) -> HubOptions:
     """`--homes-root` / `--home` flags → HubOptions; the shard defaults come from the Indexed Job."""
     shard_count = args.shard_count if args.shard_count is not None else _env_int(SHARD_COUNT_ENV, 1)
@@ -39,6 +52,7 @@ def options_from_args(args: argparse.Namespace) -> HubOptions:
         raise ConfigError(f"shard index {shard_index} is not in 0..{shard_count - 1}")
     if args.parallel < 1 or args.workers < 1:
         raise ConfigError("--parallel and --workers must be at least 1")
+    _check_limits(args)
     return HubOptions(
         homes_root=Path(args.homes_root) if args.homes_root else None,
         home=Path(args.home) if args.home else None,
@@ -48,6 +62,10 @@ def options_from_args(args: argparse.Namespace) -> HubOptions:
         parallel=args.parallel,
         workers=args.workers,
         rate=args.rate,
+        project_quota_per_minute=args.project_quota_per_minute,
+        user_quota_per_minute=args.user_quota_per_minute,
+        write_rate=args.write_rate,
+        max_minutes_per_home=args.max_minutes_per_home,
         api_root=args.api_root,
         client_secrets=args.client_secrets,
         encryption_key=None,  # from JUPYTER_DRIVE_SYNC_KEY only: a key on the command line leaks via ps
@@ -68,6 +86,11 @@ def dispatch_options_from_args(args: argparse.Namespace, namespace: str) -> Disp
         raise ConfigError("--night must look like 2026-05-01")
     if args.max_parallel < 1:
         raise ConfigError("--max-parallel must be at least 1")
+    _check_limits(args)
+    budget = args.max_minutes_per_home
+    if budget is not None and args.active_deadline and budget * 60 >= args.active_deadline:
+        raise ConfigError(f"--max-minutes-per-home {budget:g} leaves no time before --active-deadline "
+                          f"{args.active_deadline} s stops the Job: raise --active-deadline above {budget * 60 + 300:g}")
     hub_url = args.hub_api_url or None
     token = next((os.environ[n] for n in HUB_TOKEN_ENVS if os.environ.get(n)), None)
     return DispatchOptions(
@@ -89,6 +112,9 @@ def dispatch_options_from_args(args: argparse.Namespace, namespace: str) -> Disp
         api_root=args.api_root,
         folder_template=args.folder_template if args.folder_template != DEFAULT_FOLDER_TEMPLATE else None,
         push_workers=args.workers,
+        max_minutes_per_home=args.max_minutes_per_home,
+        write_rate=args.write_rate,
+        project_quota_per_minute=args.project_quota_per_minute,
         poll_seconds=args.poll_seconds,
         wait_timeout=args.wait_timeout,
         hub_api_url=hub_url,

@@ -33,6 +33,12 @@ def cmd_push(args: argparse.Namespace) -> int:
             overrides["policy"] = Policy(args.policy)
         if args.delete:
             overrides["delete_policy"] = DeletePolicy(args.delete)
+        if args.write_rate is not None:
+            if not args.write_rate >= 0 or args.write_rate == float("inf"):  # also refuses NaN
+                raise ConfigError("--write-rate must be a number of writes per second, 0 or more (0: unpaced)")
+            overrides["write_rate"] = args.write_rate
+        if args.order:
+            overrides["order"] = args.order
         return run_push(push_options(settings, **overrides), progress)
 
     return run_command("push", args, start, PHASES, describe)

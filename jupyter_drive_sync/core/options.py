@@ -28,6 +28,12 @@ class RequestPacer(Protocol):
     def throttled(self) -> None: ...
 
 
+# The values of PushOptions.order (engine/plan_order.py uses the same strings).
+WORK_FIRST = "work-first"
+PATH_ORDER = "path"
+UPLOAD_ORDERS = (WORK_FIRST, PATH_ORDER)
+
+
 class Overwrite(str, enum.Enum):
     """Whether a restore may replace a local file that differs from Drive's copy."""
 
@@ -60,6 +66,12 @@ class PushOptions:
     # sustained rate, or JUPYTER_DRIVE_SYNC_WRITE_RATE; 0: unpaced), see drive/pacing.py.
     write_rate: float | None = None
     write_burst: float | None = None
+    # What goes to Drive first: "work-first" (notebooks, then code and text, newest first, then
+    # data and media) or "path" (folders, then files by path). See engine/plan_order.py.
+    order: str = WORK_FIRST
+    # time.monotonic() after which no further file is started (those in flight finish and are
+    # recorded); what is left is planned again by the next push. The hub's nightly time budget.
+    deadline: float | None = None
 
 
 @dataclass
@@ -83,6 +95,11 @@ def push_options(settings: SyncSettings, **overrides: Any) -> PushOptions:
     values = settings.run_fields()
     values.update(policy=settings.policy, delete_policy=settings.delete_policy,
                   extra_excludes=tuple(settings.excludes))
+    # the server's traits (DriveSyncApp.upload_order, write_rate, write_burst), when set
+    for name in ("order", "write_rate", "write_burst"):
+        value = getattr(settings, name, None)
+        if value is not None:
+            values[name] = value
     values.update(overrides)
     return PushOptions(**values)
 

@@ -184,6 +184,10 @@ class SyncSettings:
     delete_policy: DeletePolicy = DeletePolicy.KEEP
     workers: int = DEFAULT_WORKERS
     excludes: tuple[str, ...] = field(default_factory=tuple)
+    # push only (core/options.push_options); None: PushOptions' default
+    order: str | None = None  # "work-first" | "path"
+    write_rate: float | None = None  # writes/s for this account (None: Google's documented rate)
+    write_burst: float | None = None
 
     @classmethod
     def for_home(

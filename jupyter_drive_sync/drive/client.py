@@ -101,6 +101,11 @@ class DriveClient:
         return self._calls.retry
 
     @property
+    def write_pacer(self) -> WritePacer:
+        """This account's write pacer (its current rate is what a push's ETA counts on)."""
+        return self._calls.write_pacer
+
+    @property
     def write_stats(self) -> WriteStats:
         """Write calls sent so far and those Drive refused for rate (the push summary's counts)."""
         return self._calls.write_stats

@@ -293,6 +293,12 @@ class WritePacer(_TokenBucket):
         with self._lock:
             return self._rate
 
+    @property
+    def sustained_rate(self) -> float | None:
+        """Writes per second this pacer lets out now (after its cuts); None when unpaced.
+        What a push's ETA divides the writes left by."""
+        return self.rate if self.enabled else None
+
     def snapshot(self) -> WritePacerSnapshot:
         with self._lock:
             if self.enabled:

@@ -32,7 +32,9 @@ BUILTIN_CLIENT_ID = "1000000000000-emulator0drive0sync.apps.googleusercontent.co
 BUILTIN_CLIENT_SECRET = "GOCSPX-emulator-not-a-secret"
 DRIVE_FILE_SCOPE = "https://www.googleapis.com/auth/drive.file"
 CODE_LIFETIME_S = 600
-CLIENT_TYPES = ("web", "installed")
+# "tv": Google's "TVs and Limited Input devices" type, the only one its device flow accepts
+# (emulator/device_flow.py); it has no redirect at all.
+CLIENT_TYPES = ("web", "installed", "tv")
 # The redirect URIs registered for the built-in web client: a standalone Jupyter server on its
 # default port. Anything else (another port, a hub) is registered through POST /_emulator/clients,
 # as an admin adds "Authorized redirect URIs" to a web client in Google's console.
@@ -133,20 +135,23 @@ class OAuthClient:
     client_secret: str
     redirect_uris: list[str] = field(default_factory=list)
     builtin: bool = False
-    type: str = "web"  # "web" | "installed" (Google's "Desktop app")
+    type: str = "web"  # "web" | "installed" (Google's "Desktop app") | "tv" (limited-input device)
 
     def accepts_redirect(self, uri: str) -> bool:
         """Web: a registered URI, exactly. Installed: any loopback http URI, whatever the port."""
         if self.type == "installed":
             return is_loopback_redirect(uri)
+        if self.type == "tv":  # signs in by device code only
+            return False
         return uri in self.redirect_uris
 
     def secrets_document(self, base_url: str) -> dict[str, Any]:
         """The client-secrets JSON Google's console downloads for this client, endpoints here."""
         # A Desktop client's download lists "http://localhost" (its loopback redirect); a web
         # client's lists its authorized redirect URIs.
+        # A TV client's download has the same `installed` section, with no redirect URI.
         uris = ["http://localhost"] if self.type == "installed" else list(self.redirect_uris)
-        return {self.type: {
+        return {"installed" if self.type == "tv" else self.type: {
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "project_id": "drive-emulator",
@@ -327,9 +332,9 @@ class AccountStore:
     def _check_redirect_uris(client_type: str, uris: list[str]) -> None:
         if client_type not in CLIENT_TYPES:
             raise ValueError(f"type must be one of {', '.join(CLIENT_TYPES)}")
-        if client_type == "installed" and uris:
-            raise ValueError("an installed (Desktop) client has no redirect URIs to register: "
-                             "it may use a loopback redirect on any port")
+        if client_type in ("installed", "tv") and uris:
+            raise ValueError("an installed (Desktop) or TV client has no redirect URIs to register: "
+                             "a Desktop client may use a loopback redirect on any port, a TV one none")
         for uri in uris:
             problem = redirect_uri_problem(uri)
             if problem:

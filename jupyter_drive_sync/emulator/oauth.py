@@ -1,7 +1,8 @@
 """Google's OAuth 2.0 endpoints, as google-auth and google-auth-oauthlib use them.
 
 `GET /o/oauth2/auth` shows a consent page (or approves at once in automatic mode), `POST /token`
-exchanges codes (PKCE) and refresh tokens, `POST /revoke` revokes a whole grant. Errors follow
+exchanges codes (PKCE), refresh tokens and device codes (the device flow: emulator/device_flow.py),
+`POST /revoke` revokes a whole grant. Errors follow
 Google's shapes so the client libraries raise what they raise against Google. The redirect URI
 is checked as Google checks it, by the client's type (see `accounts.OAuthClient`): a redirect
 Google would refuse gets Google's error page, never a redirect.
@@ -19,6 +20,8 @@ from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from .accounts import OAuthClient, OAuthError
 from .context import EmulatorContext
+from .device_flow import DEVICE_GRANT_TYPE, DeviceGrants
+from .device_flow import routes as device_routes
 from .web import BaseHandler
 
 _PENDING_LIFETIME_S = 1800
@@ -44,6 +47,7 @@ class _Pending:
 
 def routes(ctx: EmulatorContext) -> list[Any]:
     pending: dict[str, _Pending] = {}
+    device_grants = DeviceGrants(ctx)
 
     class AuthHandler(BaseHandler):
         """`/o/oauth2/auth` (and Google's `/o/oauth2/v2/auth`)."""
@@ -175,7 +179,7 @@ def routes(ctx: EmulatorContext) -> list[Any]:
 </form></body></html>""")
 
     class TokenHandler(BaseHandler):
-        """`POST /token`: authorization_code (PKCE) and refresh_token grants."""
+        """`POST /token`: authorization_code (PKCE), refresh_token and device_code grants."""
 
         def post(self) -> None:
             form = {k: v[-1] for k, v in parse_qs(self.request.body.decode("utf-8", "replace"),
@@ -188,6 +192,8 @@ def routes(ctx: EmulatorContext) -> list[Any]:
                                                    form.get("code_verifier"))
                 elif grant == "refresh_token":
                     out = ctx.accounts.refresh(form.get("refresh_token", ""), client, form.get("scope"))
+                elif grant == DEVICE_GRANT_TYPE:
+                    out = device_grants.poll(form.get("device_code", ""), client)
                 else:
                     raise OAuthError(400, "unsupported_grant_type", f"Invalid grant_type: {grant}")
             except OAuthError as err:
@@ -249,4 +255,5 @@ def routes(ctx: EmulatorContext) -> list[Any]:
         (r"/(?:o/oauth2/)?token", TokenHandler, kw),
         (r"/(?:o/oauth2/)?revoke", RevokeHandler, kw),
         (r"/(?:oauth2/v[23]/userinfo|v1/userinfo|openidconnect/userinfo)", UserinfoHandler, kw),
+        *device_routes(ctx, device_grants),
     ]

@@ -5,7 +5,9 @@ rerun creates with the same ID and never a second copy), then folders (untrash t
 creates in batches; with local renames, moves and creates depth by depth), then files in a
 bounded worker pool (moves first, then the rest; empty files in batches), then trashes. A move
 is one metadata update by ID, recorded at once with the rows below a folder following it, so
-from then on every action sees the rows at their new paths (`plan.after_moves`).
+from then on every action sees the rows at their new paths (`plan.after_moves`). Under the
+"work-first" order (`plan_order`) folders and files run in two waves: notebooks, code and text
+(with the folders they need) first, then the remaining folders and the data and media.
 
 Per-file problems go to the summary; a run-ending error (the user must reconnect, Drive full,
 the daily cap) stops every task still queued or already handed to a worker.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +35,7 @@ from ..home.state_db import StateDB
 from .id_supply import IdSupply, id_refused
 from .plan import PlanRows, after_moves
 from .plan_moves import moved_row
+from .plan_order import PATH_ORDER, waves
 from .pool import raise_first_error
 
 log = logging.getLogger(__name__)
@@ -93,8 +97,11 @@ class Executor:
     """One push's execution: the client, the state DB, and the rows planning saw."""
 
     def __init__(self, report: PushReport, client: DriveClient, db: StateDB, state: PlanRows, home: Path,
-                 *, workers: int, spare_ids: list[str]) -> None:
+                 *, workers: int, spare_ids: list[str], order: str = PATH_ORDER,
+                 deadline: float | None = None) -> None:
         self.report = report
+        self.deadline = deadline  # time.monotonic(): no task starts after it (PushOptions.deadline)
+        self.order = order  # plan_order: "work-first" runs the plan in waves, the student's work first
         self.client = client
         self.db = db
         self.state = state
@@ -109,7 +116,7 @@ class Executor:
         self._before_moves: dict[str, StateEntry] = {}
 
     def execute(self, root_id: str, actions: list[Action]) -> None:
-        actions = self._assign_ids(actions)
+        actions = self._assign_ids(self._clear_the_way(actions))
         moves = [a for a in actions if a.kind is ActionKind.MOVE]
         if moves:  # the moved rows as planned, by Drive ID; then every row as the moves leave them
             moving = {a.drive_id for a in moves}
@@ -128,14 +135,61 @@ class Executor:
                 return None
             return folder_ids.get(parent)
 
-        folder_actions = [a for a in actions if a.local is not None and a.local.is_dir
-                          and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME, ActionKind.MOVE)]
-        self._folders(folder_actions, folder_ids, failed_folders, parent_id)
-        in_folders = {id(a) for a in folder_actions}
-        self._files([a for a in actions if a.kind is not ActionKind.TRASH and id(a) not in in_folders], parent_id)
+        for wave in waves(actions, self.order):  # each: its folders, then its files (see plan_order)
+            folder_actions = [a for a in wave if a.local is not None and a.local.is_dir
+                              and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME, ActionKind.MOVE)]
+            if folder_actions:
+                self.report.emit("uploading", folder_actions[0].path)
+            self._folders(folder_actions, folder_ids, failed_folders, parent_id)
+            in_folders = {id(a) for a in folder_actions}
+            self._files([a for a in wave if id(a) not in in_folders], parent_id)
         for a in actions:
             if a.kind is ActionKind.TRASH:
                 self.guard(a, lambda a=a: self._trash(a))
+
+    def _clear_the_way(self, actions: list[Action]) -> list[Action]:
+        """An item of ours at a path this push creates anew (a file replaced by a folder of its
+        name, or back) is first set aside (`keep`: renamed, see `plan._set_aside`) or trashed
+        (`trash`), before the new ID takes the path's row: so a kill at any moment never leaves
+        two live items at one path, nor one the state DB forgot. Where that fails, the path's
+        create waits for the next push. Returns the other actions."""
+        creates = {a.path for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE)}
+        first = [a for a in actions if (a.kind is ActionKind.MOVE and a.local is None and a.source_path in creates)
+                 or (a.kind is ActionKind.TRASH and a.path in creates)]
+        if not first:
+            return actions
+        blocked: set[str] = set()
+        for a in first:
+            if a.kind is ActionKind.MOVE:
+                done = self.guard(a, lambda a=a: self._set_aside(a))
+            else:
+                done = self.guard(a, lambda a=a: self._trash(a, replaced=True))
+            if not done:
+                blocked.add(a.source_path or a.path)
+        for path in sorted(blocked):
+            self.report.fail(path, "the Drive item it replaces could not be set aside: not backed up this time")
+        firsts = {id(a) for a in first}
+        return [a for a in actions if id(a) not in firsts and not (
+            a.kind in (ActionKind.MKDIR, ActionKind.CREATE) and a.path in blocked)]
+
+    def _set_aside(self, a: Action) -> bool:
+        """Rename a replaced item beside its path, keeping its modifiedTime; its row (and a
+        folder's rows, marked deleted here) follow it. Gone from Drive already: nothing to keep."""
+        old = next((r for r in self.state.entries() if r.drive_id == a.drive_id), None)
+        if old is None:
+            return True
+        try:
+            f = self.client.update_metadata(a.drive_id or "", name=a.path.rpartition("/")[2],
+                                            modified_ms=a.modified_ms)
+        except NotFound:
+            self.db.forget([old.path], recursive=old.is_dir)
+            return True
+        self.db.record_move(old.path, moved_row(old, a, md5=f.md5, modified_ms=f.modified_ms,
+                                                head_revision=f.head_revision, trashed=f.trashed))
+        if old.is_dir:
+            self.db.mark_local_deleted([a.path], recursive=True)
+        self.report.count(a)
+        return True
 
     def _assign_ids(self, actions: list[Action]) -> list[Action]:
         """Fresh IDs for everything new, recorded as pending before any create."""
@@ -281,8 +335,8 @@ class Executor:
 
     def _unless_ending(self, fn: Callable[..., T], *args: Any) -> T | None:
         """Run a pool task unless the run is ending; a run-ending error it raises ends it."""
-        if self._ending.is_set():
-            return None
+        if self._ending.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline):
+            return None  # out of time: not started, so neither sent nor recorded; the next push does it
         try:
             return fn(*args)
         except RUN_ENDING:
@@ -477,11 +531,17 @@ class Executor:
         self.report.emit("uploading", a.path)
         return True
 
-    def _trash(self, a: Action) -> None:
+    def _trash(self, a: Action, *, replaced: bool = False) -> bool:
         try:
             self.client.update_metadata(a.drive_id, trashed=True)
         except NotFound:
             pass  # never created, or already gone: the goal is reached
+        if replaced:  # in the trash with its subtree: no path of the home maps to those rows any more
+            old = next((r for r in self.state.entries() if r.drive_id == a.drive_id), None)
+            if old is not None:
+                self.db.forget([old.path], recursive=old.is_dir)
+            self.report.count(a)
+            return True
         current = self.db.get(a.path)
         if current is not None and current.drive_id == a.drive_id:  # not a kind change: the row is still ours
             self.db.mark_drive_trashed(a.drive_id, local_deleted=True)
@@ -490,3 +550,4 @@ class Executor:
             prefix = a.path + "/"
             self.db.mark_local_deleted([p for p in self.state if p.startswith(prefix)])
         self.report.count(a)
+        return True

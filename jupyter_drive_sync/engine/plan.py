@@ -18,13 +18,20 @@ Vocabulary:
 A touch alone never overrides a Drive-side edit, trash or deletion: only a content change is a
 "later write" in the last-write-wins sense. Under `local-wins` Drive is made a strict mirror.
 
-Ordering of the result: folder actions parents-first (by depth), then file actions, then
-trashes; each group sorted by path (a MOVE first at its path), so the plan is deterministic.
+A path that changes kind (file <-> folder) gets one live item on Drive, the new one: under
+`keep` the old item is renamed beside it (`aside_path`, a MOVE with no local entry), under
+`trash` it is trashed; the executor does either before the new item's ID takes the path. A file
+or folder back at a path whose row is marked deleted here is a local write later than the
+removal of its Drive copy: out of the trash by ID, or created again.
+
+Ordering of the result: the set-aside renames, folder actions parents-first (by depth), then
+file actions, then trashes; each group sorted by path (a MOVE first at its path), so the plan
+is deterministic.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from ..core.model import (
     Action,
@@ -40,7 +47,7 @@ from ..core.model import (
 from .plan_moves import MoveFinder, swapped_inodes
 from .plan_rows import CleanKey, PlanRows, PlanState, after_moves, as_plan_state
 
-__all__ = ["CleanKey", "PlanRows", "PlanState", "after_moves", "parent_of", "paths_to_hash", "plan",
+__all__ = ["CleanKey", "PlanRows", "PlanState", "after_moves", "aside_path", "parent_of", "paths_to_hash", "plan",
            "rows_planning_reads"]
 
 _REMOVED = 2
@@ -85,6 +92,24 @@ def parent_of(path: str) -> str:
     return path.rpartition("/")[0]
 
 
+def aside_path(path: str, was_dir: bool, taken: Callable[[str], bool]) -> str:
+    """Where the Drive item of a path replaced by the other kind is kept: a sibling named
+    `name (replaced by a folder).ext` / `name (replaced by a file)`, numbered from 2 when that
+    is taken; the extension stays last, so the kept file still opens as what it is."""
+    parent, _, name = path.rpartition("/")
+    stem, dot, ext = name.rpartition(".")
+    if was_dir or not stem or not ext or len(ext) > 8 or " " in ext:
+        stem, dot, ext = name, "", ""
+    label = "replaced by a " + ("file" if was_dir else "folder")
+    n = 1
+    while True:
+        candidate = f"{stem} ({label}{f' {n}' if n > 1 else ''}){dot}{ext}"
+        full = f"{parent}/{candidate}" if parent else candidate
+        if not taken(full):
+            return full
+        n += 1
+
+
 def _own_state(row: StateEntry | None) -> int:
     if row is None or row.status is EntryStatus.PENDING:
         return _ALIVE
@@ -118,6 +143,8 @@ class _Planner:
         self.unchanged = 0
         self._anc_memo: dict[str, int] = {}
         self.moves: list[Action] = []
+        self.asides: list[Action] = []  # replaced items renamed aside (`_set_aside`): first of all
+        self.aside_taken: set[str] = set()
         self._finder: MoveFinder | None = None
 
     # -- helpers -----------------------------------------------------------------------------
@@ -209,9 +236,15 @@ class _Planner:
         did = row.drive_id
         K = ActionKind
 
+        # Back at a path the row records as deleted here: the return is a local write later
+        # than whatever removed the Drive copy (our own `--delete trash`, or the student on
+        # Drive while the file was gone), so the backup takes the file again.
+        back = row.local_deleted
+
         if removed:
-            if self.local_wins or local == "changed":
-                self.add(K.CREATE, path, reason="deleted on Drive; recreated")
+            if self.local_wins or local == "changed" or back:
+                self.add(K.CREATE, path, reason="back locally; deleted on Drive, recreated" if back and
+                         local != "changed" else "deleted on Drive; recreated")
             elif own == _REMOVED:
                 self.add(K.KEEP_DRIVE, path, drive_id=did, reason="deleted on Drive")
             return
@@ -243,6 +276,14 @@ class _Planner:
                              reason="both changed; the Drive copy is later")
             else:
                 self.add(K.UPDATE_CONTENT, path, drive_id=did, reason="changed")
+            return
+
+        if back and (trashed or anc == _TRASHED):
+            if content_edited:  # Drive's other version is kept forever, the returned file backed up
+                self.add(K.UPDATE_CONTENT, path, drive_id=did, untrash=trashed, pin_revision=pin, conflict=True,
+                         reason="back locally; Drive's trashed copy differs (its revision kept)")
+            else:  # the same content: one metadata update, no bytes (a trashed folder is revived first)
+                self.add(K.UPDATE_MTIME, path, drive_id=did, untrash=trashed, reason="back locally; out of the trash")
             return
 
         # local unchanged or only touched: Drive's own changes are the later write
@@ -328,11 +369,15 @@ class _Planner:
             if protected and self._under(path, protected):
                 continue  # not seen this run (refused or excluded): not a deletion
             gone[path] = row
+        asides: set[str] = set()  # replaced folders set aside under `keep`: their rows go along
         for path in sorted(gone):
             row = gone[path]
             replaced = path in self.replaced
             if not self.trash_deleted:
-                if not replaced:
+                if replaced:
+                    if self._set_aside(path, row):
+                        asides.add(path)
+                elif not self._under_strict(path, asides):
                     self.add(ActionKind.FORGET_LOCAL, path, drive_id=row.drive_id, reason="deleted locally; Drive copy kept")
                 continue
             if _own_state(row) != _ALIVE or self.ancestors_state(parent_of(path)) != _ALIVE:
@@ -350,6 +395,26 @@ class _Planner:
                 self.replaced_trash.append(trash)
             else:
                 self.actions[path] = trash
+
+    def _set_aside(self, path: str, row: StateEntry) -> bool:
+        """Under `keep`, the Drive item of a path the home now holds as the other kind (a file
+        replaced by a folder of its name, or back) is renamed beside it, content untouched: the
+        student's old work stays in the backup, and the path gets one live item, the new one.
+        False when nothing of ours is live there (trashed or removed on Drive)."""
+        if _own_state(row) != _ALIVE or self.ancestors_state(parent_of(path)) != _ALIVE:
+            return False
+        target = aside_path(path, row.is_dir, self._taken)
+        self.aside_taken.add(target)
+        parent = self.state.get(parent_of(path)) if parent_of(path) else None
+        what = "folder" if row.is_dir else "file"
+        self.asides.append(Action(
+            ActionKind.MOVE, target, drive_id=row.drive_id, parent_path=parent_of(path), source_path=path,
+            source_parent_id=parent.drive_id if parent is not None else None, modified_ms=row.drive_modified_ms,
+            reason=f"replaced locally by a {'file' if row.is_dir else 'folder'}: the Drive {what} kept, renamed"))
+        return True
+
+    def _taken(self, path: str) -> bool:
+        return path in self.state or path in self.snap.entries or path in self.aside_taken
 
     @staticmethod
     def _under(path: str, prefixes: set[str] | Mapping[str, object]) -> bool:
@@ -410,7 +475,7 @@ class _Planner:
         folders.sort(key=lambda a: (a.path.count("/"), a.path, a.kind is not ActionKind.MOVE))
         files.sort(key=lambda a: (a.path, a.kind is not ActionKind.MOVE))
         trashes.sort(key=lambda a: a.path)
-        return Plan(actions=folders + files + trashes, unchanged=self.unchanged)
+        return Plan(actions=self.asides + folders + files + trashes, unchanged=self.unchanged)
 
 
 def plan(

@@ -61,7 +61,7 @@ def moved_row(row: StateEntry, a: Action, *, md5: str | None = None, modified_ms
     """The row of `row`'s item once `a` (a MOVE) is done: at the new path, Drive's side as the
     move leaves it (given by Drive's answer, else as planned), the local side taken from the
     file only if it is the content last pushed (otherwise planning still sees the change)."""
-    new = replace(row, path=a.path, local_deleted=False,
+    new = replace(row, path=a.path, local_deleted=a.local is None,  # no local file: a replaced item set aside
                   drive_modified_ms=a.modified_ms if modified_ms is None else modified_ms)
     if md5 is not None or trashed is not None:
         new = replace(new, drive_md5=md5, drive_head_revision=head_revision, drive_trashed=bool(trashed))
@@ -89,7 +89,8 @@ def apply_moves(rows: dict[str, StateEntry], moves: Iterable[Action],
             prefix, n = src + "/", len(src)
             for p in [p for p in rows if p.startswith(prefix)]:
                 child = rows.pop(p)
-                rows[a.path + p[n:]] = replace(child, path=a.path + p[n:])
+                rows[a.path + p[n:]] = replace(child, path=a.path + p[n:],
+                                               local_deleted=child.local_deleted or a.local is None)
 
 
 def _absent(state: Rows, entries: Mapping[str, LocalEntry]) -> Iterable[str]:

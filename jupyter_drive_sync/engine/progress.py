@@ -3,6 +3,11 @@ failed lists, and the terminal progress bar.
 
 Both runs share it so that the CLI bar, the server's job API (jobs.py reads ProgressEvent's
 fields) and the summaries' `skipped`/`failed` entries look the same whichever way data moves.
+
+While a push uploads, its events also carry the measured rates and an ETA. Under Google's
+write limit a push is bound by writes (each file needs at least one) or by bytes, whichever is
+slower: the ETA is the larger of (writes left ÷ the write pacer's current rate) and (bytes
+left ÷ the measured byte rate), see `eta_seconds`.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -27,9 +33,67 @@ class ProgressEvent:
     bytes_total: int = 0
     current_path: str | None = None
     errors: list[dict] = field(default_factory=list)
+    # filled while uploading (None until measured): rates over the last RATE_WINDOW seconds,
+    # the seconds left (see eta_seconds), and what kind of item is going up now (plan_order.KINDS:
+    # "notebooks" | "code and text" | "data and media" | "folders")
+    files_per_second: float | None = None
+    bytes_per_second: float | None = None
+    eta_seconds: float | None = None
+    current_kind: str | None = None
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+
+RATED_PHASES = ("uploading",)  # the phases whose events carry rates and an ETA
+RATE_WINDOW = 20.0  # seconds of history the measured rates average over
+MIN_MEASURED = 1.0  # seconds of history needed before a rate is reported
+
+
+SATURATED = 0.8  # files go out at this share of the write rate or more: the writes are the bound
+
+
+def eta_seconds(writes_left: int, bytes_left: int, *, write_rate: float | None,
+                bytes_per_second: float | None, files_per_second: float | None = None) -> float | None:
+    """Seconds until a run is done, by whichever bound is slower: the writes left at the write
+    rate (the account's ~3/s limit binds small files) or the bytes left at the measured byte
+    rate (large ones). 0 when nothing is left; None while a needed rate is unknown.
+
+    While files go out as fast as the write rate lets them (`files_per_second` at SATURATED of
+    it or more), the measured byte rate is the writes' pace times the files' sizes, not what the
+    network carries: dividing a dataset still to come by it would promise hours for minutes, so
+    only the writes bound counts until bytes are what holds the files back."""
+    writes_left, bytes_left = max(0, writes_left), max(0, bytes_left)
+    if not writes_left and not bytes_left:
+        return 0.0
+    write_bound = bool(write_rate and files_per_second and files_per_second >= SATURATED * write_rate)
+    bounds: list[float] = []
+    for left, rate in ((writes_left, write_rate), (0 if write_bound else bytes_left, bytes_per_second)):
+        if left:
+            if not rate or rate <= 0:
+                return None  # an unmeasured bound could be the one that binds
+            bounds.append(left / rate)
+    return round(max(bounds), 1)
+
+
+class RateMeter:
+    """Files and bytes per second over the last `window` seconds of (time, files, bytes) samples."""
+
+    def __init__(self, window: float = RATE_WINDOW, min_span: float = MIN_MEASURED) -> None:
+        self.window = window
+        self.min_span = min_span
+        self._samples: deque[tuple[float, int, int]] = deque()
+
+    def add(self, now: float, files: int, bytes_: int) -> tuple[float | None, float | None]:
+        """Record a sample; the (files/s, bytes/s) since the oldest sample within the window."""
+        s = self._samples
+        s.append((now, files, bytes_))
+        while len(s) > 2 and s[1][0] <= now - self.window:  # keep one sample at the window's edge
+            s.popleft()
+        t0, f0, b0 = s[0]
+        span = now - t0
+        if span < self.min_span:
+            return None, None
+        return round(max(0, files - f0) / span, 2), round(max(0, bytes_ - b0) / span, 1)
 
 
 class RunProgress:
@@ -49,6 +113,31 @@ class RunProgress:
         self.files_total = 0
         self.bytes_done = 0
         self.bytes_total = 0
+        self._meter = RateMeter()
+
+    # -- what a run adds to its events (the push overrides these) -------------------------------
+
+    def write_rate_now(self) -> float | None:
+        """The rate writes can go out at now (the push: its write pacer's); None: unpaced."""
+        return None
+
+    def writes_left(self) -> int:
+        """Writes still to send (at least one per file not yet confirmed)."""
+        return max(0, self.files_total - self.files_done)
+
+    def kind_of(self, path: str | None) -> str | None:
+        """What kind of item `path` is (plan_order.KINDS), if the run knows."""
+        return None
+
+    def _rated(self, ev: ProgressEvent, now: float) -> None:
+        """Fill `ev`'s rates, ETA and kind (called under the lock)."""
+        fps, bps = self._meter.add(now, self.files_done, self.bytes_done)
+        ev.files_per_second, ev.bytes_per_second = fps, bps
+        write_rate = self.write_rate_now()
+        ev.eta_seconds = eta_seconds(self.writes_left(), self.bytes_total - self.bytes_done,
+                                     write_rate=write_rate if write_rate else fps, bytes_per_second=bps,
+                                     files_per_second=fps if write_rate else None)
+        ev.current_kind = self.kind_of(ev.current_path)
 
     def emit(self, phase: str, current: str | None = None, *, force: bool = True) -> None:
         """Send a progress event; unforced ones are dropped when the last one was very recent."""
@@ -61,6 +150,8 @@ class RunProgress:
             self._last_emit = now
             ev = ProgressEvent(phase, self.files_done, self.files_total, self.bytes_done, self.bytes_total,
                                current, [dict(e) for e in self.summary.failed])
+            if phase in RATED_PHASES:
+                self._rated(ev, now)
         try:
             self._progress_cb(ev)
         except Exception:  # noqa: BLE001 - a broken progress display must not stop the run

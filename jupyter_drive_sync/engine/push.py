@@ -14,6 +14,8 @@ any create; creates carry those IDs (a retry meets 409 and becomes a get); every
 action is committed to the state DB at once. A lost state DB triggers adoption: the existing
 Drive folder is walked and matched by path before anything is created; the state DB records
 that adoption finished, so a run cut short while adopting is followed by one that adopts again.
+The plan runs in `options.order` (`plan_order`): by default the student's notebooks, code and
+text go up before their data and media, so a push stopped part-way holds their work.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..auth.session import connect, home_lock, require_home
+from ..core.errors import ConfigError
 from ..core.model import Action, ActionKind, PushSummary, Snapshot
 from ..core.options import PushOptions
 from ..core.settings import folder_name, resolve_username
@@ -35,9 +38,10 @@ from .account_check import settle_account
 from .executor import UPLOADS, Executor
 from .plan import PlanRows, paths_to_hash, plan
 from .plan_input import read_plan_state
+from .plan_order import FOLDERS, action_kind, check_order
 from .progress import ProgressEvent, RunProgress
 from .remote_changes import digest_own_writes, fold_changes, preview_changes
-from .remote_root import resume_adoption, setup_root
+from .remote_root import preview_root, resume_adoption, setup_root
 
 
 class _Run(RunProgress):
@@ -52,8 +56,27 @@ class _Run(RunProgress):
         self.user = resolve_username(self.home, options.user)
         self._spare_ids: list[str] = []  # generated with the root folder's, not yet used
         self._adoption_hashes: dict[str, str] = {}  # md5s adoption read (not read twice)
+        try:
+            self.order = check_order(options.order)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self._client: DriveClient | None = None  # while connected: its write pacer feeds the ETA
+        self._kinds: dict[str, str] = {}  # path -> plan_order kind, of the plan's actions
+        self.folders_total = 0  # folders the plan creates (each one write, like a file)
 
     # -- reporting (also the executor's PushReport) ---------------------------------------------
+
+    def write_rate_now(self) -> float | None:
+        client = self._client
+        return client.write_pacer.sustained_rate if client is not None else None
+
+    def writes_left(self) -> int:
+        return super().writes_left() + max(0, self.folders_total - self.summary.folders_created)
+
+    def kind_of(self, path: str | None) -> str | None:
+        if path is None:
+            return FOLDERS if self.summary.folders_created < self.folders_total else None
+        return self._kinds.get(path)
 
     def count(self, a: Action) -> None:
         """Count one action Drive confirmed (or one left alone) in the summary."""
@@ -110,9 +133,11 @@ class _Run(RunProgress):
 
         client = self._connect()
         db = StateDB.for_home(self.home)
+        self._client = client
         try:
             return self._with_client(client, db, snap, started)
         finally:
+            self._client = None
             client.close()
             db.close()
 
@@ -123,10 +148,12 @@ class _Run(RunProgress):
         account = settle_account(client, db, dry_run=self.o.dry_run)
         if account.switched:
             self.skip(".", account.note() or "another Google account is connected")
-        if self.o.dry_run:
-            if account.fresh:  # what a real run would plan with: no stored ID of the other account
-                return None, PlanRows({})
-            return db.root_folder_id, PlanRows(preview_changes(client, db))
+        if self.o.dry_run:  # what a real run would plan with, adoption included (read only)
+            parts = folder_name(self.o.folder_template, self.user).split("/")
+            root_id, rows, self._adoption_hashes = preview_root(
+                client, db, parts, self.skip, snap, self.home, fresh=account.fresh,
+                known=lambda: preview_changes(client, db))
+            return root_id, PlanRows(rows)
         root_id = db.root_folder_id
         if not root_id or not db.page_token or fold_changes(client, db, root_id, self.skip, self.count):
             parts = folder_name(self.o.folder_template, self.user).split("/")
@@ -147,14 +174,16 @@ class _Run(RunProgress):
         actions = the_plan.actions
         self.files_total = sum(1 for a in actions if a.kind in UPLOADS or a.kind is ActionKind.UPDATE_MTIME)
         self.bytes_total = sum(a.local.size for a in actions if a.kind in UPLOADS and a.local is not None)
+        self.folders_total = sum(1 for a in actions if a.kind is ActionKind.MKDIR)
+        self._kinds = {a.path: action_kind(a) for a in actions}
 
         if o.dry_run:
             self._count_dry(actions)
         elif actions:
             assert root_id is not None
             self.emit("uploading")
-            Executor(self, client, db, state, self.home, workers=o.workers, spare_ids=self._spare_ids).execute(
-                root_id, actions)
+            Executor(self, client, db, state, self.home, workers=o.workers, spare_ids=self._spare_ids,
+                     order=self.order, deadline=o.deadline).execute(root_id, actions)
             s = self.summary
             digest_own_writes(client, db, s.folders_created + s.created + s.updated + s.metadata_updated + s.trashed
                               + s.moved,

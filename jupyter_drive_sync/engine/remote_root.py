@@ -115,8 +115,50 @@ def resume_adoption(client: DriveClient, db: StateDB, root_id: str, snap: Snapsh
     return hashes
 
 
+def find_root_read_only(client: DriveClient, parts: list[str], skip: Skip) -> str | None:
+    """The folder `ensure_root` would settle on by path, found by listing only (None: a level
+    is missing, so a real push would create it and adopt nothing)."""
+    parent = "root"
+    for name in parts:
+        found = sorted(client.find_folders(name, parent), key=lambda f: (f.modified_ms, f.id))
+        if not found:
+            return None
+        if len(found) > 1:
+            skip(name, f"{len(found)} Drive folders are called {name!r} here; using {found[0].id}")
+        parent = found[0].id
+    return parent
+
+
+def preview_root(client: DriveClient, db: StateDB, parts: list[str], skip: Skip, snap: Snapshot,
+                 home: Path | str, *, fresh: bool,
+                 known: Callable[[], dict[str, StateEntry]]) -> tuple[str | None, dict[str, StateEntry], dict[str, str]]:
+    """What a dry run plans with, reading only: the root folder a real push would use and the
+    rows it would hold by then (`known()`: the state rows with Drive's changes applied), plus
+    the rows a real push's adoption would add (lost state DB, new volume, another account, an
+    adoption cut short) and the md5s adoption read. So the preview shows adoption, not a create
+    for every file Drive already holds. `fresh`: the stored rows are another account's."""
+    stored = None if fresh else db.root_folder_id
+    if stored:
+        try:
+            f = client.get(stored)
+        except NotFound:
+            f = None
+        if f is not None:  # alive, or trashed (a real push untrashes it): used by its ID
+            rows = known()
+            if db.adoption_finished(stored):
+                return stored, rows, {}
+            adopted, hashes = adoption_rows(client, db, stored, snap.entries, home, skip, known=rows)
+            return stored, {**rows, **{r.path: r for r in adopted}}, hashes
+    root_id = find_root_read_only(client, parts, skip)
+    if root_id is None:
+        return None, {}, {}
+    adopted, hashes = adoption_rows(client, db, root_id, snap.entries, home, skip, known={})
+    return root_id, {r.path: r for r in adopted}, hashes
+
+
 def adoption_rows(client: DriveClient, db: StateDB, root_id: str, entries: Mapping[str, LocalEntry],
-                  home: Path | str | None, skip: Skip) -> tuple[list[StateEntry], dict[str, str]]:
+                  home: Path | str | None, skip: Skip, *, known: Mapping[str, StateEntry] | None = None,
+                  ) -> tuple[list[StateEntry], dict[str, str]]:
     """Walk the Drive folder and build a row for each item at a path the state DB does not
     know yet (rows already there, and their IDs, are left as they are: adopting again after an
     interruption, or after a restore wrote some rows, changes nothing twice). Returns the rows
@@ -124,9 +166,11 @@ def adoption_rows(client: DriveClient, db: StateDB, root_id: str, entries: Mappi
 
     Same-name items at one path are reported, one is adopted (the one the state DB knows, else
     the kind the home has there, then the one holding the local file, then the oldest) and the
-    others are left alone: never a third one beside them.
+    others are left alone: never a third one beside them. `known`: the rows to take as the
+    state DB's (default: read from it; a dry run passes what it previews).
     """
-    known = db.load()
+    if known is None:
+        known = db.load()
     known_ids = {r.drive_id for r in known.values()}
     rows: list[StateEntry] = []
     hashes: dict[str, str] = {}

@@ -21,6 +21,8 @@ Why it is built this way:
 - Secrets and the tool's own state are never written, whatever Drive holds: a sub-path that is
   (or is inside) one is refused before anything is read, and the survey skips every Drive item
   whose local path push's rules call a secret (`home.excludes.never_synced`, one matcher for both).
+- Run as root (an admin's `sudo`, a nightly job), every file and folder it creates is given to
+  the home's owner (uid and gid of the home folder), by descriptor, as push does its own files.
 - The state DB learns every file the restore wrote or found identical, so the next push makes
   no uploads; local files the restore kept (overwrite policy) are recorded as *conflicts*, so
   the next push settles them by last-write-wins instead of creating a second copy on Drive.
@@ -49,6 +51,7 @@ from ..core.options import Overwrite, RestoreOptions
 from ..drive.client import DriveClient
 from ..drive.errors import DriveApiError, NotFound
 from ..home.fs_guards import Blocked, HomeFS, create_part_file, unlink_quietly
+from ..home.private_dir import match_folder_owner
 from ..home.scan import display_path
 from ..home.state_db import StateDB
 from .account_check import settle_account
@@ -230,7 +233,7 @@ class _Run(RunProgress):
         with ThreadPoolExecutor(max_workers=self.o.workers, thread_name_prefix="restore") as pool:
             futures = [pool.submit(self._guarded, fs, db, client, t) for t in todo]
             raise_first_error(futures)  # run-ending: reconnect needed, Drive refused
-        if self.write_db and needs_meta and not parts and not self.summary.failed:
+        if self.write_db and needs_meta and not parts and not self.summary.failed and not survey.obstructed:
             db.finish_adoption(root.id, [], None)  # all of it linked: nothing left for a push to adopt
 
     # -- writing -----------------------------------------------------------------------------
@@ -249,17 +252,22 @@ class _Run(RunProgress):
             try:
                 fd = fs.open_dir(folder.rel, create=True, created=created)
             except Blocked as exc:
+                self._give_to_home_owner(fs, created)
                 self.skip(folder.rel, f"{exc}: nothing restored into it")
                 blocked.add(folder.rel)
                 continue
             except OSError as exc:
+                self._give_to_home_owner(fs, created)
                 self.fail(folder.rel, f"cannot create the folder: {exc.strerror or exc}")
                 blocked.add(folder.rel)
                 continue
             try:
+                if folder.rel in created:
+                    match_folder_owner(fd, fs.fd)  # a root run: the home's owner's, like every file it writes
                 st = os.fstat(fd)
             finally:
                 os.close(fd)
+            self._give_to_home_owner(fs, [rel for rel in created if rel != folder.rel])
             if folder.rel in created:
                 self.count("folders_created")
             if self.write_db:
@@ -269,6 +277,18 @@ class _Run(RunProgress):
                 rows = []
         db.record_synced_many(rows)
         return blocked
+
+    @staticmethod
+    def _give_to_home_owner(fs: HomeFS, rels: list[str]) -> None:
+        """Folders made on the way to another (a sub-path restore's parents) get the home's
+        owner too; each reached by descriptor, never through a symlink (a no-op unless root)."""
+        for rel in rels:
+            fd = fs.open_dir(rel)
+            if fd is not None:
+                try:
+                    match_folder_owner(fd, fs.fd)
+                finally:
+                    os.close(fd)
 
     def _guarded(self, fs: HomeFS, db: StateDB, client: DriveClient, t: FileTask) -> None:
         try:
@@ -302,6 +322,7 @@ class _Run(RunProgress):
             fd = create_part_file(dfd, tmp)
             placed = False
             try:
+                match_folder_owner(fd, fs.fd)  # run as root (sudo, a nightly job): the home's owner's
                 progress = self.byte_counter(lambda: self.emit("downloading", t.rel, force=False))
                 out = _HashingWriter(fd)
                 client.download(f.id, out, progress=progress)  # type: ignore[arg-type]

@@ -107,6 +107,10 @@ class Survey:
         self.folders: list[FolderTask] = []
         self.tasks: list[FileTask] = []
         self.rows: list[StateEntry] = []  # rows the local side already matches
+        # Drive items left unlinked because something else stands at their path here (the other
+        # kind, a symlink, a special file): the push's adoption must still match them by path,
+        # or it would create the local item beside Drive's (two live items at one path).
+        self.obstructed: list[str] = []
 
     def sweep(self, dir_fd: int) -> None:
         """Remove a killed restore's temporary files from a folder (not in a dry run)."""
@@ -119,6 +123,7 @@ class Survey:
             fd = self.fs.open_dir(rel)
         except Blocked as exc:
             self.report.skip(rel, f"{exc}: nothing restored into it")
+            self.obstructed.append(rel)
             return False
         except OSError as exc:
             self.report.fail(rel, f"cannot open the folder: {exc.strerror or exc}")
@@ -186,6 +191,7 @@ class Survey:
             dfd = self.fs.open_dir(parent)
         except Blocked as exc:
             self.report.skip(rel, str(exc))
+            self.obstructed.append(rel)
             return
         except OSError as exc:
             self.report.fail(rel, f"cannot open its folder: {exc.strerror or exc}")
@@ -206,10 +212,12 @@ class Survey:
             return
         if stat.S_ISLNK(st.st_mode):
             self.report.skip(rel, "a symbolic link is at this path: not replaced")
+            self.obstructed.append(rel)
             return
         if not stat.S_ISREG(st.st_mode):
             what = "folder" if stat.S_ISDIR(st.st_mode) else "special file"
             self.report.skip(rel, f"a {what} is at this path: not replaced")
+            self.obstructed.append(rel)
             return
         row = self.state.get(rel)
         if self._identical(dfd, name, st, f, row):

@@ -32,7 +32,7 @@ from kubernetes import client, config
 from kubernetes.client import V1Job
 from kubernetes.client.exceptions import ApiException
 
-from ..core.errors import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from ..core.errors import EXIT_USAGE
 from .activity import hub_activity, idle_since_last_push, parse_time
 from .manifest import (
     CONTAINER,
@@ -48,7 +48,7 @@ from .manifest import (
     tonight,
     with_release,
 )
-from .report import count_by_status, emit, is_failure, parse_line
+from .report import count_by_status, emit, is_failure, needs_action, parse_line, run_exit_code
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ class Dispatcher:
         if report is not None:
             status = report.get("status") or ("ok" if outcome == "succeeded" else "failed")
             reason = report.get("reason")
-            for key in ("summary", "seconds"):
+            for key in ("summary", "seconds", "continues", "files_done", "files_total"):
                 if key in report:
                     extra[key] = report[key]
         else:
@@ -343,6 +343,7 @@ class Dispatcher:
         if outcome == "failed" and not is_failure(status) and report is None:
             status = "failed"
         self._emit(_line(target.username, target.pvc, status, reason, **extra))
+        # only a finished push counts as one: a home stopped by its time budget is not idle tomorrow
         if not is_failure(status) and self.options.hub_api_url:
             started = job.status.start_time if job.status else None
             self._record_push(target, started or dt.datetime.now(dt.timezone.utc))
@@ -382,13 +383,14 @@ class Dispatcher:
     def _summary(self, started: float) -> int:
         users = [ln for ln in self.lines if ln.get("type") == "user"]
         by_status = count_by_status(users)
-        failed = sum(1 for ln in users if is_failure(ln["status"]))
+        failed = sum(1 for ln in users if needs_action(ln))
         emit(self.out, {
             "type": "summary", "mode": "kubernetes", "night": self.night, "users": len(users),
             "failed": failed, "by_status": by_status, **self.counts,
+            "continues": sum(1 for ln in users if ln.get("continues")),
             "seconds": round(self.clock() - started, 3),
         })
-        return EXIT_SOME_FAILED if failed else EXIT_OK
+        return run_exit_code(users)
 
 
 def dispatch(options: DispatchOptions, out: TextIO, api_client: Any | None = None,

@@ -62,6 +62,11 @@ class DispatchOptions:
     api_root: str | None = None  # passed to the push Jobs (e.g. an emulator); default Google
     folder_template: str | None = None
     push_workers: int | None = None
+    # Limits passed to each push Job: a home's time budget tonight, writes/s per account, and the
+    # project's Drive API quota (units/min), of which each of the max_parallel Jobs gets its share.
+    max_minutes_per_home: float | None = None
+    write_rate: float | None = None
+    project_quota_per_minute: float | None = None
     image_pull_policy: str = "IfNotPresent"
     poll_seconds: float = 10.0
     wait_timeout: float = 0.0  # 0: wait until every Job has finished
@@ -122,6 +127,12 @@ def build_job(target: Target, options: DispatchOptions, night: str) -> dict[str,
         args += ["--folder-template", options.folder_template]
     if options.push_workers:
         args += ["--workers", str(options.push_workers)]
+    if options.max_minutes_per_home:
+        args += ["--max-minutes-per-home", f"{options.max_minutes_per_home:g}"]
+    if options.write_rate is not None:
+        args += ["--write-rate", f"{options.write_rate:g}"]
+    if options.project_quota_per_minute:  # each Job is its own process: the quota split between them
+        args += ["--project-quota-per-minute", f"{options.project_quota_per_minute / max(1, options.max_parallel):g}"]
     env = [
         {"name": "HOME", "value": HOME_MOUNT},
         {"name": "JUPYTERHUB_USER", "value": target.username},

@@ -11,16 +11,20 @@ import json
 import threading
 from typing import Any, Iterable, TextIO
 
-from ..core.errors import EXIT_DRIVE_REFUSED, EXIT_NOT_CONNECTED, EXIT_OK, EXIT_SOME_FAILED
+from ..core.errors import EXIT_DRIVE_REFUSED, EXIT_NOT_CONNECTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 
 # Statuses of a user's report line. Only these say "someone must act"; not being connected,
 # a home busy with the user's own push, or a skip by design is not a failure of the run.
-FAILURE_STATUSES = frozenset({"failed", "needs_reconnect", "drive_refused", "error", "partial", "timeout"})
+# `config_error`: the admin must fix the hub's settings (the student cannot); `needs_reconnect`:
+# the student must sign in again. A `partial` line with `"continues": true` and no failed file
+# only ran out of its nightly time budget: nobody acts, the next night continues it.
+FAILURE_STATUSES = frozenset({"failed", "needs_reconnect", "drive_refused", "error", "partial", "timeout",
+                              "config_error"})
 # The exit status of a one-home run (`hub --home`, inside a per-PVC Job), as `push` would exit.
 EXIT_CODES = {
     "ok": EXIT_OK, "not_connected": EXIT_OK, "busy": EXIT_OK, "skipped": EXIT_OK,
     "partial": EXIT_SOME_FAILED, "error": EXIT_SOME_FAILED, "failed": EXIT_SOME_FAILED,
-    "needs_reconnect": EXIT_NOT_CONNECTED, "drive_refused": EXIT_DRIVE_REFUSED,
+    "needs_reconnect": EXIT_NOT_CONNECTED, "drive_refused": EXIT_DRIVE_REFUSED, "config_error": EXIT_USAGE,
 }
 TERMINATION_LIMIT = 4000  # Kubernetes keeps at most 4096 bytes of a termination message
 
@@ -31,9 +35,34 @@ def is_failure(status: str) -> bool:
     return status in FAILURE_STATUSES
 
 
-def exit_code(status: str) -> int:
-    """How a one-home run ends for a report status (unknown statuses count as failures)."""
+def continues(line: dict[str, Any]) -> bool:
+    """A push stopped by its nightly time budget with nothing failed: tomorrow continues it."""
+    summary = line.get("summary") or {}
+    return line.get("status") == "partial" and bool(line.get("continues")) and not summary.get("failed")
+
+
+def needs_action(line: dict[str, Any]) -> bool:
+    """Whether someone must act on this user line (a budget-stopped push needs nobody)."""
+    return is_failure(str(line.get("status"))) and not continues(line)
+
+
+def exit_code(status: str, line: dict[str, Any] | None = None) -> int:
+    """How a one-home run ends for a report status (unknown statuses count as failures).
+
+    A push that only ran out of time ends 0: inside a per-PVC Job a failure would be retried at
+    once (backoffLimit), holding the volume again instead of leaving the rest to the next night."""
+    if line is not None and continues(line):
+        return EXIT_OK
     return EXIT_CODES.get(status, EXIT_SOME_FAILED)
+
+
+def run_exit_code(lines: Iterable[dict[str, Any]]) -> int:
+    """How a whole night ends: 2 when the admin must fix the configuration (it blocks everyone
+    it touches), else 1 when anyone needs action, else 0."""
+    acting = [ln for ln in lines if needs_action(ln)]
+    if any(ln.get("status") == "config_error" for ln in acting):
+        return EXIT_USAGE
+    return EXIT_SOME_FAILED if acting else EXIT_OK
 
 
 def emit(out: TextIO, line: dict[str, Any]) -> None:

@@ -19,9 +19,14 @@ from traitlets import Enum, Float, Int, List, Unicode, default
 
 from ..core import settings as cfg
 from ..core.model import DeletePolicy, Policy
+from ..core.options import UPLOAD_ORDERS, WORK_FIRST
 from .handlers import route_table
 from .jobs import EXTERNAL_JOB_ID
 from .service import DriveSyncService
+
+
+# The extension's own config file (`<name>.json` or `<name>.py` in any Jupyter config dir).
+CONFIG_FILE_NAME = "jupyter_drive_sync_config"
 
 
 def _fetch_json(url: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -91,6 +96,22 @@ class DriveSyncApp(ExtensionApp):
 
     workers = Int(cfg.DEFAULT_WORKERS, help="Parallel uploads per push.").tag(config=True)
 
+    upload_order = Enum(
+        list(UPLOAD_ORDERS),
+        default_value=WORK_FIRST,
+        help="""What a push sends first: work-first (notebooks, then code and text, newest first,
+        then data and media, so a push stopped part-way holds the student's work) or path
+        (folders, then files by path).""",
+    ).tag(config=True)
+
+    write_rate = Float(
+        None,
+        allow_none=True,
+        help="""Writes per second a push sends for the student's Google account. Default (None):
+        $JUPYTER_DRIVE_SYNC_WRITE_RATE, else Google's documented sustained limit of 3 per second
+        per account, which cannot be raised; 0 sends them unpaced (an emulator without a limit).""",
+    ).tag(config=True)
+
     prompt_default = Enum(
         ["ask", "never"],
         default_value="ask",
@@ -127,6 +148,34 @@ class DriveSyncApp(ExtensionApp):
     @default("client_secrets_file")
     def _default_client_secrets(self) -> str:
         return os.environ.get(cfg.CLIENT_SECRETS_ENV, "")
+
+    @default("config_file_name")
+    def _config_file_name_default(self) -> str:
+        """`jupyter_drive_sync_config.{json,py}` in any Jupyter config dir (e.g. /etc/jupyter/).
+
+        ExtensionApp would derive `jupyter_jupyter_drive_sync_config` from `name`, which nobody
+        guesses. `jupyter_server_config.json`, `jupyter_config.json` and the command line work too.
+        """
+        return CONFIG_FILE_NAME
+
+    def _warn_ignored_config_d(self) -> None:
+        """Say so when DriveSyncApp settings sit in a `jupyter_server_config.d/` folder.
+
+        Jupyter Server reads only `ServerApp.jpserver_extensions` from those folders, so such
+        settings are dropped without a word, and the student meets the consequences.
+        """
+        for folder in self.config_file_paths:
+            for path in sorted(Path(folder, "jupyter_server_config.d").glob("*.json")):
+                try:
+                    data = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if isinstance(data, dict) and "DriveSyncApp" in data:
+                    self.log.warning(
+                        "drive-sync: IGNORED %s: Jupyter Server reads only ServerApp.jpserver_extensions "
+                        "from config.d folders; put the DriveSyncApp settings in %s",
+                        path, Path(folder, CONFIG_FILE_NAME + ".json"),
+                    )
 
     # ------------------------------------------------------------ lifecycle
 
@@ -166,9 +215,12 @@ class DriveSyncApp(ExtensionApp):
             delete_policy=DeletePolicy(self.delete_policy),
             workers=self.workers,
             excludes=tuple(self.excludes),
+            order=self.upload_order,
+            write_rate=self.write_rate,
         )
 
     def initialize_settings(self) -> None:
+        self._warn_ignored_config_d()
         settings = self.build_sync_settings()
         self.service = DriveSyncService(
             settings,

@@ -50,7 +50,7 @@ def _refuse_constant(name: str) -> Any:
 def translate(exc: BaseException | None, status: int) -> tuple[int, dict[str, Any]]:
     """The one mapping from an exception to (HTTP status, JSON body)."""
     if isinstance(exc, JobConflict):
-        return 409, {"message": str(exc), "job": exc.job.to_dict()}
+        return 409, {"error": "already_running", "message": str(exc), "job": exc.job.to_dict()}
     if isinstance(exc, OAuthError):
         return (503 if exc.kind == "not_configured" else 400), {"error": exc.kind, "message": exc.message}
     if isinstance(exc, (NotConnected, CredentialsError)):
@@ -205,6 +205,7 @@ class AuthStartHandler(DriveSyncPageHandler):
     async def get(self) -> None:
         redirect = self.service.redirect_uri(self.browser_origin(), self.base_url)
         url = self.service.auth.start(self.user_key, redirect)
+        self.service.sign_in_started()
         self.set_header("Cache-Control", "no-store")
         self.redirect(url, status=302)
 
@@ -215,11 +216,16 @@ class OAuthCallbackHandler(DriveSyncPageHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        pending = self.service.auth.check_callback(
-            self.user_key, self.get_query_argument("state", None), self.get_query_argument("error", None)
-        )
-        email = await self.off_loop(self.service.auth.finish, pending, self.get_query_argument("code", None))
-        self.service.forget_connection_check()
+        try:
+            pending = self.service.auth.check_callback(
+                self.user_key, self.get_query_argument("state", None), self.get_query_argument("error", None)
+            )
+            email = await self.off_loop(self.service.auth.finish, pending, self.get_query_argument("code", None))
+        except OAuthError as exc:
+            # The main window learns it from the page's message, or from status if that is lost.
+            self.service.sign_in_failed(exc.kind, exc.message)
+            raise
+        self.service.sign_in_done()
         self.render_page(
             ok=True,
             title="Google Drive is connected",
@@ -234,7 +240,7 @@ class PushHandler(DriveSyncAPIHandler):
     async def post(self) -> None:
         self.json_object()  # nothing is read from it, but a malformed body is a 400 like on every route
         job = self.service.jobs.start_push()  # JobConflict → 409 {job} via the translator
-        self.write_json({"job": job.to_dict()}, status=202)
+        self.write_json({"job": self.service.job_json(job)}, status=202)
 
 
 class PushJobHandler(DriveSyncAPIHandler):
@@ -244,7 +250,7 @@ class PushJobHandler(DriveSyncAPIHandler):
         job = self.service.jobs.get(job_id)
         if job is None:
             raise tornado.web.HTTPError(404, "no such job")
-        self.write_json({"job": job.to_dict()})
+        self.write_json({"job": self.service.job_json(job)})
 
 
 class RestoreHandler(DriveSyncAPIHandler):
@@ -265,7 +271,7 @@ class RestoreHandler(DriveSyncAPIHandler):
             job = self.service.start_restore(path, overwrite)  # JobConflict → 409 {job}
         except ValueError as exc:
             raise tornado.web.HTTPError(400, f"bad restore request: {exc}") from exc
-        self.write_json({"job": job.to_dict()}, status=202)
+        self.write_json({"job": self.service.job_json(job)}, status=202)
 
 
 class RemoteHandler(DriveSyncAPIHandler):

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..core.errors import AlreadyRunning, ConfigError, DriveRefused, NotConnected, SyncError
+from ..core.errors import AlreadyRunning, ConfigError, DriveRefused, EnvironmentProblem, NotConnected, SyncError
 from ..engine.push import run_push
 from ..engine.restore import run_restore
 from ..engine.status import DONE, FAILED, QUEUED, RUNNING, job_record_filename, read_last_job, write_record
@@ -44,8 +44,15 @@ def error_kind(exc: BaseException, *, has_credentials: bool = True) -> str:
         return "upload_cap" if "daily" in text or "cap" in text else "drive_refused"
     if isinstance(exc, AlreadyRunning):
         return "already_running"
+    if isinstance(exc, EnvironmentProblem):  # the machine: a permission, a full disk, another owner
+        return "environment"
     if isinstance(exc, ConfigError):
         return "config"
+    # A Drive call that failed for good (drive/errors.DriveApiError, reached without importing
+    # drive/: status 0 is "never answered", after every retry).
+    status, reason = getattr(exc, "status", None), getattr(exc, "reason", None)
+    if isinstance(exc, SyncError) and isinstance(status, int) and isinstance(reason, str):
+        return "drive_unreachable" if status == 0 else "drive_error"
     if isinstance(exc, SyncError):
         return "sync_error"
     return "internal"
@@ -66,6 +73,11 @@ class Job:
     bytes_total: int = 0
     current_path: str | None = None
     rate: float = 0.0  # bytes per second since the run started
+    # while uploading (engine/progress.py): measured rates, seconds left, what kind goes up now
+    files_per_second: float | None = None
+    bytes_per_second: float | None = None
+    eta_seconds: float | None = None
+    current_kind: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] | None = None
     error: dict[str, str] | None = None  # {kind, message} when the run ended early
@@ -200,6 +212,8 @@ class JobManager:
                 job.errors = list(getattr(event, "errors", job.errors) or [])
                 elapsed = time.monotonic() - started
                 job.rate = round(job.bytes_done / elapsed, 1) if elapsed > 0 else 0.0
+                for name in ("files_per_second", "bytes_per_second", "eta_seconds", "current_kind"):
+                    setattr(job, name, getattr(event, name, None))
 
         with self._lock:
             job.state = RUNNING

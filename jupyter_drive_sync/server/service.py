@@ -17,7 +17,9 @@ from ..core import settings as cfg
 from ..core.options import Overwrite, push_options, restore_options
 from ..engine.drive_browse import list_remote, probe_backup, restorable_subpath
 from ..engine.account_check import account_status
-from ..engine.status import backup_folder, probe_home_lock, read_last_push, root_folder_url, stored_root_folder_id
+from ..engine.status import (
+    backup_folder, categorize_job, probe_home_lock, read_last_push, root_folder_url, stored_root_folder_id,
+)
 from .jobs import Job, JobManager
 from .prompt import PromptState
 
@@ -55,6 +57,10 @@ class DriveSyncService:
         # Cached answers are keyed on the credentials file (see _credentials_key).
         self._checked: tuple[tuple[int, int] | None, float, Connection] | None = None
         self._backup_probe: tuple[tuple[int, int], bool] | None = None  # (credentials key, answer)
+        # How the last sign-in through the popup ended when it did not connect (consent denied,
+        # link expired): status reports it, so the main window can say so even when the popup's
+        # message to it was lost. Cleared by a sign-in that connects and by a disconnect.
+        self.auth_error: dict[str, Any] | None = None
 
     def _job_finished(self) -> None:
         self.forget_connection_check()
@@ -129,7 +135,8 @@ class DriveSyncService:
             # where the backup goes, for the first-login dialog ("home/alice")
             "folder": self.folder(),
             "last_push": last,
-            "job": job.to_dict() if job else None,
+            "job": self.job_json(job) if job else None,
+            "auth_error": self.auth_error,
             # the Drive folder already holds a backup: the first-login prompt offers "Restore my files"
             "has_backup": self.has_backup(conn),
         }
@@ -140,7 +147,23 @@ class DriveSyncService:
 
     def last_push(self) -> dict[str, Any] | None:
         """The last finished push of this home, whoever ran it (server, CLI, nightly job)."""
-        return read_last_push(self.settings.state_dir)
+        return read_last_push(self.settings.state_dir, self.settings.home)
+
+    def job_json(self, job: Job) -> dict[str, Any]:
+        """A job as the API shows it: a push summary's left-out entries categorized."""
+        return categorize_job(job.to_dict(), self.settings.home)
+
+    def sign_in_started(self) -> None:
+        """A new sign-in: an earlier one's failure no longer applies."""
+        self.auth_error = None
+
+    def sign_in_failed(self, kind: str, message: str) -> None:
+        """Remember how the last sign-in ended without connecting (for status)."""
+        self.auth_error = {"kind": kind, "message": message, "at": time.time()}
+
+    def sign_in_done(self) -> None:
+        self.auth_error = None
+        self.forget_connection_check()
 
     def root_folder_url(self, last: dict[str, Any] | None) -> str | None:
         return root_folder_url(last, self.folder_url_base)
@@ -189,6 +212,7 @@ class DriveSyncService:
         return probe_home_lock(self.settings.state_dir)
 
     def disconnect(self) -> bool:
+        self.auth_error = None
         try:
             return disconnect(self.settings)
         finally:

@@ -5,9 +5,18 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 
+import { api } from './api';
 import { openConsent } from './connect';
-import { folderName, showDetails, showError, showProblems, showRestoreOffer } from './dialogs';
-import { countText } from './format';
+import { errorOf } from './errors';
+import {
+  confirmDisconnect,
+  confirmSwitch,
+  folderName,
+  showDetails,
+  showError,
+  showLeftOut,
+  showRestoreOffer
+} from './dialogs';
 import type { SyncModel } from './model';
 import { isChoice, showRestoreDialog } from './restore';
 import type { IRunError } from './types';
@@ -41,6 +50,44 @@ export class SyncActions {
    */
   connect(): Promise<void> {
     return this.connectThenSync(openConsent(this.model));
+  }
+
+  /**
+   * Switch Google account: disconnect, then the sign-in popup for the next account, then a
+   * sync to it. Call it synchronously from a click (the popup opens at once, blank, and goes to
+   * Google's page once the old account is disconnected).
+   */
+  switchAccount(): Promise<void> {
+    return this.connectThenSync(
+      openConsent(this.model, {
+        before: async () => {
+          await api.disconnect();
+          await this.model.refresh();
+        }
+      })
+    );
+  }
+
+  /** Ask, then switch (the dialog's button click is the gesture the popup needs). */
+  async confirmAndSwitch(): Promise<void> {
+    if (await confirmSwitch(this.model.status)) {
+      await this.switchAccount();
+    }
+  }
+
+  /** Ask, then disconnect: backups stop, the files on Drive stay. */
+  async disconnect(confirm = true): Promise<void> {
+    if (confirm && !(await confirmDisconnect(this.model.status))) {
+      return;
+    }
+    try {
+      await api.disconnect();
+    } catch (error) {
+      await showError(errorOf(error));
+      return;
+    }
+    await this.model.refresh();
+    Notification.info('Google Drive disconnected. Your files on Drive were kept.', { autoClose: 5000 });
   }
 
   /**
@@ -100,14 +147,16 @@ export class SyncActions {
       await this.sync();
     } else if (action === 'skipped') {
       await this.showSkipped();
+    } else if (action === 'switch') {
+      await this.confirmAndSwitch();
+    } else if (action === 'disconnect') {
+      await this.disconnect();
     }
   }
 
-  /** The files the last push left out or could not copy, with the reasons. */
+  /** What the last push left out: problems, notes, and what was kept off Drive on purpose. */
   async showSkipped(): Promise<void> {
-    const last = this.model.status?.lastPush;
-    const list = [...(last?.skipped ?? []), ...(last?.failed ?? [])];
-    await showProblems(`${countText(list.length, 'file')} not backed up`, list);
+    await showLeftOut(this.model.status?.lastPush ?? null);
   }
 
   /** Why a sync did not start; a "Reconnect" click there is the gesture the popup needs. */

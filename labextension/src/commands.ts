@@ -2,11 +2,10 @@
  * The `drive-sync:*` commands. Toolbars, the File menu and the palette all show these, so a
  * label or an enabled state is decided once, here, from the model.
  */
-import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import type { CommandRegistry } from '@lumino/commands';
 
 import type { SyncActions } from './actions';
-import { api } from './api';
 import { openConsent } from './connect';
 import { percent } from './format';
 import { cloudIcon } from './icons';
@@ -21,6 +20,8 @@ export function refreshCommands(commands: CommandRegistry): void {
   commands.notifyCommandChanged(CommandIDs.syncNow);
   commands.notifyCommandChanged(CommandIDs.connect);
   commands.notifyCommandChanged(CommandIDs.restore);
+  commands.notifyCommandChanged(CommandIDs.switchAccount);
+  commands.notifyCommandChanged(CommandIDs.disconnect);
 }
 
 /** Register the commands (and list them in the palette when there is one). */
@@ -41,7 +42,10 @@ export function addCommands(
         const verb = job.kind === 'restore' ? 'Restoring' : 'Syncing';
         return pct === null ? `${verb}…` : `${verb} ${pct}%`;
       }
-      return args.toolbar ? 'Sync now' : 'Sync Home Folder to Google Drive Now';
+      if (args.toolbar) {
+        return 'Sync now';
+      }
+      return args.menu ? 'Sync Now' : 'Sync Home Folder to Google Drive Now';
     },
     caption: () =>
       model.running
@@ -65,13 +69,15 @@ export function addCommands(
       model.status?.connected && !model.status.needsReauth
         ? 'Reconnect Google Drive'
         : 'Connect Google Drive',
+    // In the Google Drive menu only when there is something to connect.
+    isVisible: args => !args.menu || !model.status?.connected || !!model.status?.needsReauth,
     caption: 'Sign in with Google so your home folder can be backed up to your Drive',
     icon: cloudIcon,
     execute: () => actions.connect()
   });
 
   commands.addCommand(CommandIDs.restore, {
-    label: 'Restore from Google Drive…',
+    label: args => (args.menu ? 'Restore…' : 'Restore from Google Drive…'),
     caption:
       'Bring files back from your Google Drive backup into your home folder ' +
       '(only files this app backed up are visible)',
@@ -88,22 +94,24 @@ export function addCommands(
   });
 
   commands.addCommand(CommandIDs.details, {
-    label: 'Google Drive Backup Status',
+    label: args => (args.menu ? 'Backup Status…' : 'Google Drive Backup Status'),
     caption: 'Show the backup status, the last sync and skipped files',
     execute: () => actions.openDetails()
   });
 
+  commands.addCommand(CommandIDs.switchAccount, {
+    label: args => (args.menu ? 'Switch Google Account…' : 'Switch Google Drive Account…'),
+    caption: 'Back up to another Google account from now on (the backup in the current one stays)',
+    icon: cloudIcon,
+    isEnabled: () => !model.running && !!model.status?.connected,
+    execute: () => actions.confirmAndSwitch()
+  });
+
   commands.addCommand(CommandIDs.disconnect, {
-    label: 'Disconnect Google Drive',
+    label: args => (args.menu ? 'Disconnect' : 'Disconnect Google Drive'),
     caption: 'Stop backing up and forget the Google sign-in (files on Drive stay)',
-    isEnabled: () => !!model.status?.connected,
-    execute: async () => {
-      await api.disconnect();
-      await model.refresh();
-      Notification.info('Google Drive disconnected. Your files on Drive were kept.', {
-        autoClose: 5000
-      });
-    }
+    isEnabled: () => !model.running && !!model.status?.connected,
+    execute: () => actions.disconnect()
   });
 
   if (palette) {

@@ -1,30 +1,56 @@
 /**
  * Connecting Google Drive: Google's consent page in a popup, so the student never leaves their
- * notebook. The callback page posts `{type: "drive-sync:connected"}` to its opener; a status poll
- * covers the cases where that message never arrives (opener cut, popup closed early).
+ * notebook. The callback page posts `{type: "drive-sync:connected"}` (or `drive-sync:error`
+ * with the reason, e.g. consent denied) to its opener; a status poll covers the cases where
+ * that message never arrives (opener cut, popup closed early), and status reports a failed
+ * sign-in too. A sign-in that did not connect is said in this window, never only in the popup.
  *
  * `openConsent` must be called synchronously from a click handler: browsers only allow
  * `window.open` during a user gesture.
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { api } from './api';
+import { classifyError, describeError } from './errors';
 import type { SyncModel } from './model';
+import type { IRunError } from './types';
 
 export const CONNECTED_MESSAGE = 'drive-sync:connected';
+export const ERROR_MESSAGE = 'drive-sync:error';
 
 const POPUP_FEATURES = 'popup=yes,width=520,height=680';
 
+export interface IConsentOptions {
+  /**
+   * Work to do before the sign-in starts (Switch account: disconnect first). The popup is
+   * opened blank at once, inside the click, and sent to the sign-in once this resolves.
+   */
+  before?: () => Promise<void>;
+}
+
 /** Open the consent popup now; resolves true once the account is connected. */
-export function openConsent(model: SyncModel): Promise<boolean> {
+export function openConsent(model: SyncModel, options: IConsentOptions = {}): Promise<boolean> {
   const url = api.authStartUrl();
-  const popup = window.open(url, 'drive-sync-consent', POPUP_FEATURES);
+  const popup = window.open(options.before ? '' : url, 'drive-sync-consent', POPUP_FEATURES);
   if (!popup) {
-    return consentBlocked(model, url);
+    return (options.before ? options.before() : Promise.resolve()).then(() =>
+      consentBlocked(model, url)
+    );
   }
   popup.focus();
-  return watch(model, () => !popup.closed);
+  const ready = options.before
+    ? options.before().then(
+        () => {
+          popup.location.href = url;
+        },
+        (error: unknown) => {
+          popup.close();
+          throw error;
+        }
+      )
+    : Promise.resolve();
+  return ready.then(() => watch(model, () => !popup.closed, () => popup.close()));
 }
 
 /** The popup was blocked: offer a link (a click on it is a fresh gesture). */
@@ -45,7 +71,7 @@ async function consentBlocked(model: SyncModel, url: string): Promise<boolean> {
   link.addEventListener('click', () => {
     opened = true;
   });
-  const waiting = watch(model, () => dialogOpen || opened);
+  const waiting = watch(model, () => dialogOpen || opened, () => undefined);
   await showDialog({
     title: 'Connect Google Drive',
     body,
@@ -55,28 +81,48 @@ async function consentBlocked(model: SyncModel, url: string): Promise<boolean> {
   return waiting;
 }
 
-/** Resolve when the popup reports success or the status says connected. */
-function watch(model: SyncModel, isOpen: () => boolean): Promise<boolean> {
+/** Tell the student, in this window, that the sign-in did not connect and why. */
+export function reportSignInFailure(error: IRunError): void {
+  const words = describeError(error);
+  Notification.error(`${words.title}. ${words.text}`, { autoClose: false });
+  document.body.dataset.driveSyncSignin = error.kind;
+}
+
+/** Resolve when the popup reports how it ended or the status says connected. */
+function watch(model: SyncModel, isOpen: () => boolean, closePopup: () => void): Promise<boolean> {
+  document.body.dataset.driveSyncSignin = 'waiting';
   return new Promise<boolean>(resolve => {
     let settled = false;
-    const finish = (connected: boolean) => {
+    const finish = (connected: boolean, error: IRunError | null = null) => {
       if (settled) {
         return;
       }
       settled = true;
       window.removeEventListener('message', onMessage);
+      if (error) {
+        closePopup();
+        reportSignInFailure(error);
+      } else if (connected) {
+        document.body.dataset.driveSyncSignin = 'connected';
+      }
       resolve(connected);
     };
     const onMessage = (event: MessageEvent) => {
       if (event.origin !== window.location.origin) {
-        return; // only our own server's callback page may say we are connected
+        return; // only our own server's callback page may say how the sign-in went
       }
       const data = event.data;
-      if (data && typeof data === 'object' && data.type === CONNECTED_MESSAGE) {
+      if (!data || typeof data !== 'object') {
+        return;
+      }
+      if (data.type === CONNECTED_MESSAGE) {
         void model.refresh().then(status => finish(!!status?.connected));
+      } else if (data.type === ERROR_MESSAGE) {
+        const error = classifyError(String(data.error || ''));
+        finish(false, error && error.kind !== 'other' ? error : { kind: 'signin', message: '' });
       }
     };
     window.addEventListener('message', onMessage);
-    void model.waitForConnection(isOpen).then(finish);
+    void model.waitForConnection(isOpen).then(connected => finish(connected, model.signInError));
   });
 }

@@ -2,6 +2,10 @@
  * Everything about what went wrong, in one place: the HTTP error of a request, the server's
  * error kinds mapped to what the UI can do about them, and the plain words shown to students.
  * No JupyterLab imports, so it stays a pure, unit-tested module.
+ *
+ * A student never reads an internal code (`needs_reauth`, `networkError`) or an exception name
+ * (`ServerNotFoundError`): each kind has one sentence and what to do next, and any server
+ * message shown with it goes through `plainWords` first.
  */
 import type { IRunError } from './types';
 
@@ -16,16 +20,30 @@ export class DriveSyncError extends Error {
   }
 }
 
-/** The server's error kinds (jobs.error_kind, handlers.translate) → what the UI says. */
-const KINDS: Record<string, IRunError['kind']> = {
+/**
+ * Every error kind the server can send → what the UI says. Sources: `server/jobs.py`
+ * (`error_kind`: a job's `error.kind` and an API error's `error`), `server/handlers.py`
+ * (`translate`, the OAuth callback page's `error`) and `auth/flow.py` (`OAuthError.kind`).
+ * `tests/ui/test_error_kinds.py` checks that this list still holds every one of them.
+ */
+export const SERVER_ERROR_KINDS: Record<string, IRunError['kind']> = {
   needs_reauth: 'reconnect',
   not_connected: 'reconnect',
   drive_full: 'drive_full',
   upload_cap: 'daily_cap',
+  drive_refused: 'drive_error',
+  drive_error: 'drive_error',
+  drive_unreachable: 'network',
   already_running: 'busy',
   nothing_to_restore: 'nothing',
   config: 'config',
-  not_configured: 'config'
+  not_configured: 'config',
+  environment: 'environment',
+  access_denied: 'denied',
+  bad_state: 'signin',
+  exchange_failed: 'signin',
+  sync_error: 'other',
+  internal: 'internal'
 };
 
 /** Classify a run-level error from its kind, else from its message. */
@@ -33,43 +51,96 @@ export function classifyError(raw: any): IRunError | null {
   if (raw === null || raw === undefined || raw === false || raw === '') {
     return null;
   }
-  const message =
-    typeof raw === 'string'
-      ? raw
-      : String(raw.message ?? raw.detail ?? raw.reason ?? '');
-  const code =
-    typeof raw === 'string' ? '' : String(raw.kind ?? raw.error ?? raw.code ?? '');
-  if (KINDS[code]) {
-    return { kind: KINDS[code], message };
+  if (typeof raw === 'string') {
+    // A bare kind (`"needs_reauth"`) or words.
+    if (SERVER_ERROR_KINDS[raw]) {
+      return { kind: SERVER_ERROR_KINDS[raw], message: '' };
+    }
+    return { kind: kindFromWords(raw, ''), message: raw };
   }
+  const message = String(raw.message ?? raw.detail ?? raw.reason ?? '');
+  const nested = typeof raw.error === 'string' ? raw.error : '';
+  const code = String(raw.kind ?? raw.code ?? nested ?? '');
+  const known = SERVER_ERROR_KINDS[code] ?? SERVER_ERROR_KINDS[nested];
+  if (known) {
+    return { kind: known, message };
+  }
+  if (raw.error && typeof raw.error === 'object') {
+    return classifyError(raw.error);
+  }
+  return { kind: kindFromWords(message, code), message };
+}
+
+function kindFromWords(message: string, code: string): IRunError['kind'] {
   const haystack = `${code} ${message}`.toLowerCase();
-  let kind: IRunError['kind'] = 'other';
   if (/invalid_grant|revoked|reconnect|not connected/.test(haystack)) {
-    kind = 'reconnect';
-  } else if (/storagequotaexceeded|storage quota|drive is full/.test(haystack)) {
-    kind = 'drive_full';
-  } else if (/daily upload|uploadlimit/.test(haystack)) {
-    kind = 'daily_cap';
+    return 'reconnect';
   }
-  return { kind, message };
+  if (/storagequotaexceeded|storage quota|drive is full/.test(haystack)) {
+    return 'drive_full';
+  }
+  if (/daily upload|uploadlimit/.test(haystack)) {
+    return 'daily_cap';
+  }
+  return 'other';
 }
 
 /** A failed request, as a run-level error the UI can explain. */
 export function errorOf(error: unknown): IRunError {
   if (error instanceof DriveSyncError) {
-    const body = error.body ?? {};
-    const classified = classifyError(body.error ?? body) ?? classifyError(error.message);
-    if (classified && classified.kind !== 'other') {
-      return classified;
+    const body = error.body && typeof error.body === 'object' ? error.body : {};
+    // The body's kind first (`{"error": "needs_reauth", "message": ...}` or a job's
+    // `{"error": {kind, message}}`), then the error's own words.
+    const fromBody = classifyError(body);
+    const fromMessage = classifyError(error.message);
+    if (fromBody && fromBody.kind !== 'other') {
+      return fromBody;
+    }
+    if (fromMessage && fromMessage.kind !== 'other') {
+      return fromMessage;
     }
     if (error.status === 401 || error.status === 403) {
       // A 403 from our own server means the Jupyter session, not Drive; say so plainly.
-      return { kind: 'other', message: 'Your Jupyter session expired; reload the page.' };
+      return { kind: 'session', message: '' };
     }
-    return classified ?? { kind: 'other', message: error.message };
+    const words = fromBody?.message || error.message;
+    return { kind: 'other', message: words };
   }
-  return { kind: 'other', message: 'Could not reach the Jupyter server.' };
+  return { kind: 'server', message: '' };
 }
+
+const KIND_WORDS = new RegExp(`\\b(?:${Object.keys(SERVER_ERROR_KINDS).join('|')})\\b:?\\s*`, 'g');
+
+/**
+ * A server message without internal codes: `networkError: Google Drive could not be reached
+ * after 8 tries (ServerNotFoundError)` → `Google Drive could not be reached after 8 tries`.
+ */
+export function plainWords(message: string): string {
+  const text = message
+    .replace(/\s*\(\s*(?:\d{3}\s+)?[A-Za-z_.]*(?:Error|Exception|Warning)\s*\)/g, '')
+    .replace(/\s*\(\s*(?:\d{3}\s+)?[a-z]+[A-Z][A-Za-z]*\s*\)/g, '')
+    .replace(/\b(?:\d{3}\s+)?[a-z]+[A-Z][A-Za-z]*:\s*/g, '')
+    .replace(/\b[A-Za-z_.]*(?:Error|Exception|Warning):\s*/g, '')
+    .replace(/\b[A-Z][A-Za-z]*(?:Error|Exception)\b/g, '')
+    .replace(KIND_WORDS, '')
+    .replace(/^\d{3}\s+/, '')
+    .replace(/\s+([.,;:])/g, '$1')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return text ? text[0].toUpperCase() + text.slice(1) : '';
+}
+
+/** `text` then the server's own words (cleaned), when they add anything. */
+function withDetail(text: string, message: string): string {
+  const detail = plainWords(message);
+  if (!detail) {
+    return text;
+  }
+  const sentence = /[.!?]$/.test(detail) ? detail : `${detail}.`;
+  return `${text} Details: ${sentence}`;
+}
+
+const TRY_AGAIN = 'Press Sync now again in a few minutes; if it keeps happening, tell your course staff.';
 
 /** What went wrong and what to do about it, in plain words. */
 export function describeError(error: IRunError): { title: string; text: string } {
@@ -112,14 +183,61 @@ export function describeError(error: IRunError): { title: string; text: string }
     case 'config':
       return {
         title: 'Backup is not set up correctly',
-        text: `Ask your hub administrator: ${error.message}`
+        text: withDetail('This is not something you can fix: tell your hub administrator.', error.message)
+      };
+    case 'environment':
+      return {
+        title: 'Your home folder is in the way',
+        text: withDetail(
+          'The backup could not use your home folder (a permission or a full disk). ' +
+            'Free some space or fix the permission, then press Sync now again; if you cannot, ' +
+            'tell your hub administrator.',
+          error.message
+        )
+      };
+    case 'network':
+      return {
+        title: 'Google Drive could not be reached',
+        text:
+          'The server could not reach Google Drive, so nothing was backed up this time. ' +
+          TRY_AGAIN
+      };
+    case 'drive_error':
+      return {
+        title: 'Google Drive refused the backup',
+        text: 'Google Drive did not accept the backup this time. ' + TRY_AGAIN
+      };
+    case 'denied':
+      return {
+        title: 'Google Drive was not connected',
+        text:
+          'You did not allow access to Google Drive, so nothing is backed up. To back up your ' +
+          'home folder, connect again and press Allow on the Google page.'
+      };
+    case 'signin':
+      return {
+        title: 'The Google sign-in did not finish',
+        text: 'The sign-in expired or was interrupted. Connect Google Drive again to start a new one.'
+      };
+    case 'session':
+      return {
+        title: 'Your Jupyter session expired',
+        text: 'Reload this page (you may have to log in again), then try again.'
+      };
+    case 'server':
+      return {
+        title: 'The Jupyter server could not be reached',
+        text: 'Check your internet connection and that your server is still running, then reload the page.'
+      };
+    case 'internal':
+      return {
+        title: 'The backup stopped on an unexpected problem',
+        text: 'Nothing you did caused it. ' + TRY_AGAIN
       };
     default:
       return {
         title: 'The backup did not finish',
-        text: error.message
-          ? `Something went wrong: ${error.message}`
-          : 'Something went wrong. Try again later.'
+        text: withDetail(TRY_AGAIN, error.message)
       };
   }
 }

@@ -3,7 +3,15 @@
  * (what went wrong is worded in `errors.ts`).
  */
 import { describeError } from './errors';
-import type { IJob, IRestoreSummary, IRunError, IStatus, OverwritePolicy } from './types';
+import type {
+  IFileProblem,
+  IJob,
+  IPushSummary,
+  IRestoreSummary,
+  IRunError,
+  IStatus,
+  OverwritePolicy
+} from './types';
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
 
@@ -48,7 +56,30 @@ export function percent(job: IJob): number | null {
   return null;
 }
 
-/** Short progress text for a status or top bar: "Syncing 45% · 12/30 files". */
+/** A count with thousands separators: "2,000". */
+export function formatCount(n: number): string {
+  return Math.max(0, Math.round(n)).toLocaleString('en-US');
+}
+
+/** Time left in words: "less than a minute left", "about 11 min left", "about 2 h 5 min left". */
+export function etaText(seconds: number): string {
+  if (seconds < 45) {
+    return 'less than a minute left';
+  }
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  if (minutes < 60) {
+    return `about ${minutes} min left`;
+  }
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest ? `about ${hours} h ${rest} min left` : `about ${hours} h left`;
+}
+
+/**
+ * Short progress text for a status or top bar: "Syncing 45% · 12/30 files", or, once the push
+ * reports which kind of files it is on and how long it will take,
+ * "Backing up notebooks — 120 of 2,000 files, about 11 min left".
+ */
 export function progressText(job: IJob): string {
   const restoring = job.kind === 'restore';
   if (job.state === 'queued') {
@@ -59,6 +90,12 @@ export function progressText(job: IJob): string {
   }
   if (job.filesTotal === 0 && (job.phase === 'scanning' || job.phase === 'planning' || !job.phase)) {
     return job.phase === 'planning' ? 'Comparing with Drive…' : 'Looking for changes…';
+  }
+  if (!restoring && job.filesTotal > 0 && (job.currentKind || job.etaSeconds !== null)) {
+    const what = job.currentKind ? `Backing up ${job.currentKind}` : 'Backing up';
+    const files = `${formatCount(job.filesDone)} of ${countText(job.filesTotal, 'file', formatCount)}`;
+    const eta = job.etaSeconds !== null ? `, ${etaText(job.etaSeconds)}` : '';
+    return `${what} — ${files}${eta}`;
   }
   const pct = percent(job);
   const files = `${job.filesDone}/${job.filesTotal} files`;
@@ -72,15 +109,88 @@ export function progressDetail(job: IJob): string {
   if (job.bytesTotal > 0) {
     parts.push(`${formatBytes(job.bytesDone)} of ${formatBytes(job.bytesTotal)}`);
   }
+  if (job.bytesPerSecond) {
+    parts.push(`${formatBytes(job.bytesPerSecond)}/s`);
+  }
   if (job.currentPath) {
     parts.push(`now: ${job.currentPath}`);
   }
   return parts.join(' · ');
 }
 
-/** "3 files skipped" with the right plural. */
-export function countText(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** "3 files" with the right plural. */
+export function countText(n: number, noun: string, show: (n: number) => string = String): string {
+  return `${show(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** Paths counted the way they are: "1 folder", "3 files", "1 folder and 2 files". */
+export function countItems(entries: IFileProblem[]): string {
+  const folders = entries.filter(e => e.isFolder).length;
+  const files = entries.length - folders;
+  const parts: string[] = [];
+  if (folders) {
+    parts.push(countText(folders, 'folder'));
+  }
+  if (files || !folders) {
+    parts.push(countText(files, 'file'));
+  }
+  return parts.join(' and ');
+}
+
+/** A push summary's left-out paths, sorted the way the student reads them. */
+export interface ISortedProblems {
+  /** Not on Drive and they should be: failures first, then skipped problems. */
+  problems: IFileProblem[];
+  /** Worth knowing, nothing lost (an account switch, a copy moved on Drive). */
+  notices: IFileProblem[];
+  /** Kept off Drive by a rule: secrets, the tool's own state, links, sockets. */
+  onPurpose: IFileProblem[];
+}
+
+export function sortProblems(summary: IPushSummary | null | undefined): ISortedProblems {
+  const skipped = summary?.skipped ?? [];
+  return {
+    problems: [...(summary?.failed ?? []), ...skipped.filter(s => s.category === 'problem')],
+    notices: skipped.filter(s => s.category === 'notice'),
+    onPurpose: skipped.filter(s => s.category === 'on_purpose')
+  };
+}
+
+/**
+ * The words and the colour for a finished push. A failure is never called "skipped", and
+ * "everything was already up to date" only when nothing failed; what was left out on purpose
+ * keeps the backup green.
+ */
+export function pushSummaryText(
+  summary: IPushSummary | null,
+  fallback: { filesDone: number; bytesDone: number } = { filesDone: 0, bytesDone: 0 }
+): { level: 'success' | 'warning'; text: string; problems: number } {
+  const changed = summary ? summary.created + summary.updated : fallback.filesDone;
+  const uploaded = summary ? summary.bytesUploaded : fallback.bytesDone;
+  const sorted = sortProblems(summary);
+  const failed = summary?.failed ?? [];
+  const leftOut = sorted.problems.filter(p => !failed.includes(p));
+  const copied = changed
+    ? `${countText(changed, 'file')} copied (${formatBytes(uploaded)})`
+    : '';
+  if (!sorted.problems.length) {
+    return {
+      level: 'success',
+      text: copied
+        ? `Backup finished: ${copied}.`
+        : 'Backup finished: everything was already up to date.',
+      problems: 0
+    };
+  }
+  const parts: string[] = [];
+  if (failed.length) {
+    parts.push(`${countItems(failed)} could not be copied to Drive`);
+  }
+  if (leftOut.length) {
+    parts.push(`${countItems(leftOut)} could not be backed up`);
+  }
+  const head = copied ? `Backup finished with problems: ${copied}, but ` : 'Backup finished with problems: ';
+  return { level: 'warning', text: `${head}${parts.join(' and ')}.`, problems: sorted.problems.length };
 }
 
 /** The overwrite choices of a restore, in the words the dialog shows. */
@@ -146,7 +256,7 @@ export function formatDate(when: number | null): string {
 
 /** What the always-visible indicator shows (`widget.ts` draws it; its CSS keys on `state`). */
 export interface IIndicatorView {
-  state: 'hidden' | 'running' | 'disconnected' | 'reconnect' | 'error' | 'synced' | 'connected';
+  state: 'hidden' | 'running' | 'disconnected' | 'reconnect' | 'error' | 'warning' | 'synced' | 'connected';
   text: string;
   /** The tooltip: the longer story behind `text`. */
   title: string;
@@ -154,8 +264,11 @@ export interface IIndicatorView {
   percent: number | null;
   /** The backup folder's Drive page, when a link to it belongs in the indicator. */
   driveUrl: string | null;
-  /** Files the last push left out ("3 files skipped" button), 0 to hide it. */
-  skipped: number;
+  /** Paths the last push should have copied and did not (failed or a real problem), 0 to hide
+   * the "N not backed up" button; what was left out on purpose is not counted. */
+  problems: number;
+  /** That button's words: "1 file not backed up". */
+  problemsText: string;
 }
 
 /**
@@ -175,7 +288,8 @@ export function indicatorView(
     title: '',
     percent: null,
     driveUrl: null,
-    skipped: 0
+    problems: 0,
+    problemsText: ''
   };
   if (!status || !status.configured) {
     return view;
@@ -197,11 +311,15 @@ export function indicatorView(
     view.title = words.text;
   } else if (status.lastPush?.finishedAt) {
     const account = status.account ? ` (${status.account})` : '';
-    view.state = 'synced';
+    const { problems } = sortProblems(status.lastPush);
+    view.state = problems.length ? 'warning' : 'synced';
     view.text = `Synced ${timeAgo(status.lastPush.finishedAt, now)}`;
-    view.title = `Backed up to Google Drive${account}. Click for details.`;
+    view.title = problems.length
+      ? `Backed up to Google Drive${account}, but ${countItems(problems)} could not be. Click for details.`
+      : `Backed up to Google Drive${account}. Click for details.`;
     view.driveUrl = status.rootFolderUrl || null;
-    view.skipped = status.lastPush.skipped.length + status.lastPush.failed.length;
+    view.problems = problems.length;
+    view.problemsText = problems.length ? `${countItems(problems)} not backed up` : '';
   } else {
     view.state = 'connected';
     view.text = 'Not synced yet';

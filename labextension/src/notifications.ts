@@ -7,7 +7,7 @@ import type { CommandRegistry } from '@lumino/commands';
 
 import type { SyncActions } from './actions';
 import { describeError } from './errors';
-import { countText, formatBytes, restoreSummaryText } from './format';
+import { pushSummaryText, restoreSummaryText } from './format';
 import { showRestoreSummary } from './restore';
 import type { IJob } from './types';
 
@@ -70,24 +70,17 @@ function notifyPushed(job: IJob, actions: SyncActions): void {
     return;
   }
   const summary = job.summary ?? model.status?.lastPush ?? null;
-  const changed = summary ? summary.created + summary.updated : job.filesDone;
-  const uploaded = summary ? summary.bytesUploaded : job.bytesDone;
-  const problems = summary ? summary.skipped.length + summary.failed.length : 0;
+  const words = pushSummaryText(summary, job);
   const url = model.status?.rootFolderUrl;
   const buttons: Notification.IAction[] = [];
   if (url) {
     buttons.push({ label: 'Open in Drive', callback: () => window.open(url, '_blank', 'noopener') });
   }
-  if (problems) {
-    buttons.push({ label: 'Show skipped', callback: () => void actions.showSkipped() });
+  if (words.problems) {
+    buttons.push({ label: 'Show what was not backed up', callback: () => void actions.showSkipped() });
   }
-  const text =
-    changed === 0
-      ? 'Backup finished: everything was already up to date.'
-      : `Backup finished: ${countText(changed, 'file')} copied (${formatBytes(uploaded)}).`;
-  const tail = problems ? ` ${countText(problems, 'file')} skipped.` : '';
-  (problems ? Notification.warning : Notification.success)(text + tail, {
-    autoClose: problems ? false : 6000,
+  (words.level === 'warning' ? Notification.warning : Notification.success)(words.text, {
+    autoClose: words.level === 'warning' ? false : 6000,
     actions: buttons
   });
 }

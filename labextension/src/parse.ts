@@ -13,7 +13,8 @@ import type {
   IRestoreSummary,
   IStatus,
   JobKind,
-  JobState
+  JobState,
+  ProblemCategory
 } from './types';
 
 /** A response body: JSON when it parses, else its text as `{message}`; null when empty. */
@@ -56,14 +57,26 @@ export function parseTime(value: unknown): number | null {
   return null;
 }
 
-function problems(value: unknown): IFileProblem[] {
+const CATEGORIES: ProblemCategory[] = ['on_purpose', 'notice', 'problem'];
+
+/** Entries of `skipped`/`failed`; `fallback` is the category when the server sent none. */
+function problems(value: unknown, fallback: ProblemCategory = 'problem'): IFileProblem[] {
   if (!Array.isArray(value)) {
     return [];
   }
   return value.map((item: any) => ({
     path: String(item?.path ?? ''),
-    reason: String(item?.reason ?? item?.error ?? item?.message ?? '')
+    reason: String(item?.reason ?? item?.error ?? item?.message ?? ''),
+    category: (CATEGORIES as unknown[]).includes(item?.category)
+      ? (item.category as ProblemCategory)
+      : fallback,
+    isFolder: item?.is_folder === true
   }));
+}
+
+/** A finite, non-negative number, else null ("not known"). */
+function optionalNum(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
 }
 
 /** Normalise a push summary (`push --json` keys) into the UI's shape. */
@@ -77,7 +90,8 @@ export function parseSummary(raw: any): IPushSummary | null {
     updated: num(summary.updated),
     unchanged: num(summary.unchanged),
     skipped: problems(summary.skipped),
-    failed: problems(summary.failed),
+    // A failure is always a problem, whatever an entry says.
+    failed: problems(summary.failed).map(p => ({ ...p, category: 'problem' as const })),
     bytesUploaded: num(summary.bytes_uploaded),
     finishedAt: parseTime(
       raw.finished_at ??
@@ -147,6 +161,13 @@ export function parseJob(raw: any): IJob | null {
     bytesDone: num(progress.bytes_done),
     bytesTotal: num(progress.bytes_total),
     currentPath: progress.current_path ?? progress.current ?? null,
+    etaSeconds: optionalNum(progress.eta_seconds ?? job.eta_seconds),
+    filesPerSecond: optionalNum(progress.files_per_second ?? job.files_per_second),
+    bytesPerSecond: optionalNum(progress.bytes_per_second ?? job.bytes_per_second),
+    currentKind:
+      typeof (progress.current_kind ?? job.current_kind) === 'string'
+        ? String(progress.current_kind ?? job.current_kind)
+        : null,
     errors: problems(progress.errors ?? job.errors),
     summary: kind === 'push' ? parseSummary(rawSummary) : null,
     restoreSummary: kind === 'restore' ? parseRestoreSummary(rawSummary) : null,
@@ -169,7 +190,9 @@ export function parseStatus(raw: any): IStatus {
     lastPush: parseSummary(raw.last_push),
     lastError: classifyError(raw.last_push?.error ?? null),
     job: job && job.id ? job : null,
-    hasBackup: !!raw.has_backup
+    hasBackup: !!raw.has_backup,
+    authError: classifyError(raw.auth_error ?? null),
+    authErrorAt: parseTime(raw.auth_error?.at)
   };
 }
 

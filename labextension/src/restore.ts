@@ -282,7 +282,7 @@ export async function showRestoreSummary(summary: IRestoreSummary): Promise<void
   line(summary.bytesDownloaded, `${formatBytes(summary.bytesDownloaded)} downloaded`);
   const children: Node[] = [list];
   const problems: IFileProblem[] = [
-    ...summary.renamed.map(p => ({ path: p.path, reason: `renamed: ${p.reason}` })),
+    ...summary.renamed.map(p => ({ ...p, reason: `renamed: ${p.reason}` })),
     ...summary.skipped,
     ...summary.failed
   ];

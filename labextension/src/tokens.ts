@@ -10,4 +10,5 @@ export namespace CommandIDs {
   export const details = 'drive-sync:show-status';
   export const disconnect = 'drive-sync:disconnect';
   export const restore = 'drive-sync:restore';
+  export const switchAccount = 'drive-sync:switch-account';
 }

@@ -3,10 +3,19 @@
  * so no widget ever guesses at a field name or a snake_case key.
  */
 
-/** One file the push did not copy, with the reason in words. */
+/**
+ * Why the server says a path was left out (`category` in the summary's entries, decided by
+ * `engine/status.py`): a rule followed on purpose, something worth knowing, or a real problem.
+ */
+export type ProblemCategory = 'on_purpose' | 'notice' | 'problem';
+
+/** One path the push did not copy, with the reason in words. */
 export interface IFileProblem {
   path: string;
   reason: string;
+  category: ProblemCategory;
+  /** A folder (with everything in it), counted as "1 folder", not "1 file". */
+  isFolder: boolean;
 }
 
 /** What a finished push reports (a subset of the CLI's `push --json` summary). */
@@ -39,7 +48,22 @@ export interface IRestoreSummary {
 
 /** A run-level error, classified so the UI can say what to do about it. */
 export interface IRunError {
-  kind: 'reconnect' | 'drive_full' | 'daily_cap' | 'busy' | 'config' | 'nothing' | 'other';
+  kind:
+    | 'reconnect'
+    | 'drive_full'
+    | 'daily_cap'
+    | 'busy'
+    | 'config'
+    | 'nothing'
+    | 'environment'
+    | 'network'
+    | 'drive_error'
+    | 'denied'
+    | 'signin'
+    | 'session'
+    | 'server'
+    | 'internal'
+    | 'other';
   message: string;
 }
 
@@ -57,6 +81,12 @@ export interface IJob {
   bytesDone: number;
   bytesTotal: number;
   currentPath: string | null;
+  /** Seconds left, as the push estimates it (null: not known yet). */
+  etaSeconds: number | null;
+  filesPerSecond: number | null;
+  bytesPerSecond: number | null;
+  /** Which kind of files it is on: "notebooks", "code and text", "data and media", "folders". */
+  currentKind: string | null;
   errors: IFileProblem[];
   summary: IPushSummary | null;
   /** Set for a finished restore (its summary has other keys than a push's). */
@@ -104,6 +134,10 @@ export interface IStatus {
   job: IJob | null;
   /** The Drive folder already holds a backup (a new hub or volume): offer "Restore my files". */
   hasBackup: boolean;
+  /** How the last sign-in ended without connecting (consent denied...), null otherwise. */
+  authError: IRunError | null;
+  /** When that sign-in ended, in ms since the epoch. */
+  authErrorAt: number | null;
 }
 
 /** The answers the first-login dialog can remember on the server. */

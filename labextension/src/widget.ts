@@ -5,7 +5,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { countText, indicatorView } from './format';
+import { indicatorView } from './format';
 import { cloudIcon } from './icons';
 import type { SyncModel } from './model';
 
@@ -73,8 +73,8 @@ export class DriveSyncStatus extends Widget {
     if (view.driveUrl) {
       this._link.href = view.driveUrl;
     }
-    this._skipped.style.display = view.skipped ? '' : 'none';
-    this._skipped.textContent = view.skipped ? `${countText(view.skipped, 'file')} skipped` : '';
+    this._skipped.style.display = view.problems ? '' : 'none';
+    this._skipped.textContent = view.problemsText;
   }
 
   private _main: HTMLButtonElement;

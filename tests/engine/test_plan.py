@@ -384,6 +384,8 @@ def test_file_replaced_by_folder(delete_policy):
     expected = [(K.MKDIR, "x", None), (K.CREATE, "x/in.txt", None)]
     if delete_policy is DeletePolicy.TRASH:
         expected.append((K.TRASH, "x", "id-x"))
+    else:  # the old file is kept live on Drive, renamed beside the new folder (one live item a path)
+        expected.insert(0, (K.MOVE, "x (replaced by a folder)", "id-x"))
     assert got == expected
 
 
@@ -394,7 +396,8 @@ def test_folder_replaced_by_file(delete_policy):
     if delete_policy is DeletePolicy.TRASH:
         assert got == [(K.CREATE, "x", None), (K.TRASH, "x", "id-x")]
     else:
-        assert got == [(K.CREATE, "x", None), (K.FORGET_LOCAL, "x/in.txt", "id-x-in.txt")]
+        # the old folder, its rows with it, is kept live on Drive renamed beside the new file
+        assert got == [(K.MOVE, "x (replaced by a file)", "id-x"), (K.CREATE, "x", None)]
 
 
 def test_root_path_limits_the_plan_to_a_subtree():

@@ -116,6 +116,13 @@ def test_dispatcher_cronjob():
 
     args = build_parser().parse_args(c["args"])
     assert args.kubernetes and args.running_users in ("skip", "pin") and args.max_parallel >= 1
+    # ... and that the dispatcher accepts together (a home's budget ends before the Job's deadline).
+    from jupyter_drive_sync.cli.hub_command import dispatch_options_from_args
+
+    args.image = args.image or env["DRIVE_SYNC_IMAGE"]["value"]
+    options = dispatch_options_from_args(args, namespace="jhub")
+    assert options.max_minutes_per_home * 60 < options.active_deadline_seconds
+    assert options.project_quota_per_minute and options.project_quota_per_minute / options.max_parallel >= 60
 
 
 def test_indexed_job_variant_for_nfs():
@@ -130,6 +137,11 @@ def test_indexed_job_variant_for_nfs():
     sc = job["template"]["spec"]["securityContext"]
     assert (sc["runAsUser"], sc["runAsGroup"], sc["fsGroup"]) == (1000, 100, 100)
     assert job["template"]["spec"]["automountServiceAccountToken"] is False
+    from jupyter_drive_sync.cli import build_parser
+    from jupyter_drive_sync.cli.hub_command import options_from_args
+
+    options = options_from_args(build_parser().parse_args(c["args"]))  # flags the CLI accepts, in range
+    assert options.max_minutes_per_home and options.project_quota_per_minute
 
 
 def test_secret_example_has_the_keys_the_jobs_read():

@@ -60,6 +60,8 @@ class Model:
     # (then a local change is simply the later write) or adopt again (then time decides)
     adoption_may_know: bool = False
     foreign: set[str] = field(default_factory=set)  # Drive IDs placed by other clients
+    # moved locally while the state is lost: Drive's file at the old path may go along or stay
+    moved_in_adoption: set[str] = field(default_factory=set)
 
     def forget_path(self, path: str) -> None:
         self.local_dirty.discard(path)
@@ -69,22 +71,39 @@ class Model:
         self.local_dirty.add(path)
         self.uncertain.discard(path)
 
-    def local_moved(self, path: str) -> None:
-        """A file renamed or moved to `path`: its content and mtime are old ones, so whether the
-        product sees a change there depends on what it last saw at that path."""
-        self.local_dirty.add(path)
-        self.uncertain.add(path)
-
     def local_renamed(self, src: str, dst: str) -> None:
-        """A file renamed or moved from `src` to `dst`: a push may carry its Drive item along
-        (a rename by ID, when it recognises the file) or leave it at `src` (when it does not),
-        and with it what happened to that item on Drive; so both paths keep that history."""
-        self.local_moved(dst)
-        self.local_dirty.discard(src)
-        self.uncertain.discard(src)
-        for records in (self.drive_edits, self.drive_gone, self.adoption or {}):
-            if src in records:
-                records[dst] = records[src]  # type: ignore[index]
+        """A file renamed or moved from `src` to `dst` (same inode, same size).
+
+        Unchanged since Drive agreed: the product knows it by identity, so a push moves its
+        Drive item by ID and sends nothing; the item carries what happened to it on Drive.
+        Changed since: moved by ID with its new content (the size kept) or a delete plus a
+        create (the size changed); which one is not the model's to know, so `dst` keeps that
+        history too and is uncertain. Lost state (adoption): there is no row to know it by, or
+        one adopted already; Drive's file at `src` is what a push may or may not carry along."""
+        dirty = src in self.local_dirty
+        self.forget_path(src)
+        self.forget_path(dst)
+        self.moved_in_adoption.discard(src)
+        if self.adoption is not None:
+            self.local_dirty.add(dst)
+            if src in self.adoption:
+                self.adoption[dst] = self.adoption[src]
+                self.moved_in_adoption.add(dst)
+            else:
+                self.adoption.pop(dst, None)
+            return
+        records: tuple[dict, dict] = (self.drive_edits, self.drive_gone)
+        if not dirty:
+            for r in records:
+                r.pop(dst, None)
+                if src in r:
+                    r[dst] = r.pop(src)
+            return
+        self.local_dirty.add(dst)
+        self.uncertain.add(dst)
+        for r in records:
+            if src in r:
+                r[dst] = r[src]
 
     def push_unverified(self) -> None:
         """A push ended without a verdict: what it may have sent is unknown."""
@@ -92,7 +111,9 @@ class Model:
 
     def mark_gone(self, paths: list[str], how: str) -> None:
         for p in paths:
-            self.drive_gone[p] = how  # the latest event is what a push sees
+            if how in GONE_MOVED and self.drive_gone.get(p) in GONE_RESPECTED:
+                continue  # a trashed or deleted file stays so when the folder above it moves
+            self.drive_gone[p] = how  # otherwise the latest event is what a push sees
             if self.adoption is not None and how in GONE_RESPECTED:
                 self.adoption.pop(p, None)
 
@@ -110,6 +131,7 @@ class Model:
         """State lost (or a new account): the next push judges every differing file by time."""
         self.adoption = dict(drive_files)
         self.adoption_may_know = may_know
+        self.moved_in_adoption.clear()
         self.drive_edits.clear()
         self.drive_gone.clear()
         self.local_dirty |= local_paths
@@ -124,6 +146,9 @@ class Model:
                 return Expectation({local_md5}, why="adoption: nothing different on Drive")
             if local_ms > d.modified_ms:
                 return Expectation({local_md5}, why="adoption: the local copy is later")
+            if path in self.moved_in_adoption:
+                return Expectation({d.md5 or "", local_md5},
+                                   why="adoption: moved locally, Drive's later copy carried along by ID or left behind")
             if self.adoption_may_know and path in self.local_dirty:
                 return Expectation({d.md5 or "", local_md5},
                                    why="back to an earlier account: adopted again, or its old state kept")

@@ -124,6 +124,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     emulator: Any = None  # set by the test function: one emulator for all examples
     workdir: Path = Path()
     examples = 0
+    steps = 0  # rules run over the whole run, each example's set-up included
     ops: dict[str, int] = {}  # operations by name over the whole run (printed for docs/RELIABILITY.md)
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -350,6 +351,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             m.local_dirty.discard(path)
             m.uncertain.discard(path)
         m.adoption = None
+        m.moved_in_adoption.clear()
         self.renamed_to.clear()
 
     def start_adoption(self, *, may_know: bool = False) -> None:
@@ -364,6 +366,12 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.adopted_twins.add(p)
 
     # -- invariants after every step ------------------------------------------------------------
+
+    @invariant()
+    def count_step(self) -> None:
+        """Not a check: Hypothesis runs invariants once after every step, so this counts steps."""
+        if hasattr(self, "model"):
+            type(self).steps += 1
 
     @invariant()
     def no_two_live_items_at_one_path(self) -> None:
@@ -974,7 +982,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         os.rename(self.home / src, self.home / dst)
         for p in list(self.local()):
             if p == dst or p.startswith(dst + "/"):
-                self.model.local_moved(p)
+                self.local_renamed(src + p[len(dst):], p)
         run = self._push()
         assert run.code == 0 and (run.summary or {}).get("bytes_uploaded") == 0, f"rename re-sent bytes\n{run.describe()}"
         after = self.view()
@@ -997,12 +1005,38 @@ def test_lifecycle_model(emulator: Any, tmp_path: Path) -> None:
     LifecycleMachine.emulator = emulator
     LifecycleMachine.workdir = tmp_path
     LifecycleMachine.examples = 0
+    LifecycleMachine.steps = 0
     LifecycleMachine.ops = {}
     started = time.monotonic()
     try:
         run_state_machine_as_test(LifecycleMachine, settings=lifecycle_settings())
     finally:
         emulator.set_faults(0)
-        ops = ", ".join(f"{k}: {v}" for k, v in sorted(LifecycleMachine.ops.items()))
-        print(f"\nlifecycle model: {LifecycleMachine.examples} examples, {sum(LifecycleMachine.ops.values())} "
-              f"operations in {time.monotonic() - started:.0f}s; {ops}")
+        print(run_report(LifecycleMachine.examples, LifecycleMachine.steps, LifecycleMachine.ops,
+                         time.monotonic() - started))
+
+
+FAMILIES = ("local", "drive", "lifecycle", "push-restore")
+
+
+def op_family(name: str) -> str:
+    """The family an operation counts in (the issue's list: local, on Drive by another client,
+    lifecycle, then push or restore). A push killed, faulted or doubled is a lifecycle event."""
+    if name.startswith("local"):
+        return "local"
+    if name.startswith(("drive", "edit on both sides")):
+        return "drive"
+    if name.startswith(("state DB", "new volume", "account switch", "push ")):
+        return "lifecycle"
+    return "push-restore"  # "push", "restore (...)", "restore into an empty home", "restore --path"
+
+
+def run_report(examples: int, steps: int, ops: dict[str, int], seconds: float) -> str:
+    """What `make soak` shows and docs/RELIABILITY.md quotes: sizes, operations by family, time."""
+    lines = [f"\nlifecycle model: {examples} examples, {steps} steps, {sum(ops.values())} operations "
+             f"in {seconds:.0f}s wall time"]
+    for fam in FAMILIES:
+        mine = {k: v for k, v in sorted(ops.items()) if op_family(k) == fam}
+        detail = ", ".join(f"{k}: {v}" for k, v in mine.items())
+        lines.append(f"  {fam}: {sum(mine.values())} ({detail})")
+    return "\n".join(lines)

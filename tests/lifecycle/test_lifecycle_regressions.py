@@ -283,29 +283,63 @@ def test_drive_side_move_keeps_backup_complete(home: Path, emulator: Any, how: s
 # -- kinds ---------------------------------------------------------------------------------------
 
 
-@defect("a file replaced by a folder of the same name (or back) leaves both live on Drive under --delete keep")
 @pytest.mark.parametrize("how", ["file to folder", "folder to file"])
-def test_file_replaced_by_folder_leaves_one_live_item(home: Path, emulator: Any, how: str) -> None:
+def test_file_replaced_by_folder_leaves_one_live_item(home: Path, emulator: Any, tmp_path: Path, how: str) -> None:
+    """Under the default `keep`, the replaced item stays live on Drive, renamed beside the path
+    (RELIABILITY.md, "known limits" 4): one live item a path, and nothing of the old work lost."""
     if how == "file to folder":
         write(home, "results", b"a file first", T0)
         pushed(home, emulator)
         (home / "results").unlink()
         write(home, "results/run1.csv", b"1,2,3", T0 + 100)
+        kept = {"results (replaced by a folder)": b"a file first"}
     else:
         write(home, "results/run1.csv", b"1,2,3", T0)
         pushed(home, emulator)
         shutil.rmtree(home / "results")
         write(home, "results", b"a file now", T0 + 100)
+        kept = {"results (replaced by a file)/run1.csv": b"1,2,3"}
     pushed(home, emulator)
+    no_duplicates(emulator)
+    for rel, data in {**local_files(home), **kept}.items():
+        assert live_file(emulator, rel)["md5Checksum"] == md5(data), rel
+    again = pushed(home, emulator)  # settled: the next push has nothing to do
+    assert (again["created"], again["updated"], again["moved"], again["metadata_updated"]) == (0, 0, 0, 0), again
+    fresh = tmp_path / "fresh" / USER  # and the backup restores to the home plus the kept item
+    fresh.mkdir(parents=True)
+    connect(emulator.url, fresh, EMAIL)
+    assert cli(*restore_argv(fresh, emulator.url)).code == 0
+    assert local_files(fresh) == {**local_files(home), **kept}
+
+
+def test_file_back_after_a_trash_push_is_backed_up(home: Path, emulator: Any) -> None:
+    write(home, "thesis.tex", b"chapter one", T0)
+    write(home, "ch/two.tex", b"chapter two", T0)
+    pushed(home, emulator, "--delete", "trash")
+    (home / "thesis.tex").unlink()  # deleted (its Drive copy trashed)...
+    shutil.rmtree(home / "ch")
+    pushed(home, emulator, "--delete", "trash")
+    write(home, "thesis.tex", b"chapter one", T0)  # ...and put back unchanged (`cp -p` from a USB stick)
+    write(home, "ch/two.tex", b"chapter two", T0)
+    summary = pushed(home, emulator, "--delete", "trash")
+    assert live_file(emulator, "thesis.tex")["md5Checksum"] == md5(b"chapter one")
+    assert live_file(emulator, "ch/two.tex")["md5Checksum"] == md5(b"chapter two")
+    assert summary["bytes_uploaded"] == 0 and summary["created"] == 0, summary  # out of the trash by ID
     no_duplicates(emulator)
 
 
-@defect("a file a `--delete trash` push trashed stays in Drive's trash when it comes back unchanged: not backed up")
-def test_file_back_after_a_trash_push_is_backed_up(home: Path, emulator: Any) -> None:
-    write(home, "thesis.tex", b"chapter one", T0)
-    pushed(home, emulator, "--delete", "trash")
-    (home / "thesis.tex").unlink()  # deleted (its Drive copy trashed)...
-    pushed(home, emulator, "--delete", "trash")
-    write(home, "thesis.tex", b"chapter one", T0)  # ...and put back unchanged (`cp -p` from a USB stick)
-    pushed(home, emulator, "--delete", "trash")
-    assert live_file(emulator, "thesis.tex")["md5Checksum"] == md5(b"chapter one")
+def test_restore_after_a_lost_state_leaves_no_path_unadopted(home: Path, emulator: Any) -> None:
+    """Found by the model: a restore into a home whose state is lost, where a folder now stands
+    at a backed-up file's path, marked the adoption finished without a row for that path; the
+    next push then created the folder beside the file."""
+    write(home, "a.txt", b"a file first", T0)
+    write(home, "b.txt", b"bee", T0)
+    pushed(home, emulator)
+    lose_state(home)
+    (home / "a.txt").unlink()
+    write(home, "a.txt/x.txt", b"now a folder", T0 + 100)
+    cli(*restore_argv(home, emulator.url, "--overwrite", "older"))
+    pushed(home, emulator)
+    no_duplicates(emulator)
+    assert live_file(emulator, "a.txt/x.txt")["md5Checksum"] == md5(b"now a folder")
+    assert live_file(emulator, "a (replaced by a folder).txt")["md5Checksum"] == md5(b"a file first")

@@ -3,17 +3,31 @@
  * and the indicator's state. A wrong plural or a NaN here is what a student sees.
  */
 import {
+  countItems,
   countText,
+  etaText,
   formatBytes,
   formatDate,
   indicatorView,
   percent,
   progressDetail,
   progressText,
+  pushSummaryText,
   restoreSummaryText,
+  sortProblems,
   timeAgo
 } from '../format';
-import type { IJob, IPushSummary, IRestoreSummary, IStatus } from '../types';
+import type { IFileProblem, IJob, IPushSummary, IRestoreSummary, IStatus } from '../types';
+
+/** A left-out path as the server categorizes it (engine/status.py). */
+function entry(
+  path: string,
+  reason: string,
+  category: IFileProblem['category'] = 'problem',
+  isFolder = false
+): IFileProblem {
+  return { path, reason, category, isFolder };
+}
 
 const NOW = Date.UTC(2026, 2, 12, 14, 5, 0);
 const SECOND = 1000;
@@ -32,6 +46,10 @@ function job(fields: Partial<IJob> = {}): IJob {
     bytesDone: 0,
     bytesTotal: 0,
     currentPath: null,
+    etaSeconds: null,
+    filesPerSecond: null,
+    bytesPerSecond: null,
+    currentKind: null,
     errors: [],
     summary: null,
     restoreSummary: null,
@@ -66,6 +84,8 @@ function status(fields: Partial<IStatus> = {}): IStatus {
     lastError: null,
     job: null,
     hasBackup: false,
+    authError: null,
+    authErrorAt: null,
     ...fields
   };
 }
@@ -184,6 +204,18 @@ describe('progressText', () => {
   it('leaves the percent out when it is unknown', () => {
     expect(progressText(job({ phase: 'uploading', filesTotal: 0 }))).toBe('Syncing · 0/0 files');
   });
+
+  it('names the kind of files and the time left once the push reports them', () => {
+    const running = job({ filesDone: 120, filesTotal: 2000, currentKind: 'notebooks', etaSeconds: 660 });
+    expect(progressText(running)).toBe('Backing up notebooks — 120 of 2,000 files, about 11 min left');
+    expect(progressText({ ...running, etaSeconds: null })).toBe('Backing up notebooks — 120 of 2,000 files');
+    expect(progressText({ ...running, currentKind: null, etaSeconds: 30 })).toBe(
+      'Backing up — 120 of 2,000 files, less than a minute left'
+    );
+    expect(progressText(job({ filesDone: 0, filesTotal: 1, currentKind: 'folders' }))).toBe(
+      'Backing up folders — 0 of 1 file'
+    );
+  });
 });
 
 describe('progressDetail', () => {
@@ -212,8 +244,8 @@ describe('restoreSummaryText', () => {
       replaced: 1,
       skippedExisting: 2,
       unchanged: 5,
-      renamed: [{ path: 'a:b.txt', reason: 'name not allowed here' }],
-      failed: [{ path: 'x', reason: 'disk full' }]
+      renamed: [entry('a:b.txt', 'name not allowed here', 'notice')],
+      failed: [entry('x', 'disk full')]
     });
     expect(restoreSummaryText(summary)).toBe(
       "Restore finished: 12 files restored, 1 file replaced by Drive's copy, 2 of yours kept, " +
@@ -238,6 +270,91 @@ describe('formatDate', () => {
   });
 });
 
+describe('countItems', () => {
+  it('counts folders as folders and files as files', () => {
+    expect(countItems([entry('.ssh', 'secret', 'on_purpose', true)])).toBe('1 folder');
+    expect(countItems([entry('a', 'x'), entry('b', 'x')])).toBe('2 files');
+    expect(countItems([entry('.ssh', 's', 'on_purpose', true), entry('.aws', 's', 'on_purpose', true), entry('k', 's')])).toBe(
+      '2 folders and 1 file'
+    );
+    expect(countItems([])).toBe('0 files');
+  });
+});
+
+describe('sortProblems', () => {
+  it('puts failures with the real problems, apart from notes and what was left out on purpose', () => {
+    const sorted = sortProblems(
+      lastPush({
+        skipped: [
+          entry('.ssh', 'secret', 'on_purpose', true),
+          entry('bad\\xff', 'name is not valid UTF-8'),
+          entry('.', 'another Google account is connected', 'notice')
+        ],
+        failed: [entry('x.csv', 'upload failed')]
+      })
+    );
+    expect(sorted.problems.map(p => p.path)).toEqual(['x.csv', 'bad\\xff']);
+    expect(sorted.notices.map(p => p.path)).toEqual(['.']);
+    expect(sorted.onPurpose.map(p => p.path)).toEqual(['.ssh']);
+  });
+});
+
+describe('pushSummaryText', () => {
+  it('is green when only secrets were left out, on purpose', () => {
+    const words = pushSummaryText(
+      lastPush({ created: 40, bytesUploaded: 12000, skipped: [entry('.ssh', 'secret', 'on_purpose', true)] })
+    );
+    expect(words).toEqual({ level: 'success', text: 'Backup finished: 40 files copied (12 KB).', problems: 0 });
+  });
+
+  it('says "already up to date" only when nothing failed', () => {
+    expect(pushSummaryText(lastPush({ unchanged: 8 })).text).toBe(
+      'Backup finished: everything was already up to date.'
+    );
+    const failed = pushSummaryText(
+      lastPush({ unchanged: 0, failed: Array.from({ length: 8 }, (_, i) => entry(`f${i}`, 'upload failed')) })
+    );
+    expect(failed.level).toBe('warning');
+    expect(failed.text).toBe('Backup finished with problems: 8 files could not be copied to Drive.');
+    expect(failed.text).not.toMatch(/up to date|skipped/);
+  });
+
+  it('never calls a failure or a problem "skipped"', () => {
+    const words = pushSummaryText(
+      lastPush({
+        created: 3,
+        bytesUploaded: 3000,
+        skipped: [entry('big.iso', 'larger than the size limit'), entry('data', 'folder not readable', 'problem', true)],
+        failed: [entry('x', 'upload failed')]
+      })
+    );
+    expect(words.text).toBe(
+      'Backup finished with problems: 3 files copied (3.0 KB), but 1 file could not be copied to Drive ' +
+        'and 1 folder and 1 file could not be backed up.'
+    );
+    expect(words.problems).toBe(3);
+    expect(words.text).not.toContain('skipped');
+  });
+
+  it("uses the job's counts when there is no summary", () => {
+    expect(pushSummaryText(null, { filesDone: 2, bytesDone: 2000 }).text).toBe(
+      'Backup finished: 2 files copied (2.0 KB).'
+    );
+  });
+});
+
+describe('etaText', () => {
+  it.each([
+    [10, 'less than a minute left'],
+    [60, 'about 1 min left'],
+    [660, 'about 11 min left'],
+    [3600, 'about 1 h left'],
+    [7500, 'about 2 h 5 min left']
+  ])('words %p seconds as "%s"', (seconds, text) => {
+    expect(etaText(seconds)).toBe(text);
+  });
+});
+
 describe('indicatorView', () => {
   it('says "Synced N min ago" after a push, with the Drive link', () => {
     const view = indicatorView(
@@ -253,19 +370,36 @@ describe('indicatorView', () => {
       title: 'Backed up to Google Drive (alice@example.org). Click for details.',
       percent: null,
       driveUrl: 'https://drive.google.com/drive/folders/ROOT',
-      skipped: 0
+      problems: 0,
+      problemsText: ''
     });
   });
 
-  it('counts skipped and failed files of the last push', () => {
+  it('counts the real problems of the last push, failed and skipped, and turns orange', () => {
     const last = lastPush({
       finishedAt: NOW - 2 * HOUR,
-      skipped: [{ path: 'huge.bin', reason: 'too large' }],
-      failed: [{ path: 'locked', reason: 'permission denied' }]
+      skipped: [entry('huge.bin', 'too large'), entry('.ssh', 'a secret', 'on_purpose', true)],
+      failed: [entry('locked', 'permission denied')]
     });
     const view = indicatorView(status({ lastPush: last }), null, false, null, NOW);
     expect(view.text).toBe('Synced 2 h ago');
-    expect(view.skipped).toBe(2);
+    expect(view.state).toBe('warning');
+    expect(view.problems).toBe(2);
+    expect(view.problemsText).toBe('2 files not backed up');
+  });
+
+  it('stays green when everything left out was left out on purpose', () => {
+    const last = lastPush({
+      finishedAt: NOW - MINUTE,
+      skipped: [
+        entry('.ssh', 'a secret (keys, tokens, passwords): never uploaded', 'on_purpose', true),
+        entry('.', 'another Google account is connected', 'notice')
+      ]
+    });
+    const view = indicatorView(status({ lastPush: last }), null, false, null, NOW);
+    expect(view.state).toBe('synced');
+    expect(view.problems).toBe(0);
+    expect(view.problemsText).toBe('');
   });
 
   it('is hidden until the status is known, and when the hub did not configure it', () => {

@@ -71,7 +71,7 @@ describe('parseSummary', () => {
       created: 3,
       updated: 2,
       unchanged: 40,
-      skipped: [{ path: 'big.iso', reason: 'larger than the size limit' }],
+      skipped: [{ path: 'big.iso', reason: 'larger than the size limit', category: 'problem', isFolder: false }],
       failed: [],
       bytesUploaded: 123456,
       finishedAt: 1773323100000
@@ -105,11 +105,31 @@ describe('parseSummary', () => {
       skipped: [{ path: 'a', error: 'too big' }, { path: 'b', message: 'gone' }, null, 'x']
     });
     expect(parsed?.skipped).toEqual([
-      { path: 'a', reason: 'too big' },
-      { path: 'b', reason: 'gone' },
-      { path: '', reason: '' },
-      { path: '', reason: '' }
+      { path: 'a', reason: 'too big', category: 'problem', isFolder: false },
+      { path: 'b', reason: 'gone', category: 'problem', isFolder: false },
+      { path: '', reason: '', category: 'problem', isFolder: false },
+      { path: '', reason: '', category: 'problem', isFolder: false }
     ]);
+  });
+
+  it("reads each entry's category and whether it is a folder (engine/status.py)", () => {
+    const parsed = parseSummary({
+      skipped: [
+        { path: '.ssh', reason: 'a secret (keys, tokens, passwords): never uploaded', category: 'on_purpose', is_folder: true },
+        { path: '.', reason: 'another Google account is connected', category: 'notice', is_folder: false },
+        { path: 'bad', reason: 'name is not valid UTF-8', category: 'problem' },
+        { path: 'odd', reason: 'from a newer server', category: 'something-new' }
+      ],
+      failed: [{ path: 'f', reason: 'upload failed', category: 'on_purpose' }]
+    });
+    expect(parsed?.skipped.map(s => [s.category, s.isFolder])).toEqual([
+      ['on_purpose', true],
+      ['notice', false],
+      ['problem', false],
+      ['problem', false]
+    ]);
+    // A failure is a problem whatever its entry says.
+    expect(parsed?.failed[0].category).toBe('problem');
   });
 
   it.each([[null], [undefined], ['done'], [42]])('is null for %p', value => {
@@ -136,9 +156,9 @@ describe('parseRestoreSummary', () => {
       unchanged: 4,
       skippedExisting: 2,
       foldersCreated: 3,
-      renamed: [{ path: 'a_b.txt', reason: 'a:b.txt is not a valid name here' }],
+      renamed: [{ path: 'a_b.txt', reason: 'a:b.txt is not a valid name here', category: 'problem', isFolder: false }],
       skipped: [],
-      failed: [{ path: 'x', reason: 'disk full' }],
+      failed: [{ path: 'x', reason: 'disk full', category: 'problem', isFolder: false }],
       bytesDownloaded: 9000
     });
   });
@@ -161,7 +181,11 @@ describe('parseJob', () => {
       bytesDone: 4500,
       bytesTotal: 10000,
       currentPath: 'notebooks/week3.ipynb',
-      errors: [{ path: 'locked.txt', reason: 'permission denied' }],
+      etaSeconds: null,
+      filesPerSecond: null,
+      bytesPerSecond: null,
+      currentKind: null,
+      errors: [{ path: 'locked.txt', reason: 'permission denied', category: 'problem', isFolder: false }],
       summary: null,
       restoreSummary: null,
       error: null
@@ -223,11 +247,35 @@ describe('parseJob', () => {
       bytesDone: 0,
       bytesTotal: 0,
       currentPath: null,
+      etaSeconds: null,
+      filesPerSecond: null,
+      bytesPerSecond: null,
+      currentKind: null,
       errors: [],
       summary: null,
       restoreSummary: null,
       error: null
     });
+  });
+
+  it('reads the ETA, the rates and the kind of files the push reports', () => {
+    const parsed = parseJob({
+      ...RUNNING_PUSH,
+      eta_seconds: 660,
+      files_per_second: 2.5,
+      bytes_per_second: 1500000,
+      current_kind: 'notebooks'
+    });
+    expect(parsed).toMatchObject({
+      etaSeconds: 660,
+      filesPerSecond: 2.5,
+      bytesPerSecond: 1500000,
+      currentKind: 'notebooks'
+    });
+  });
+
+  it.each([[null], [-1], [NaN], ['soon']])('reads an ETA of %p as not known', value => {
+    expect(parseJob({ ...RUNNING_PUSH, eta_seconds: value })?.etaSeconds).toBeNull();
   });
 
   it.each([[null], [undefined], [''], ['a1b2'], [7], [true]])('is null for %p', value => {
@@ -285,6 +333,15 @@ describe('parseStatus', () => {
     expect(parsed.lastError).toEqual({ kind: 'drive_full', message: 'storageQuotaExceeded' });
   });
 
+  it('reports a sign-in that ended without connecting (consent denied)', () => {
+    const parsed = parseStatus({
+      connected: false,
+      auth_error: { kind: 'access_denied', message: 'Access to Google Drive was not granted.', at: 1773323100 }
+    });
+    expect(parsed.authError?.kind).toBe('denied');
+    expect(parsed.authErrorAt).toBe(1773323100000);
+  });
+
   it('drops a job without an id', () => {
     expect(parseStatus({ job: { state: 'running' } }).job).toBeNull();
   });
@@ -309,7 +366,9 @@ describe('parseStatus', () => {
       lastPush: null,
       lastError: null,
       job: null,
-      hasBackup: false
+      hasBackup: false,
+      authError: null,
+      authErrorAt: null
     });
   });
 });
