@@ -33,7 +33,9 @@ from jupyter_drive_sync.emulator.server import start_in_thread
 from jupyter_drive_sync.emulator.settings import EmulatorSettings
 
 REPO = Path(__file__).resolve().parents[2]
-GUIDE = REPO / "docs" / "ADMIN.md"
+# Another copy of the guide (e.g. one naming an old settings location) can be tried with
+# DRIVE_SYNC_ADMIN_GUIDE=<file>, without touching docs/ADMIN.md.
+GUIDE = Path(os.environ.get("DRIVE_SYNC_ADMIN_GUIDE") or REPO / "docs" / "ADMIN.md")
 CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
 CHROMIUM = os.environ.get("DRIVE_SYNC_CHROMIUM", "/usr/bin/chromium")
 VENV_BIN = Path(sys.executable).parent
@@ -70,6 +72,7 @@ class Guide:
     nightly_path: str
     nightly_script: str
     trial_nightly_env: dict[str, str]
+    trial_client_body: str    # what the emulator trial POSTs to /_emulator/clients
 
 
 def _blocks(text: str) -> list[tuple[str, str]]:
@@ -83,6 +86,9 @@ def _one(found: list[Any], what: str) -> Any:
 
 
 def read_guide(path: Path = GUIDE) -> Guide:
+    """Each block found by what an admin sees first in it (a `tee` target, a comment line, the
+    shebang), so that rewording the prose around them never breaks the test, but moving the
+    settings file, renaming the script or dropping a line from a block does."""
     blocks = _blocks(path.read_text(encoding="utf-8"))
     tees = [m for lang, body in blocks if lang == "sh"
             for m in re.finditer(r"tee (/\S+) <<'EOF'\n(.*?)\nEOF\n", body, re.S)]
@@ -103,7 +109,11 @@ def read_guide(path: Path = GUIDE) -> Guide:
                         for m in re.finditer(rf"^sudo ((?:\w+=\S+ )+){re.escape(nightly_path)}$", body, re.M)],
                        "line running the nightly script by hand against the emulator")
     trial_env = dict(pair.split("=", 1) for pair in run_by_hand.group(1).split())
-    return Guide(config.group(1), config.group(2), values, hub, trial, nightly_path, nightly, trial_env)
+    client_body = _one([m.group(1) for lang, body in blocks if lang == "sh"
+                        for m in re.finditer(r"curl -s -X POST \S+/_emulator/clients \\\n\s+-d '([^']*)'", body)],
+                       "`curl -s -X POST .../_emulator/clients -d '...'` line")
+    return Guide(config.group(1), config.group(2), values, hub, trial, nightly_path, nightly, trial_env,
+                 client_body)
 
 
 # ------------------------------------------------------------------ the hub
@@ -257,16 +267,17 @@ def hub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def hub(tmp_path_factory: pytest.TempPathFactory, hub_emulator: Any, guide: Guide) -> Iterator[Hub]:
     prefix = tmp_path_factory.mktemp("hub-prefix")
     hub = Hub(prefix, hub_emulator.url, guide)
-    # The Google console step, on the emulator: a web client with exactly the hub's one redirect URI.
-    resp = requests.post(hub_emulator.url + "_emulator/clients", timeout=10,
-                         json={"type": "web", "redirect_uris": [hub.redirect_uri]})
+    # The Google console step, on the emulator, with the guide's request: a web client whose one
+    # redirect URI is the hub's (checked here, so a guide naming another URI fails at once).
+    body = hub.mapped(guide.trial_client_body)
+    assert json.loads(body) == {"type": "web", "redirect_uris": [hub.redirect_uri]}, body
+    resp = requests.post(hub_emulator.url + "_emulator/clients", data=body, timeout=10)
     resp.raise_for_status()
     hub.write_admin_files(resp.json()["client_secrets"])
-    hub.start()
     try:
-        yield hub
+        yield hub.start()
     finally:
-        hub.stop()
+        hub.stop()  # also when it failed to start: no hub or proxy left behind
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,9 @@ def test_z2jh_values_write_the_same_file_as_the_other_hubs_section(guide: Guide)
 
 def test_the_guides_settings_file_is_read(guide: Guide, etc_jupyter: Path, tmp_path: Path) -> None:
     assert guide.config_path.startswith("/etc/jupyter/")
-    (etc_jupyter / Path(guide.config_path).relative_to("/etc/jupyter")).write_text(guide.config_text)
+    target = etc_jupyter / Path(guide.config_path).relative_to("/etc/jupyter")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(guide.config_text)
     read, log = settings_read(etc_jupyter, tmp_path)
     assert read == guide_settings(guide)
     assert "IGNORED" not in log
