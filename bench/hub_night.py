@@ -337,6 +337,10 @@ def main() -> None:
         r = run_night(students, args, mp)
         results.append(r)
         print(json.dumps(r), flush=True)
+        print(f"# {r['students']:,} students, {r['jobs']:,} Jobs, at most {mp} at once: the night lasts "
+              f"{r['night_hours']} h; bound by {r['bound_by']} "
+              f"({r['bounds_seconds'][r['bound_by']] / 3600:.2f} h); {r['continues_next_night']} home(s) "
+              "continue next night", flush=True)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 

@@ -237,7 +237,8 @@ def scenario_work_first(emu: Emulator, home: Path, args: argparse.Namespace,
         "write_bound_seconds": round(bound, 2), "ratio": round(wall / bound, 3) if bound else None,
         "notebooks_at_25pct": q25[1], "notebooks_share_at_25pct": round(q25[1] / layout["notebooks"], 3),
         "files_at_25pct": q25[2], "sample_at_seconds": round(q25[0], 2), "target_share": 0.8,
-        "marks": marks, "samples": len(samples), "exit": proc.returncode, **counts(summary),
+        "marks": marks, "samples": len(samples), "in_run_seconds": summary.get("seconds"),
+        "exit": proc.returncode, **counts(summary),
     }, results)
     return layout
 

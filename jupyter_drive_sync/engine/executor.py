@@ -136,6 +136,8 @@ class Executor:
             return folder_ids.get(parent)
 
         for wave in waves(actions, self.order):  # each: its folders, then its files (see plan_order)
+            if self._ending.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline):
+                break  # no folder of a later wave without the time to fill it
             folder_actions = [a for a in wave if a.local is not None and a.local.is_dir
                               and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME, ActionKind.MOVE)]
             if folder_actions:

@@ -22,7 +22,6 @@ from ..home.lock import HomeLock
 from ..home.private_dir import ensure_private_dir, read_small_json
 from ..home.state_db import META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID, read_state_meta
 from .account_check import account_status
-from .remote_changes import LET_GO_DELETED, MOVED_OUT, STRANDED
 
 LAST_JOB_FILENAME = "last_job.json"  # the last push the server ran (a restore: last_restore.json)
 # States of a job record (what `GET drive-sync/push/<id>` shows and `last_job.json` keeps).
@@ -70,9 +69,11 @@ NOTICE = "notice"  # worth knowing, nothing lost: an account switch, a copy the 
 PROBLEM = "problem"  # something of the student's is not on Drive and should be (the default)
 
 # Reason prefixes, from the modules that write them: home/excludes.py (KIND_TEXT), home/scan.py
-# (`_kind_of`, "disappeared during the scan"), engine/remote_changes.py, engine/remote_root.py,
-# engine/account_check.py (`note`) and engine/executor.py. tests/engine/test_skipped_categories.py
-# runs real pushes so a reworded reason shows up there, not as a wrong colour in the UI.
+# (`_kind_of`, "disappeared during the scan"), engine/remote_changes.py (MOVED_OUT, LET_GO_DELETED,
+# STRANDED: written out here, as importing that module would pull the Drive client into `status`),
+# engine/remote_root.py, engine/account_check.py (`note`) and engine/executor.py.
+# tests/engine/test_skipped_categories.py runs real pushes and checks those modules' own
+# constants, so a reworded reason shows up there, not as a wrong colour in the UI.
 _ON_PURPOSE_PREFIXES = (
     KIND_TEXT[SECRETS],
     KIND_TEXT[OWN_STATE],
@@ -84,9 +85,9 @@ _ON_PURPOSE_PREFIXES = (
 )
 _NOTICE_PREFIXES = (
     "another Google account is connected",
-    MOVED_OUT.split("{", 1)[0],
-    LET_GO_DELETED,
-    STRANDED.split(":", 1)[0],
+    "moved out of the backup folder on Drive",
+    "renamed or moved on Drive after it was deleted here",
+    "moved on Drive out of a folder that was then trashed or deleted there",
     "another item with this name was added to this Drive folder",
     "disappeared during the scan",
     "disappeared before it could be uploaded",

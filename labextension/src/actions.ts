@@ -49,7 +49,7 @@ export class SyncActions {
    * popup only during the user's gesture.
    */
   connect(): Promise<void> {
-    return this.connectThenSync(openConsent(this.model));
+    return this.connectThenSync(openConsent(this.model, { retry: () => void this.connect() }));
   }
 
   /**
@@ -63,7 +63,8 @@ export class SyncActions {
         before: async () => {
           await api.disconnect();
           await this.model.refresh();
-        }
+        },
+        retry: () => void this.connect()
       })
     );
   }

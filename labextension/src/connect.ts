@@ -12,7 +12,8 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { api } from './api';
-import { classifyError, describeError } from './errors';
+import { showError } from './dialogs';
+import { classifyError, toastText } from './errors';
 import type { SyncModel } from './model';
 import type { IRunError } from './types';
 
@@ -27,6 +28,8 @@ export interface IConsentOptions {
    * opened blank at once, inside the click, and sent to the sign-in once this resolves.
    */
   before?: () => Promise<void>;
+  /** Start again (from a click on the failure's toast): connect, then what followed. */
+  retry?: () => void;
 }
 
 /** Open the consent popup now; resolves true once the account is connected. */
@@ -50,7 +53,7 @@ export function openConsent(model: SyncModel, options: IConsentOptions = {}): Pr
         }
       )
     : Promise.resolve();
-  return ready.then(() => watch(model, () => !popup.closed, () => popup.close()));
+  return ready.then(() => watch(model, () => !popup.closed, () => popup.close(), options.retry));
 }
 
 /** The popup was blocked: offer a link (a click on it is a fresh gesture). */
@@ -82,14 +85,26 @@ async function consentBlocked(model: SyncModel, url: string): Promise<boolean> {
 }
 
 /** Tell the student, in this window, that the sign-in did not connect and why. */
-export function reportSignInFailure(error: IRunError): void {
-  const words = describeError(error);
-  Notification.error(`${words.title}. ${words.text}`, { autoClose: false });
+export function reportSignInFailure(error: IRunError, retry?: () => void): void {
+  const actions: Notification.IAction[] = [];
+  if (retry) {
+    actions.push({ label: 'Connect again', callback: retry });
+  }
+  actions.push({
+    label: 'Details',
+    callback: () => void showError(error).then(again => (again && retry ? retry() : undefined))
+  });
+  Notification.error(toastText(error), { autoClose: false, actions });
   document.body.dataset.driveSyncSignin = error.kind;
 }
 
 /** Resolve when the popup reports how it ended or the status says connected. */
-function watch(model: SyncModel, isOpen: () => boolean, closePopup: () => void): Promise<boolean> {
+function watch(
+  model: SyncModel,
+  isOpen: () => boolean,
+  closePopup: () => void,
+  retry?: () => void
+): Promise<boolean> {
   document.body.dataset.driveSyncSignin = 'waiting';
   return new Promise<boolean>(resolve => {
     let settled = false;
@@ -101,7 +116,7 @@ function watch(model: SyncModel, isOpen: () => boolean, closePopup: () => void):
       window.removeEventListener('message', onMessage);
       if (error) {
         closePopup();
-        reportSignInFailure(error);
+        reportSignInFailure(error, retry);
       } else if (connected) {
         document.body.dataset.driveSyncSignin = 'connected';
       }

@@ -42,6 +42,7 @@ export const SERVER_ERROR_KINDS: Record<string, IRunError['kind']> = {
   access_denied: 'denied',
   bad_state: 'signin',
   exchange_failed: 'signin',
+  expired: 'signin',
   sync_error: 'other',
   internal: 'internal'
 };
@@ -109,7 +110,11 @@ export function errorOf(error: unknown): IRunError {
   return { kind: 'server', message: '' };
 }
 
-const KIND_WORDS = new RegExp(`\\b(?:${Object.keys(SERVER_ERROR_KINDS).join('|')})\\b:?\\s*`, 'g');
+// The kinds that are codes (`needs_reauth`); one-word kinds (`config`, `expired`) are English.
+const KIND_WORDS = new RegExp(
+  `\\b(?:${Object.keys(SERVER_ERROR_KINDS).filter(k => k.includes('_')).join('|')})\\b:?\\s*`,
+  'g'
+);
 
 /**
  * A server message without internal codes: `networkError: Google Drive could not be reached
@@ -142,48 +147,57 @@ function withDetail(text: string, message: string): string {
 
 const TRY_AGAIN = 'Press Sync now again in a few minutes; if it keeps happening, tell your course staff.';
 
-/** What went wrong and what to do about it, in plain words. */
-export function describeError(error: IRunError): { title: string; text: string } {
+/**
+ * What went wrong and what to do about it, in plain words: `title` and `text` for dialogs,
+ * `next` (what to do, short) for toasts, which JupyterLab cuts at 140 characters.
+ */
+export function describeError(error: IRunError): { title: string; text: string; next: string } {
   switch (error.kind) {
     case 'reconnect':
       return {
         title: 'Reconnect Google Drive',
         text:
           'Google Drive no longer accepts this connection (access was removed or expired). ' +
-          'Connect again to keep backing up your files.'
+          'Connect again to keep backing up your files.',
+        next: 'Connect again to keep backing up.'
       };
     case 'drive_full':
       return {
         title: 'Your Google Drive is full',
         text:
           'Google Drive has no space left, so the backup stopped. Free up space in your Drive ' +
-          '(or its trash), then press Sync now again.'
+          '(or its trash), then press Sync now again.',
+        next: 'Free up space in your Drive, then press Sync now.'
       };
     case 'daily_cap':
       return {
         title: "Google Drive's daily upload limit reached",
         text:
           'Google Drive accepts only so much new data per day. The rest will be backed up ' +
-          'on the next sync, tomorrow.'
+          'on the next sync, tomorrow.',
+        next: 'The rest is backed up tomorrow.'
       };
     case 'busy':
       return {
         title: 'A backup or restore is already running',
         text:
           'Another backup or restore of your home folder is running right now. ' +
-          'Try again in a few minutes.'
+          'Try again in a few minutes.',
+        next: 'Try again in a few minutes.'
       };
     case 'nothing':
       return {
         title: 'Nothing to restore',
         text:
           'Your Google Drive holds no backup made by this app at that place. ' +
-          'Only files this app backed up can be restored.'
+          'Only files this app backed up can be restored.',
+        next: 'Only files this app backed up can be restored.'
       };
     case 'config':
       return {
         title: 'Backup is not set up correctly',
-        text: withDetail('This is not something you can fix: tell your hub administrator.', error.message)
+        text: withDetail('This is not something you can fix: tell your hub administrator.', error.message),
+        next: 'Tell your hub administrator.'
       };
     case 'environment':
       return {
@@ -193,51 +207,66 @@ export function describeError(error: IRunError): { title: string; text: string }
             'Free some space or fix the permission, then press Sync now again; if you cannot, ' +
             'tell your hub administrator.',
           error.message
-        )
+        ),
+        next: 'Free some space or fix the permission, then press Sync now.'
       };
     case 'network':
       return {
         title: 'Google Drive could not be reached',
         text:
           'The server could not reach Google Drive, so nothing was backed up this time. ' +
-          TRY_AGAIN
+          TRY_AGAIN,
+        next: 'Press Sync now again in a few minutes.'
       };
     case 'drive_error':
       return {
         title: 'Google Drive refused the backup',
-        text: 'Google Drive did not accept the backup this time. ' + TRY_AGAIN
+        text: 'Google Drive did not accept the backup this time. ' + TRY_AGAIN,
+        next: 'Press Sync now again in a few minutes.'
       };
     case 'denied':
       return {
         title: 'Google Drive was not connected',
         text:
           'You did not allow access to Google Drive, so nothing is backed up. To back up your ' +
-          'home folder, connect again and press Allow on the Google page.'
+          'home folder, connect again and press Allow on the Google page.',
+        next: 'You did not allow access. Connect again and press Allow.'
       };
     case 'signin':
       return {
         title: 'The Google sign-in did not finish',
-        text: 'The sign-in expired or was interrupted. Connect Google Drive again to start a new one.'
+        text: 'The sign-in expired or was interrupted. Connect Google Drive again to start a new one.',
+        next: 'Connect Google Drive again to start a new sign-in.'
       };
     case 'session':
       return {
         title: 'Your Jupyter session expired',
-        text: 'Reload this page (you may have to log in again), then try again.'
+        text: 'Reload this page (you may have to log in again), then try again.',
+        next: 'Reload this page, then try again.'
       };
     case 'server':
       return {
         title: 'The Jupyter server could not be reached',
-        text: 'Check your internet connection and that your server is still running, then reload the page.'
+        text: 'Check your internet connection and that your server is still running, then reload the page.',
+        next: 'Check your connection, then reload the page.'
       };
     case 'internal':
       return {
         title: 'The backup stopped on an unexpected problem',
-        text: 'Nothing you did caused it. ' + TRY_AGAIN
+        text: 'Nothing you did caused it. ' + TRY_AGAIN,
+        next: 'Press Sync now again in a few minutes.'
       };
     default:
       return {
         title: 'The backup did not finish',
-        text: withDetail(TRY_AGAIN, error.message)
+        text: withDetail(TRY_AGAIN, error.message),
+        next: 'Press Sync now again in a few minutes.'
       };
   }
+}
+
+/** One short line for a toast: the title and what to do next (under JupyterLab's 140 characters). */
+export function toastText(error: IRunError): string {
+  const { title, next } = describeError(error);
+  return `${title}. ${next}`;
 }

@@ -168,8 +168,6 @@ export function pushSummaryText(
   const changed = summary ? summary.created + summary.updated : fallback.filesDone;
   const uploaded = summary ? summary.bytesUploaded : fallback.bytesDone;
   const sorted = sortProblems(summary);
-  const failed = summary?.failed ?? [];
-  const leftOut = sorted.problems.filter(p => !failed.includes(p));
   const copied = changed
     ? `${countText(changed, 'file')} copied (${formatBytes(uploaded)})`
     : '';
@@ -182,15 +180,11 @@ export function pushSummaryText(
       problems: 0
     };
   }
-  const parts: string[] = [];
-  if (failed.length) {
-    parts.push(`${countItems(failed)} could not be copied to Drive`);
-  }
-  if (leftOut.length) {
-    parts.push(`${countItems(leftOut)} could not be backed up`);
-  }
   const head = copied ? `Backup finished with problems: ${copied}, but ` : 'Backup finished with problems: ';
-  return { level: 'warning', text: `${head}${parts.join(' and ')}.`, problems: sorted.problems.length };
+  // Short enough for a toast (JupyterLab cuts them at 140 characters); the details dialog splits
+  // failures from the rest.
+  const text = `${head}${countItems(sorted.problems)} could not be backed up.`;
+  return { level: 'warning', text, problems: sorted.problems.length };
 }
 
 /** The overwrite choices of a restore, in the words the dialog shows. */

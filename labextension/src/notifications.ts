@@ -6,7 +6,8 @@ import { Notification } from '@jupyterlab/apputils';
 import type { CommandRegistry } from '@lumino/commands';
 
 import type { SyncActions } from './actions';
-import { describeError } from './errors';
+import { showError } from './dialogs';
+import { toastText } from './errors';
 import { pushSummaryText, restoreSummaryText } from './format';
 import { showRestoreSummary } from './restore';
 import type { IJob } from './types';
@@ -44,8 +45,11 @@ async function refreshFileBrowser(commands: CommandRegistry): Promise<void> {
 function notifyRestored(job: IJob): void {
   const summary = job.restoreSummary;
   if (job.state === 'failed' || !summary) {
-    const words = describeError(job.error ?? { kind: 'other', message: '' });
-    Notification.error(`Restore stopped: ${words.title}. ${words.text}`, { autoClose: false });
+    const error = job.error ?? { kind: 'other' as const, message: '' };
+    Notification.error(`Restore stopped: ${toastText(error)}`, {
+      autoClose: false,
+      actions: [{ label: 'Details', callback: () => void showError(error) }]
+    });
     return;
   }
   const problems = summary.skipped.length + summary.failed.length;
@@ -59,13 +63,13 @@ function notifyRestored(job: IJob): void {
 function notifyPushed(job: IJob, actions: SyncActions): void {
   const { model } = actions;
   if (job.state === 'failed' && job.error) {
-    const words = describeError(job.error);
-    Notification.error(`${words.title}. ${words.text}`, {
+    const error = job.error;
+    Notification.error(toastText(error), {
       autoClose: false,
       actions:
-        job.error.kind === 'reconnect'
+        error.kind === 'reconnect'
           ? [{ label: 'Reconnect', callback: () => void actions.connect() }]
-          : []
+          : [{ label: 'Details', callback: () => void showError(error) }]
     });
     return;
   }

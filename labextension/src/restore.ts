@@ -11,7 +11,7 @@ import { Widget } from '@lumino/widgets';
 import { api } from './api';
 import { problemTable } from './dialogs';
 import { dialogBody, el } from './dom';
-import { errorOf } from './errors';
+import { describeError, errorOf, plainWords } from './errors';
 import { countText, formatBytes, formatDate, OVERWRITE_CHOICES } from './format';
 import type {
   IFileProblem,
@@ -114,7 +114,14 @@ export class RestoreBrowser extends Widget implements Dialog.IBodyWidget<IRestor
         return null;
       }
       const problem = errorOf(error);
-      this._list.replaceChildren(el('p', problem.message, 'jp-DriveSync-errorText'));
+      // The server's own sentence for a refusal of its own (e.g. no backup there), else the
+      // kind's plain words: never a code or an empty line.
+      const words = describeError(problem);
+      const text =
+        problem.kind === 'other' && plainWords(problem.message)
+          ? plainWords(problem.message)
+          : `${words.title}. ${words.text}`;
+      this._list.replaceChildren(el('p', text, 'jp-DriveSync-errorText'));
       this._up.disabled = this._path === '' && path === '';
       return problem;
     }

@@ -99,3 +99,28 @@ def test_dry_run_of_a_first_push_still_previews_every_create(connected_home, emu
     preview = push(home, emulator, dry_run=True)
     assert writes(emulator) == {} and emulator.files(EMAIL) == []
     assert counts(preview) == counts(push(home, emulator))
+
+
+def test_dry_run_back_on_an_account_that_holds_the_backup_previews_adoption(connected_home, emulator):
+    """Another account connected whose Drive already holds this home's backup (switched away
+    and back): the stored rows are the other account's, so the preview adopts B's tree."""
+    from jupyter_drive_sync.emulator.sample import connect_home
+
+    other = "preview.other@uni.edu"
+    home = connected_home(USER, EMAIL)
+    write(home, "a.txt", b"a", T0)
+    write(home, "d/b.txt", b"b", T0)
+    push(home, emulator)
+    connect_home(emulator.url, home, other)
+    push(home, emulator)  # B now holds the backup too
+    connect_home(emulator.url, home, EMAIL)
+    push(home, emulator)
+    connect_home(emulator.url, home, other)
+    write(home, "d/b.txt", b"b, edited", T0 + 100)
+
+    emulator.reset_stats()
+    preview = push(home, emulator, dry_run=True)
+    assert writes(emulator) == {}
+    real = push(home, emulator)
+    assert counts(preview) == counts(real), (preview, real)
+    assert (real["created"], real["folders_created"], real["updated"]) == (0, 0, 1), real

@@ -17,11 +17,14 @@ step, against the reference model in `model.py`:
 (f) exit statuses are 0-4 and nothing prints a traceback; a push with nothing hostile in the
     home and no injected faults exits 0.
 
-Known product defects (issue 13) would keep this red until they are fixed, so the steps and
-checks that reach them are gated by `KNOWN_DEFECTS`; each name says which regression test in
-test_lifecycle_regressions.py reproduces it. Fixing one: remove its name here and its xfail mark
-there. Runs bounded in `make test`; `DRIVE_SYNC_SOAK=1` (`make soak`) runs thousands of
-sequences. Hypothesis prints the failing sequence and a `@reproduce_failure` blob.
+A product defect the model finds would keep this red until it is fixed, so the steps and
+checks that reach it are gated by a name in `KNOWN_DEFECTS` (none stands today), which says
+which xfail(strict) regression test (test_lifecycle_regressions.py, test_found_by_model.py)
+reproduces it. Fixing one: remove its name here and its xfail mark there. Runs bounded in
+`make test`; `DRIVE_SYNC_SOAK=1` (`make soak`) runs thousands of sequences; `-s` prints the
+examples, steps, operations by family and wall time. On a failure Hypothesis prints the
+failing sequence and a `@reproduce_failure` blob. Exploring: `LIFECYCLE_EXAMPLES=n`,
+`LIFECYCLE_NO_SHRINK=1` (the first failure as found), `LIFECYCLE_UNGATE=all|name,...`.
 """
 
 from __future__ import annotations
@@ -66,11 +69,8 @@ from .model import DriveEdit, Expectation, Model
 # and fixed since (their regressions are plain tests now, their steps run ungated):
 # adoption_overwrites_newer_drive, interrupted_adoption_duplicates, local_mtime_after_2262,
 # drive_time_after_2262, account_switch, restore_path_secrets, rename_is_delete_plus_create,
-# drive_move_leaves_backup_incomplete.
-KNOWN_DEFECTS: set[str] = {
-    "kind_swap_two_live_items",  # test_file_replaced_by_folder_leaves_one_live_item
-    "returning_file_stays_trashed",  # test_file_back_after_a_trash_push_is_backed_up
-}
+# drive_move_leaves_backup_incomplete, kind_swap_two_live_items, returning_file_stays_trashed.
+KNOWN_DEFECTS: set[str] = set()
 # Re-enable gated steps without editing this file: LIFECYCLE_UNGATE=all, or names separated by commas.
 _UNGATE = os.environ.get("LIFECYCLE_UNGATE", "").strip()
 KNOWN_DEFECTS -= set(KNOWN_DEFECTS) if _UNGATE == "all" else set(filter(None, _UNGATE.split(",")))
@@ -153,7 +153,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.special: set[str] = set()  # symlinks, FIFOs
         self.unreadable: set[str] = set()
         self.aliases: set[str] = set()  # local files a restore wrote under another name
-        self.swapped: set[str] = set()  # paths where a file replaced a folder or a folder a file
         self.alias_targets: set[str] = set()  # the Drive paths of those renamed files
         self.moved_from: dict[str, str] = {}  # Drive ID → its path before another client moved it
         self.renamed_to: dict[str, str] = {}  # local renames no push has carried to Drive yet
@@ -270,14 +269,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.check_run(run, must_succeed=not hostile)
         if run.code == 0:
             self.verify_push(run, pre_local, pre_view)
-            if "--delete" in extra and extra[extra.index("--delete") + 1] == "trash" \
-                    and "returning_file_stays_trashed" in KNOWN_DEFECTS:
-                # gated: test_file_back_after_a_trash_push_is_backed_up. A file this push trashed
-                # that comes back unchanged (moved away and back) stays in Drive's trash today.
-                now = self.view().live()
-                self.model.mark_gone([p for p, items in pre_view.live().items()
-                                      if p not in pre_local and p not in now and
-                                      any(f["id"] not in self.model.foreign for f in items)], "trashed")
         else:
             self.model.push_unverified()
         self.last_push_ok = run.code == 0
@@ -352,6 +343,12 @@ class LifecycleMachine(RuleBasedStateMachine):
             m.uncertain.discard(path)
         m.adoption = None
         m.moved_in_adoption.clear()
+        for fid, was in list(self.moved_from.items()):
+            if fid not in view.by_id or (view.rel(fid) == self.at_home(was) and view.alive(fid)):
+                # put back by ID where the home has it (or deleted for good): this home's item
+                # again, checked like any other from now on
+                del self.moved_from[fid]
+                m.foreign.discard(fid)
         self.renamed_to.clear()
 
     def start_adoption(self, *, may_know: bool = False) -> None:
@@ -382,9 +379,6 @@ class LifecycleMachine(RuleBasedStateMachine):
             view = self.view(email)
             for path, items in view.live().items():
                 ours = [f for f in items if f["id"] not in self.model.foreign]
-                if len(ours) > 1 and "kind_swap_two_live_items" in KNOWN_DEFECTS and \
-                        any(p in self.swapped for p in [path, *_ancestors(path)]):
-                    continue  # gated: test_file_replaced_by_folder_leaves_one_live_item
                 assert len(ours) <= 1, f"(c) {len(ours)} live items at {path!r} in {email}: {ours}"
             for f in view.files:
                 rel = view.rel(f["id"])
@@ -514,7 +508,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         """A file replaced by a folder of the same name, or a folder by a file."""
         choices = sorted(self.local()) + self.local_dirs()
         rel = data.draw(st.sampled_from(choices))
-        self.swapped.add(rel)
         if (self.home / rel).is_dir():
             self._op("local folder → file")
             self.delete_tree(rel)
@@ -683,6 +676,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         elif not self.twin_of_ours(view, path, f):
             home_path = self.moved_from.get(f["id"], path)  # moved on Drive before: where the home has it
             gone = self.descendants(view, path) + self.descendants(view, home_path)
+            # items moved on Drive into this folder before go with it: their home paths too
+            gone += [self.moved_from[g["id"]] for g in view.files if g["id"] in self.moved_from
+                     and (g["id"] == f["id"] or f["id"] in view.ancestor_ids(g["id"]))]
             self.model.mark_gone([self.at_home(p) for p in gone], "trashed" if how == "trash" else "deleted")
         self._then_push(then_push)
 

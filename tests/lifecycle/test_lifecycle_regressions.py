@@ -328,18 +328,27 @@ def test_file_back_after_a_trash_push_is_backed_up(home: Path, emulator: Any) ->
     no_duplicates(emulator)
 
 
-def test_restore_after_a_lost_state_leaves_no_path_unadopted(home: Path, emulator: Any) -> None:
-    """Found by the model: a restore into a home whose state is lost, where a folder now stands
-    at a backed-up file's path, marked the adoption finished without a row for that path; the
-    next push then created the folder beside the file."""
-    write(home, "a.txt", b"a file first", T0)
+@pytest.mark.parametrize("how", ["a folder where Drive has a file", "a file where Drive has a folder"])
+def test_restore_after_a_lost_state_leaves_no_path_unadopted(home: Path, emulator: Any, how: str) -> None:
+    """Found by the model: a restore into a home whose state is lost, where the other kind now
+    stands at a backed-up path, marked the adoption finished without a row for that path; the
+    next push then created the local item beside Drive's (two live items at one path)."""
     write(home, "b.txt", b"bee", T0)
-    pushed(home, emulator)
+    if how == "a folder where Drive has a file":
+        write(home, "a.txt", b"a file first", T0)
+        pushed(home, emulator)
+        (home / "a.txt").unlink()
+        write(home, "a.txt/x.txt", b"now a folder", T0 + 100)
+        kept = {"a (replaced by a folder).txt": b"a file first"}
+    else:
+        write(home, "a/x.txt", b"in a folder first", T0)
+        pushed(home, emulator)
+        shutil.rmtree(home / "a")
+        write(home, "a", b"now a file", T0 + 100)
+        kept = {"a (replaced by a file)/x.txt": b"in a folder first"}
     lose_state(home)
-    (home / "a.txt").unlink()
-    write(home, "a.txt/x.txt", b"now a folder", T0 + 100)
     cli(*restore_argv(home, emulator.url, "--overwrite", "older"))
     pushed(home, emulator)
     no_duplicates(emulator)
-    assert live_file(emulator, "a.txt/x.txt")["md5Checksum"] == md5(b"now a folder")
-    assert live_file(emulator, "a (replaced by a folder).txt")["md5Checksum"] == md5(b"a file first")
+    for rel, data in {**local_files(home), **kept}.items():
+        assert live_file(emulator, rel)["md5Checksum"] == md5(data), rel

@@ -115,12 +115,13 @@ def test_denied_consent_is_said_in_the_main_window(page: Any, server: Any, emula
     popup.locator("#deny").click()
     error = page.locator(".Toastify__toast--error")
     expect(error).to_contain_text("Google Drive was not connected")
-    expect(error).to_contain_text("You did not allow access to Google Drive")
+    expect(error).to_contain_text("You did not allow access. Connect again and press Allow.")
+    expect(error.get_by_role("button", name="Connect again")).to_be_visible()
     assert "access_denied" not in error.inner_text()
     expect(page.locator("body")).to_have_attribute("data-drive-sync-signin", "denied")
     status = server.status()
     assert status["connected"] is False and status["auth_error"]["kind"] == "access_denied"
-    screenshot(page, "denied")
+    screenshot(page, "denied", error)
 
 
 def test_notebook7_file_menu(page: Any, server: Any, emulator: Any) -> None:

@@ -25,7 +25,8 @@ def test_classic_tree_prompt_and_sync(page: Any, server: Any, emulator: Any, sam
     expect(widget).to_contain_text("Not synced yet")
     expect(page.locator(".modal-dialog")).to_have_count(0)  # connected: no prompt
     page.locator("#drive-sync-button").click()
-    expect(widget).to_contain_text(re.compile(r"Syncing \d+% · \d+/\d+ files"))
+    expect(widget).to_contain_text(
+        re.compile(r"Backing up (notebooks|code and text|data and media|folders) — \d+ of \d+ files"))
     expect(widget).to_contain_text("Synced just now", timeout=60_000)
     expect(widget.locator("a.drive-sync-link")).to_be_visible()
     assert drive_paths(emulator, EMAIL) == set(files)

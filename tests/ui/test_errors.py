@@ -1,6 +1,6 @@
 """Run-level errors in words a student understands (never a stack trace), driven by the
-emulator: Drive full (account storage quota), access revoked (needs reconnect), and files the
-backup had to leave out, listed in a dialog."""
+emulator: Drive full (account storage quota), access revoked (needs reconnect). What a backup
+left out, and errors in plain words: test_truthful_summary.py."""
 
 from __future__ import annotations
 
@@ -58,30 +58,4 @@ def test_drive_full_then_reconnect_needed(page: Any, server: Any, emulator: Any,
     popup = popup_info.value
     popup.wait_for_load_state()
     expect(popup.locator("body")).to_contain_text(re.compile("allow access|connected", re.I))
-    no_traceback(page)
-
-
-def test_skipped_files_are_listed(page: Any, server: Any, emulator: Any, sample_home: Any) -> None:
-    home, _ = sample_home
-    (home / "shortcut-to-etc").symlink_to("/etc")  # never followed: reported as skipped
-    connect_without_ui(page, server, emulator)
-
-    page.goto(server.page_url("lab"))
-    item = status_item(page)
-    sync_button(page).click()
-    expect(item).to_contain_text("Synced just now", timeout=60_000)
-    skipped = item.locator(".jp-DriveSync-skipped")
-    expect(skipped).to_contain_text(re.compile(r"\d+ files? skipped"))
-    skipped.click()
-    dialog = page.locator(".jp-Dialog")
-    expect(dialog).to_contain_text("not backed up")
-    expect(dialog.locator("table.jp-DriveSync-problems")).to_contain_text("shortcut-to-etc")
-    dialog.get_by_role("button", name="Close").click()
-    expect(dialog).to_have_count(0)
-
-    # The status item opens the details: account, last sync, a link to the Drive folder.
-    item.locator(".jp-DriveSync-main").click()
-    expect(dialog).to_contain_text(f"Connected as {EMAIL}")
-    expect(dialog).to_contain_text("Last synced just now")
-    expect(dialog.locator("a.jp-DriveSync-link")).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/#"))
     no_traceback(page)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
@@ -11,6 +10,9 @@ from playwright.sync_api import expect
 from .conftest import EMAIL, USERNAME, drive_paths, screenshot
 
 PROMPT = "Back up your home folder to Google Drive?"
+KIND = r"(notebooks|code and text|data and media|folders)"
+PROGRESS = rf"Backing up {KIND} — \d+ of \d+ files"
+PROGRESS_ETA = rf"Backing up {KIND} — [1-9]\d* of \d+ files, (about \d+ min|less than a minute) left"
 
 
 def open_lab(page: Any, server: Any) -> None:
@@ -31,7 +33,7 @@ def allow_in_popup(popup: Any, email: str = EMAIL) -> None:
 
 def test_fresh_user_prompt_connect_sync(page: Any, server: Any, emulator: Any, sample_home: Any) -> None:
     home, files = sample_home
-    emulator.settings(latency_ms=120)  # slow enough for the progress to be seen
+    emulator.settings(latency_ms=250)  # slow enough for the progress and its ETA to be seen
     open_lab(page, server)
 
     dialog = page.locator(".jp-Dialog")
@@ -43,10 +45,11 @@ def test_fresh_user_prompt_connect_sync(page: Any, server: Any, emulator: Any, s
         dialog.get_by_role("button", name="Connect Google Drive").click()
     allow_in_popup(popup_info.value)
 
-    # Connected without a reload; the first sync starts by itself and shows live progress.
+    # Connected without a reload; the first sync starts by itself and shows live progress:
+    # which kind of files it is on, how many, and the time left that the push estimates.
     item = status_item(page)
-    expect(item).to_contain_text(re.compile(r"Syncing \d+% · \d+/\d+ files"), timeout=30_000)
-    expect(item).to_contain_text(re.compile(r"Syncing [1-9]\d?% · [1-9]\d*/\d+ files"))  # it moves
+    expect(item).to_contain_text(re.compile(PROGRESS), timeout=30_000)
+    expect(item).to_contain_text(re.compile(PROGRESS_ETA))  # it moves, and has measured its pace
     screenshot(page, "progress")
     expect(item).to_contain_text("Synced just now", timeout=60_000)
     expect(item.locator("a.jp-DriveSync-driveLink")).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/#"))
@@ -75,9 +78,11 @@ def test_menu_palette_and_settings(page: Any, server: Any) -> None:
     page.locator(".jp-Dialog").get_by_role("button", name="Not now", exact=True).click()
 
     page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
-    menu = page.locator(".lm-Menu")
-    expect(menu).to_contain_text("Sync Home Folder to Google Drive Now")
+    page.locator(".lm-Menu-itemLabel", has_text="Google Drive").first.hover()
+    menu = page.locator(".lm-Menu").filter(has_text="Switch Google Account…")
+    expect(menu).to_contain_text("Sync Now")
     expect(menu).to_contain_text("Connect Google Drive")
+    page.keyboard.press("Escape")
     page.keyboard.press("Escape")
 
     page.keyboard.press("Control+Shift+C")

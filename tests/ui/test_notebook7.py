@@ -27,7 +27,8 @@ def test_tree_and_notebook_pages(page: Any, server: Any, emulator: Any, sample_h
     button = page.locator(".jp-FileBrowser-toolbar [data-command='drive-sync:sync-now']")
     expect(button).to_contain_text("Sync now")
     button.click()
-    expect(item).to_contain_text(re.compile(r"Syncing [1-9]\d?% · [1-9]\d*/\d+ files"))
+    expect(item).to_contain_text(
+        re.compile(r"Backing up (notebooks|code and text|data and media|folders) — [1-9]\d* of \d+ files"))
     expect(button).to_contain_text(re.compile(r"Syncing"))  # the button shows progress too
     screenshot(page, "notebook7-progress")
     expect(item).to_contain_text("Synced just now", timeout=60_000)

@@ -59,7 +59,8 @@ def push_through_server(server: Any) -> dict[str, Any]:
 
 def open_restore_from_file_menu(page: Any) -> Any:
     page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Restore from Google Drive…").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Google Drive").first.hover()
+    page.locator(".lm-Menu-itemLabel", has_text="Restore…").first.click()
     dialog = page.locator(".jp-Dialog")
     expect(dialog).to_contain_text("Restore from Google Drive")
     return dialog

@@ -63,6 +63,8 @@ def test_left_out_on_purpose_is_green_and_folders_count_as_folders(
     expect(dialog.locator(".jp-DriveSync-onPurposeText")).to_contain_text(
         "Not backed up on purpose: 2 folders and 1 file")
     expect(dialog.locator(".jp-DriveSync-errorText")).to_have_count(0)
+    expect(dialog).to_contain_text("Last synced just now")
+    expect(dialog.locator("a.jp-DriveSync-link")).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/#"))
     screenshot(page, "details", dialog.locator(".jp-Dialog-content"))
     dialog.get_by_role("button", name="What was not backed up").click()
     expect(dialog).to_contain_text("Not backed up on purpose (2 folders and 1 file)")

@@ -49,7 +49,7 @@ define([
     upload_cap: 'daily_cap', drive_refused: 'drive_error', drive_error: 'drive_error',
     drive_unreachable: 'network', already_running: 'busy', nothing_to_restore: 'nothing',
     config: 'config', not_configured: 'config', environment: 'environment',
-    access_denied: 'denied', bad_state: 'signin', exchange_failed: 'signin',
+    access_denied: 'denied', bad_state: 'signin', exchange_failed: 'signin', expired: 'signin',
     sync_error: 'other', internal: 'internal'
   };
 

@@ -315,7 +315,7 @@ describe('pushSummaryText', () => {
       lastPush({ unchanged: 0, failed: Array.from({ length: 8 }, (_, i) => entry(`f${i}`, 'upload failed')) })
     );
     expect(failed.level).toBe('warning');
-    expect(failed.text).toBe('Backup finished with problems: 8 files could not be copied to Drive.');
+    expect(failed.text).toBe('Backup finished with problems: 8 files could not be backed up.');
     expect(failed.text).not.toMatch(/up to date|skipped/);
   });
 
@@ -329,9 +329,9 @@ describe('pushSummaryText', () => {
       })
     );
     expect(words.text).toBe(
-      'Backup finished with problems: 3 files copied (3.0 KB), but 1 file could not be copied to Drive ' +
-        'and 1 folder and 1 file could not be backed up.'
+      'Backup finished with problems: 3 files copied (3.0 KB), but 1 folder and 2 files could not be backed up.'
     );
+    expect(words.text.length).toBeLessThanOrEqual(140); // JupyterLab cuts longer toasts
     expect(words.problems).toBe(3);
     expect(words.text).not.toContain('skipped');
   });
