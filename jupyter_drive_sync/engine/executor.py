@@ -287,6 +287,11 @@ class Executor:
             self.db.mark_local_deleted(forget)
         self.db.record_inodes((a.path, a.local.ino) for a in file_actions
                               if a.kind is ActionKind.NOTE_INODE and a.local is not None)
+        # Both changed and Drive's copy is later: the local file is now the one this row knows
+        # (no conflict reported again for it; a rename of it is a move by ID).
+        self.db.record_local_sides((a.path, a.local.size, a.local.mtime_ns, a.local.ino) for a in file_actions
+                                   if a.kind is ActionKind.KEEP_DRIVE and a.conflict and a.local is not None
+                                   and not a.local.is_dir)
         with ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="push") as pool:
             moves = [a for a in file_actions if a.kind is ActionKind.MOVE]
             if moves:

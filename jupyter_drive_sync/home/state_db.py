@@ -287,6 +287,16 @@ class StateDB:
             with self._tx() as c:
                 c.executemany("UPDATE entries SET local_ino = ? WHERE path = ?", rows)
 
+    def record_local_sides(self, files: Iterable[tuple[str, int, int, int | None]]) -> None:
+        """Note (path, size, mtime_ns, inode) as the local file a row last saw, its content
+        version (`md5`) untouched: a file whose Drive copy won a last-write-wins decision stays
+        known by identity (a later rename is a move) while its content stays unmerged (a later
+        local edit still pins Drive's version before replacing it)."""
+        rows = [(size, clamp_mtime_ns(mtime_ns), ino, path) for path, size, mtime_ns, ino in files]
+        if rows:
+            with self._tx() as c:
+                c.executemany("UPDATE entries SET local_size = ?, local_mtime_ns = ?, local_ino = ? WHERE path = ?", rows)
+
     def mark_local_deleted(self, paths: Iterable[str], *, recursive: bool = False) -> None:
         """The paths are gone locally; keep the rows so a reappearance reuses the Drive ID."""
         paths = list(paths)

@@ -197,6 +197,26 @@ def test_later_drive_edit_beats_an_older_local_edit(home, emulator, other):
     assert (home / "essay.md").read_bytes() == b"local edit, earlier"
 
 
+def test_after_drive_wins_a_conflict_it_is_not_reported_again_and_a_later_local_edit_pins_it(home, emulator, other):
+    """Found by the lifecycle model (move_after_adoption_kept_drive): once Drive's later copy won,
+    the local file is the one the row knows — the next push reports no conflict again — but its
+    content was never merged, so a later local edit still keeps Drive's version forever first."""
+    write(home, "essay.md", b"draft 1", T0)
+    push(home, emulator)
+    fid = drive_tree(emulator)["essay.md"]["id"]
+    write(home, "essay.md", b"local edit, earlier", T0 + 100)
+    drive_edit(other, fid, b"Drive edit, later", T0 + 300)
+    assert push(home, emulator).conflicts == 1
+
+    again = push(home, emulator)
+    assert (again.conflicts, again.updated, again.created) == (0, 0, 0)
+    write(home, "essay.md", b"local edit, latest", T0 + 600)
+    s = push(home, emulator)
+    assert (s.updated, s.conflicts) == (1, 1)
+    assert content(other, fid) == b"local edit, latest"
+    assert any(r["md5Checksum"] == md5(b"Drive edit, later") and r.get("keepForever") for r in revisions(other, fid))
+
+
 # -- row 7: trashed or deleted on Drive → respected; a later local change recreates it ---------
 
 

@@ -1,0 +1,78 @@
+"""Product defects the lifecycle model (test_lifecycle_model.py) found, each as one small test.
+
+Each is the model's shrunk failing sequence cut down to the steps that matter, driven like the
+model only through the CLI, the emulator's admin API and Drive REST calls of another client.
+While a defect stands its test is xfail(strict=True) and the model gates the steps that reach it
+by the name in its reason (`KNOWN_DEFECTS` in test_lifecycle_model.py); a fix makes the test
+pass, strict xfail turns that into a failure, and both the mark and the name come out.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import FOLDER_MIME, STATE_REL, USER, CliRun, DriveView, OtherClient, connect, md5, push_argv, run_cli
+
+EMAIL = "found@lifecycle.test"
+T0 = 1_700_000_000
+
+
+@pytest.fixture
+def home(tmp_path: Path, emulator: Any) -> Path:
+    h = tmp_path / USER
+    h.mkdir()
+    connect(emulator.url, h, EMAIL)
+    return h
+
+
+def write(home: Path, rel: str, data: bytes, mtime: int) -> None:
+    p = home / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    os.utime(p, (mtime, mtime))
+
+
+def pushed(home: Path, emulator: Any) -> dict[str, Any]:
+    """A push that must exit 0 with no traceback; its --json summary."""
+    run: CliRun = run_cli(*push_argv(home, emulator.url))
+    assert not run.problems() and run.code == 0, run.describe()
+    return run.summary or {}
+
+
+def live_files(emulator: Any) -> dict[str, list[dict[str, Any]]]:
+    return {p: [f for f in fs if f["mimeType"] != FOLDER_MIME]
+            for p, fs in DriveView(emulator.files(EMAIL)).live().items()}
+
+
+def rfc3339(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+# Fixed: move_after_adoption_kept_drive (the executor notes the local file a Drive win leaves).
+def test_move_after_adoption_kept_drive_copy_is_one_move(home: Path, emulator: Any) -> None:
+    """The state DB is lost; on Drive the file is edited later (Colab); the next push adopts
+    and keeps Drive's later copy. Then the student renames the file, unchanged since. The
+    rename is one metadata update by ID: the later Drive copy takes the new name, no bytes are
+    sent, nothing stays at the old name (the model's sequence had an account switch and back
+    where this has a deleted state DB)."""
+    write(home, "notes.txt", b"first local version", T0)
+    pushed(home, emulator)
+    fid = live_files(emulator)["notes.txt"][0]["id"]
+    for p in (home / STATE_REL).glob("state.sqlite3*"):
+        p.unlink()
+    OtherClient(emulator.url, EMAIL, full=True).edit(fid, b"edited in Colab, later", rfc3339(T0 + 300))
+    pushed(home, emulator)
+    assert live_files(emulator)["notes.txt"][0]["md5Checksum"] == md5(b"edited in Colab, later")
+
+    os.rename(home / "notes.txt", home / "renamed.txt")
+    summary = pushed(home, emulator)
+    live = live_files(emulator)
+    assert not live.get("notes.txt"), (live, summary)
+    assert [f["id"] for f in live.get("renamed.txt", [])] == [fid], (live, summary)
+    assert live["renamed.txt"][0]["md5Checksum"] == md5(b"edited in Colab, later")
+    assert summary["moved"] == 1 and summary["bytes_uploaded"] == 0, summary
