@@ -7,7 +7,10 @@ bounded worker pool (moves first, then the rest; empty files in batches), then t
 is one metadata update by ID, recorded at once with the rows below a folder following it, so
 from then on every action sees the rows at their new paths (`plan.after_moves`). Under the
 "work-first" order (`plan_order`) folders and files run in two waves: notebooks, code and text
-(with the folders they need) first, then the remaining folders and the data and media.
+(with the folders they need) first, then the remaining folders and the data and media; and
+within a wave each new folder is created by a pool task queued just before the first file
+that needs it (`_LazyFolders`), so the first notebook is on Drive after its own folders, not
+after all of them. Still one write per folder, parents before children, pending IDs first.
 
 Per-file problems go to the summary; a run-ending error (the user must reconnect, Drive full,
 the daily cap) stops every task still queued or already handed to a worker.
@@ -19,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping, Protocol, TypeVar
@@ -35,7 +38,7 @@ from ..home.state_db import StateDB
 from .id_supply import IdSupply, id_refused
 from .plan import PlanRows, after_moves
 from .plan_moves import moved_row
-from .plan_order import PATH_ORDER, waves
+from .plan_order import PATH_ORDER, folders_just_in_time, waves
 from .pool import raise_first_error
 
 log = logging.getLogger(__name__)
@@ -140,11 +143,17 @@ class Executor:
                 break  # no folder of a later wave without the time to fill it
             folder_actions = [a for a in wave if a.local is not None and a.local.is_dir
                               and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME, ActionKind.MOVE)]
+            in_folders = {id(a) for a in folder_actions}
+            lazy: _LazyFolders | None = None
+            if self.order != PATH_ORDER and not any(a.kind is ActionKind.MOVE for a in folder_actions):
+                # work-first, no folder moving: each new folder just before what needs it
+                lazy = _LazyFolders([a for a in folder_actions if a.kind is ActionKind.MKDIR], folder_ids,
+                                    failed_folders)
+                folder_actions = [a for a in folder_actions if a.kind is not ActionKind.MKDIR]
             if folder_actions:
                 self.report.emit("uploading", folder_actions[0].path)
             self._folders(folder_actions, folder_ids, failed_folders, parent_id)
-            in_folders = {id(a) for a in folder_actions}
-            self._files([a for a in wave if id(a) not in in_folders], parent_id)
+            self._files([a for a in wave if id(a) not in in_folders], parent_id, lazy)
         for a in actions:
             if a.kind is ActionKind.TRASH:
                 self.guard(a, lambda a=a: self._trash(a))
@@ -279,9 +288,11 @@ class Executor:
                 items.append(NewFolder(a.drive_id, a.path.rpartition("/")[2], pid, ms(a.local.mtime_ns)))
         return mkdirs, {**results, **self.client.create_folders(items)}
 
-    def _files(self, file_actions: list[Action], parent_id: Callable[[Action], str | None]) -> None:
+    def _files(self, file_actions: list[Action], parent_id: Callable[[Action], str | None],
+               lazy: _LazyFolders | None = None) -> None:
         """Files, in a worker pool: moves first (an edit of a moved file follows its move), then
-        the rest; files that were empty at the scan in batches."""
+        the rest; files that were empty at the scan in batches. With `lazy`, the wave's new
+        folders go into the same pool, each just before the first task that needs it."""
         forget = [a.path for a in file_actions if a.kind is ActionKind.FORGET_LOCAL]
         if forget:
             self.db.mark_local_deleted(forget)
@@ -292,32 +303,88 @@ class Executor:
         self.db.record_local_sides((a.path, a.local.size, a.local.mtime_ns, a.local.ino) for a in file_actions
                                    if a.kind is ActionKind.KEEP_DRIVE and a.conflict and a.local is not None
                                    and not a.local.is_dir)
+        moves = [a for a in file_actions if a.kind is ActionKind.MOVE]
+        # Files that were empty at the scan go in batches at the end, so their folders (those
+        # no other file needs) are made together there, in one call, just before them.
+        empties = [a for a in file_actions if a.kind is ActionKind.CREATE and a.local is not None and a.local.size == 0]
+        rest = [a for a in file_actions if a.kind is not ActionKind.MOVE and not (
+            a.kind is ActionKind.CREATE and a.local is not None and a.local.size == 0)]
+        steps = folders_just_in_time(lazy.folders if lazy is not None else [], moves + rest)
         with ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="push") as pool:
-            moves = [a for a in file_actions if a.kind is ActionKind.MOVE]
-            if moves:
-                done = [pool.submit(self._move_here, a, parent_id(a)) for a in moves]
-                raise_first_error(done)
-                not_moved = {a.path for a, f in zip(moves, done) if not f.result()}
-                file_actions = [a for a in file_actions if a.kind is not ActionKind.MOVE and a.path not in not_moved]
             futures: list[Future] = []
-            empties: list[tuple[Action, str]] = []
-            for a in file_actions:
+            if moves:
+                done: list[Future] = []  # the moves' (and their folders') tasks
+                moved: list[Future] = []  # the moves' own, in the order of `moves`
+                for chain, a in steps[:len(moves)]:
+                    assert a is not None
+                    if lazy is None:
+                        moved.append(pool.submit(self._move_here, a, parent_id(a)))
+                    else:
+                        if chain:
+                            done.append(lazy.submit(pool, self, chain, parent_id))
+                        moved.append(pool.submit(self._when_placed, a, lazy.waits_for(a), lazy, parent_id,
+                                                 self._move_here))
+                raise_first_error(done + moved)
+                not_moved = {a.path for a, f in zip(moves, moved) if not f.result()}
+                steps = [(c, a) for c, a in steps[len(moves):] if a is None or a.path not in not_moved]
+            for chain, a in steps:
+                if chain:
+                    assert lazy is not None
+                    futures.append(lazy.submit(pool, self, chain, parent_id))
+                if a is None or a.kind in (ActionKind.FORGET_LOCAL, ActionKind.NOTE_INODE):
+                    continue
                 if a.kind in (ActionKind.KEEP_DRIVE, ActionKind.SKIP):
                     self.report.count(a)
                     continue
-                if a.kind in (ActionKind.FORGET_LOCAL, ActionKind.NOTE_INODE):
-                    continue
-                pid = parent_id(a)
-                if pid is None:
+                if lazy is None and parent_id(a) is None:
                     self.report.fail(a.path, "its parent folder could not be created")
                     continue
-                if a.kind is ActionKind.CREATE and a.local is not None and a.local.size == 0:
-                    empties.append((a, pid))  # no media: created in batches below
-                    continue
-                futures.append(pool.submit(self.guard, a, lambda a=a, pid=pid: self._file(a, pid)))
-            for start in range(0, len(empties), EMPTY_BATCH):
-                futures.append(pool.submit(self._unless_ending, self._empty_batch, empties[start:start + EMPTY_BATCH]))
+                waits = lazy.waits_for(a) if lazy is not None else []
+                futures.append(pool.submit(self._when_placed, a, waits, lazy, parent_id,
+                                           lambda a, pid: self.guard(a, lambda: self._file(a, pid))))
+            if lazy is None:
+                for a in [a for a in empties if parent_id(a) is None]:
+                    self.report.fail(a.path, "its parent folder could not be created")
+                empties = [a for a in empties if parent_id(a) is not None]
+            for start in range(0, len(empties), EMPTY_BATCH):  # no media: metadata in batches
+                group = empties[start:start + EMPTY_BATCH]
+                waits = [f for a in group for f in (lazy.waits_for(a) if lazy is not None else [])]
+                futures.append(pool.submit(self._empties_when_placed, group, waits, lazy, parent_id))
             raise_first_error(futures)  # run-ending (reauth, storage full, daily cap)
+
+    def _placed_in(self, a: Action, waits: list[Future], lazy: _LazyFolders | None,
+                   parent_id: Callable[[Action], str | None]) -> str | None:
+        """The Drive ID of `a`'s parent folder once the task creating it (if any) is done; None,
+        `a` reported, if it failed; None, quietly, if it was not made (out of time, run ending:
+        the next push does both)."""
+        if waits:
+            wait(waits)
+        if self._ending.is_set():
+            return None
+        pid = parent_id(a)
+        if pid is None:
+            self.report.fail(a.path, "its parent folder could not be created")
+            return None
+        if lazy is not None and not lazy.made(a.parent_path or ""):
+            return None
+        return pid
+
+    def _when_placed(self, a: Action, waits: list[Future], lazy: _LazyFolders | None,
+                     parent_id: Callable[[Action], str | None], run: Callable[[Action, str | None], T]) -> T | bool:
+        """Run `run(a, parent ID)` once `a`'s parent folder is on Drive (False if it is not)."""
+        pid = self._placed_in(a, waits, lazy, parent_id)
+        if pid is None:
+            return False
+        return run(a, pid)
+
+    def _empties_when_placed(self, group: list[Action], waits: list[Future], lazy: _LazyFolders | None,
+                             parent_id: Callable[[Action], str | None]) -> None:
+        """A batch of empty files, those whose folder is on Drive (see `_empty_batch`)."""
+        if waits:
+            wait(waits)
+        placed = [(a, pid) for a in group if (pid := self._placed_in(a, [], lazy, parent_id)) is not None]
+        if placed:
+            self._unless_ending(self._empty_batch, placed)
 
     # -- guarding ------------------------------------------------------------------------------
 
@@ -558,3 +625,54 @@ class Executor:
             self.db.mark_local_deleted([p for p in self.state if p.startswith(prefix)])
         self.report.count(a)
         return True
+
+
+class _LazyFolders:
+    """A wave's new folders under the work-first order, each created by a pool task just before
+    the first task that needs it (`plan_order.folders_just_in_time`): one write per folder as
+    before, a folder's task waiting for its parent's, so parents still come first."""
+
+    def __init__(self, folders: list[Action], folder_ids: dict[str, str], failed: set[str]) -> None:
+        self.folders = folders
+        self.folder_ids = folder_ids
+        self.paths = {a.path for a in folders}
+        self.failed = failed
+        self._tasks: dict[str, Future] = {}  # folder path -> the task creating it
+        self._made: set[str] = set()
+        for a in folders:
+            folder_ids[a.path] = a.drive_id  # pending IDs: known before the folders exist
+
+    def made(self, path: str) -> bool:
+        """Whether the folder at `path` is on Drive as far as this wave knows (not one of its
+        new folders, or created by now)."""
+        return path not in self.paths or path in self._made
+
+    def waits_for(self, a: Action) -> list[Future]:
+        """The task that creates `a`'s parent folder, if it is one of the wave's new ones."""
+        task = self._tasks.get(a.parent_path or "")
+        return [task] if task is not None else []
+
+    def submit(self, pool: ThreadPoolExecutor, ex: Executor, chain: list[Action],
+               parent_id: Callable[[Action], str | None]) -> Future:
+        """Queue the creation of `chain` (parents first), after the tasks making their parents.
+        Tasks only ever wait for tasks queued before them, so the pool cannot deadlock."""
+        inside = {a.path for a in chain}
+        waits = list({id(t): t for a in chain if (a.parent_path or "") not in inside
+                      for t in self.waits_for(a)}.values())
+        task = pool.submit(self._create, ex, chain, waits, parent_id)
+        for a in chain:
+            self._tasks[a.path] = task
+        return task
+
+    def _create(self, ex: Executor, chain: list[Action], waits: list[Future],
+                parent_id: Callable[[Action], str | None]) -> None:
+        if waits:
+            wait(waits)
+        ex.report.emit("uploading", chain[0].path, force=False)
+
+        def create() -> bool:
+            ex._mkdirs(chain, self.folder_ids, self.failed, parent_id)
+            return True
+
+        if ex._unless_ending(create):  # not started when out of time or ending: nothing made
+            self._made.update(a.path for a in chain if a.path not in self.failed)

@@ -4,10 +4,12 @@ failed lists, and the terminal progress bar.
 Both runs share it so that the CLI bar, the server's job API (jobs.py reads ProgressEvent's
 fields) and the summaries' `skipped`/`failed` entries look the same whichever way data moves.
 
-While a push uploads, its events also carry the measured rates and an ETA. Under Google's
-write limit a push is bound by writes (each file needs at least one) or by bytes, whichever is
-slower: the ETA is the larger of (writes left ÷ the write pacer's current rate) and (bytes
-left ÷ the measured byte rate), see `eta_seconds`.
+While a push uploads or a restore downloads, its events also carry the measured rates, an ETA
+and the kind of the current item, computed here once for both (`RunProgress._rated`). Under
+Google's write limit a push is bound by writes (each file needs at least one) or by bytes,
+whichever is slower: the ETA is the larger of (writes left ÷ the write pacer's current rate)
+and (bytes left ÷ the measured byte rate), see `eta_seconds`. A restore only reads, so no
+pacer rate applies: files left ÷ the measured file rate stands in for the writes bound.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class ProgressEvent:
     bytes_total: int = 0
     current_path: str | None = None
     errors: list[dict] = field(default_factory=list)
-    # filled while uploading (None until measured): rates over the last RATE_WINDOW seconds,
+    # filled while uploading or downloading (None until measured): rates over the last RATE_WINDOW seconds,
     # the seconds left (see eta_seconds), and what kind of item is going up now (plan_order.KINDS:
     # "notebooks" | "code and text" | "data and media" | "folders")
     files_per_second: float | None = None
@@ -44,7 +46,7 @@ class ProgressEvent:
 
 ProgressCallback = Callable[[ProgressEvent], None]
 
-RATED_PHASES = ("uploading",)  # the phases whose events carry rates and an ETA
+RATED_PHASES = ("uploading", "downloading")  # the phases whose events carry rates and an ETA
 RATE_WINDOW = 20.0  # seconds of history the measured rates average over
 MIN_MEASURED = 1.0  # seconds of history needed before a rate is reported
 
@@ -118,11 +120,13 @@ class RunProgress:
     # -- what a run adds to its events (the push overrides these) -------------------------------
 
     def write_rate_now(self) -> float | None:
-        """The rate writes can go out at now (the push: its write pacer's); None: unpaced."""
+        """The rate writes can go out at now (the push: its write pacer's); None: unpaced (the
+        measured file rate is used instead: a restore, a push without a pacer)."""
         return None
 
     def writes_left(self) -> int:
-        """Writes still to send (at least one per file not yet confirmed)."""
+        """Items still to do: a push's writes (at least one per file not yet confirmed), a
+        restore's downloads."""
         return max(0, self.files_total - self.files_done)
 
     def kind_of(self, path: str | None) -> str | None:

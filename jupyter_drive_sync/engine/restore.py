@@ -56,6 +56,7 @@ from ..home.scan import display_path
 from ..home.state_db import StateDB
 from .account_check import settle_account
 from .drive_browse import SCOPE_NOTE, NothingToRestore, backup_parts, find_root, no_backup, restorable_subpath
+from .plan_order import kind_of
 from .pool import raise_first_error
 from .progress import ProgressEvent, RunProgress
 from .restore_names import join, match_child, part_name
@@ -117,11 +118,17 @@ class _Run(RunProgress):
         self.home = Path(options.home)
         self.overwrite = Overwrite(options.overwrite)
         self.write_db = False  # decided once the state DB has been looked at
+        self._sizes: dict[str, int] = {}  # display path -> size, of the files to download (their kind)
 
     # -- reporting (also the survey's Reporter) ----------------------------------------------
 
     def emit(self, phase: str, current: str | None = None, *, force: bool = True) -> None:
         super().emit(phase, display_path(current) if current is not None else None, force=force)
+
+    def kind_of(self, path: str | None) -> str | None:
+        """The `current_kind` of a download's events (plan_order's kinds, as a push names them)."""
+        size = self._sizes.get(path) if path is not None else None
+        return None if size is None else kind_of(path or "", size)
 
     def count(self, what: str, n: int = 1) -> None:
         with self._lock:
@@ -221,6 +228,7 @@ class _Run(RunProgress):
         tasks = survey.tasks
         self.files_total = len(tasks)
         self.bytes_total = sum(t.file.size or 0 for t in tasks)
+        self._sizes = {display_path(t.rel): t.file.size or 0 for t in tasks}
         if self.o.dry_run:
             self.count("folders_created", sum(1 for f in survey.folders if not f.exists))
             for t in tasks:

@@ -141,12 +141,17 @@ export class SyncModel {
     const deadline = Date.now() + timeoutMs;
     let graceAfterClose = 3;
     this.signInError = null;
+    // The first answer may still carry an earlier sign-in's failure (the popup has not reached
+    // auth/start yet, which clears it): only a failure recorded after that one counts.
+    let earlier: number | null | undefined = undefined;
     while (!this._disposed && Date.now() < deadline) {
       const status = await this.refresh();
       if (status?.connected && !status.needsReauth) {
         return true;
       }
-      if (status?.authError) {
+      if (earlier === undefined) {
+        earlier = status?.authErrorAt ?? null;
+      } else if (status?.authError && status.authErrorAt !== earlier) {
         this.signInError = status.authError;
         return false;
       }

@@ -267,6 +267,19 @@ def screenshot(page: Any, name: str, locator: Any | None = None) -> None:
 
 
 
+def close_menus(page: Any) -> None:
+    """Close any open Lumino menu: Escape reaches a menu only when it has the focus (a submenu
+    opened by hovering may not), so a click outside finishes the job."""
+    menus = page.locator(".lm-Menu")
+    for _ in range(2):
+        if menus.count() == 0:
+            return
+        page.keyboard.press("Escape")
+    if menus.count():
+        page.mouse.click(5, page.viewport_size["height"] - 60)  # the left edge, above the status bar
+    sync_api.expect(menus).to_have_count(0)
+
+
 def connect_without_ui(page: Any, server: JupyterServer, emulator: Any, email: str = EMAIL) -> None:
     """Connect through the real routes with the emulator approving at once (for tests that
     start from a connected user): auth/start → consent (automatic) → oauth2callback."""

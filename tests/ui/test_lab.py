@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import EMAIL, USERNAME, drive_paths, screenshot
+from .conftest import EMAIL, USERNAME, close_menus, drive_paths, screenshot
 
 PROMPT = "Back up your home folder to Google Drive?"
 KIND = r"(notebooks|code and text|data and media|folders)"
@@ -82,12 +82,25 @@ def test_menu_palette_and_settings(page: Any, server: Any) -> None:
     menu = page.locator(".lm-Menu").filter(has_text="Switch Google Account…")
     expect(menu).to_contain_text("Sync Now")
     expect(menu).to_contain_text("Connect Google Drive")
-    page.keyboard.press("Escape")
-    page.keyboard.press("Escape")
+    close_menus(page)  # so the shortcut reaches the shell
 
-    page.keyboard.press("Control+Shift+C")
-    page.locator(".lm-CommandPalette-input").fill("Google Drive")
-    expect(page.locator(".lm-CommandPalette-content")).to_contain_text("Google Drive Backup Status")
+    # JupyterLab's modal palette sometimes closes right after opening on a loaded machine (about
+    # one run in five, with nothing of ours on screen): open it again once before judging.
+    content = page.locator(".lm-CommandPalette-content")
+    for attempt in range(2):
+        page.keyboard.press("Control+Shift+C")
+        palette = page.locator(".lm-CommandPalette-input")
+        expect(palette).to_be_focused()
+        palette.press_sequentially("Google Drive")
+        try:
+            expect(content).to_contain_text("Google Drive Backup Status", timeout=5_000 if attempt == 0 else 20_000)
+            break
+        except AssertionError:
+            if attempt:
+                raise
+            close_menus(page)
+    for label in ("Switch Google Drive Account…", "Disconnect Google Drive", "Restore from Google Drive…"):
+        expect(content).to_contain_text(label)
     page.keyboard.press("Escape")
 
     settings = server.api("GET", "lab/api/settings/jupyter-drive-sync:plugin").json()

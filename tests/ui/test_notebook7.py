@@ -1,4 +1,5 @@
-"""Notebook 7 (no status bar): the Sync now buttons on /tree and /notebooks, progress in the top bar."""
+"""Notebook 7 (no status bar): the Google Drive entry of the File menu, the Sync now buttons on
+/tree and /notebooks, progress in the top bar."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import EMAIL, connect_without_ui, drive_paths, screenshot
+from .conftest import EMAIL, close_menus, connect_without_ui, drive_paths, screenshot
 
 
 def top_item(page: Any) -> Any:
@@ -23,6 +24,14 @@ def test_tree_and_notebook_pages(page: Any, server: Any, emulator: Any, sample_h
     item = top_item(page)
     expect(item).to_contain_text("Not synced yet")
     expect(page.locator(".jp-Dialog")).to_have_count(0)  # connected: no prompt
+
+    # The Google Drive entry of the File menu, as in JupyterLab.
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Google Drive").first.hover()
+    menu = page.locator(".lm-Menu").filter(has_text="Switch Google Account…")
+    for label in ("Sync Now", "Restore…", "Switch Google Account…", "Disconnect"):
+        expect(menu).to_contain_text(label)
+    close_menus(page)
 
     button = page.locator(".jp-FileBrowser-toolbar [data-command='drive-sync:sync-now']")
     expect(button).to_contain_text("Sync now")

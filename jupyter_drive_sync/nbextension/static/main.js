@@ -315,18 +315,27 @@ define([
     };
     window.addEventListener('message', onMessage);
     var grace = 3;
+    // The first answer may still carry an earlier sign-in's failure (auth/start clears it once
+    // the popup gets there): only a failure recorded after that one counts.
+    var earlier;
     var poll = function () {
       if (done) { return; }
       call('GET', ['status']).then(function (st) {
         if (st.connected && !st.needs_reauth) { finish(null); return; }
-        if (st.auth_error) { finish(classify(st.auth_error) === 'other' ? 'signin' : classify(st.auth_error)); return; }
+        var at = st.auth_error ? st.auth_error.at : null;
+        if (earlier === undefined) {
+          earlier = at;
+        } else if (st.auth_error && at !== earlier) {
+          finish(classify(st.auth_error) === 'other' ? 'signin' : classify(st.auth_error));
+          return;
+        }
         if (popup.closed && --grace <= 0) { window.removeEventListener('message', onMessage); return; }
         setTimeout(poll, 1500);
       }, function () { setTimeout(poll, 3000); });
     };
     ready.then(function () {
       if (before) { popup.location.href = url('auth', 'start'); }
-      setTimeout(poll, 1500);
+      poll();
     }, function (err) {
       try { popup.close(); } catch (e) { /* already closed */ }
       state.error = errorOf(err);
