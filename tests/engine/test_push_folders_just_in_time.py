@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_drive_sync.core.errors import DriveRefused
-from jupyter_drive_sync.core.model import FOLDER_MIME
+from jupyter_drive_sync.core.model import FOLDER_MIME, Action, ActionKind, LocalEntry
 from jupyter_drive_sync.core.options import PushOptions
+from jupyter_drive_sync.engine.plan_order import folders_just_in_time
 from jupyter_drive_sync.engine.push import run_push
 
 from tests.support import helpers
@@ -106,3 +107,31 @@ def test_the_first_notebook_is_on_drive_after_its_own_folders_and_nothing_else(h
     for folder in FOLDERS:
         i = order.index(folder)
         assert any(p.startswith(folder + "/") for p in order[i + 1:i + 4]), (folder, order)
+
+
+def test_the_schedule_puts_each_folder_just_before_its_first_file():
+    """plan_order.folders_just_in_time (pure): each folder once, top-down, in the step of the
+    first action inside it; what nothing needs comes last; bookkeeping needs no folder."""
+    K = ActionKind
+
+    def mkdir(path: str) -> Action:
+        return Action(K.MKDIR, path, parent_path=path.rpartition("/")[0], local=LocalEntry(path, True, 0, 0))
+
+    def create(path: str) -> Action:
+        return Action(K.CREATE, path, parent_path=path.rpartition("/")[0], local=LocalEntry(path, False, 9, 0))
+
+    folders = [mkdir(p) for p in ("a", "a/b", "a/b/c", "d", "e", "e/f")]
+    keep = Action(K.KEEP_DRIVE, "e/f/kept.bin", drive_id="K", local=LocalEntry("e/f/kept.bin", False, 5, 0))
+    actions = [keep, create("a/b/c/new.ipynb"), create("a/b/c/old.ipynb"), create("top.py"), create("a/x.py"),
+               create("d/y.py")]
+    steps = folders_just_in_time(folders, actions)
+    assert [([f.path for f in fs], a.path if a else None) for fs, a in steps] == [
+        ([], "e/f/kept.bin"),
+        (["a", "a/b", "a/b/c"], "a/b/c/new.ipynb"),
+        ([], "a/b/c/old.ipynb"),
+        ([], "top.py"),
+        ([], "a/x.py"),
+        (["d"], "d/y.py"),
+        (["e", "e/f"], None),
+    ]
+    assert folders_just_in_time([], actions[:1]) == [([], keep)]
