@@ -293,14 +293,12 @@ def notes(push: dict, scaling: list[dict]) -> list[str]:
     if wf:
         ten = wf["marks"].get("10%", {})
         lines.append(f"- **What is on Drive early.** At 10 % of the mixed home's first push ({ten.get('t')} s) Drive "
-                     f"held {ten.get('files')} of its files: a file needs its folder first, so the push's first wave "
-                     "starts with the root chain and every folder a notebook or a code-and-text file lies in "
-                     f"(engine/plan_order.py); here that is nearly all of the home's {wf['folders']} folders (every "
-                     "course week holds notebooks), several seconds at 3 writes/s after the burst of 10. By 25 % "
-                     f"({wf['sample_at_seconds']} s) {wf['notebooks_at_25pct']} of the {wf['notebooks']} notebooks "
-                     f"were there, and {wf['files_at_25pct']} files in all: notebooks go first. Creating each folder "
-                     "just before its own files, rather than all of the wave's folders up front, would bring the "
-                     "first notebooks forward by those seconds.")
+                     f"held {ten.get('files')} of its files, {ten.get('notebooks', '?')} of them notebooks: under "
+                     "work-first each folder is created just before the first file that needs it "
+                     "(engine/plan_order.py `folders_just_in_time`), so the first writes are the newest notebooks' "
+                     f"folder chains and then the notebooks. By 25 % ({wf['sample_at_seconds']} s) "
+                     f"{wf['notebooks_at_25pct']} of the {wf['notebooks']} notebooks were there, and "
+                     f"{wf['files_at_25pct']} files in all; the home has {wf['folders']} folders.")
     return ["## Notes", "", *lines, ""] if lines else []
 
 

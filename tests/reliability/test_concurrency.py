@@ -65,8 +65,10 @@ def test_sync_now_cli_and_hub_on_one_home(setup, emulator):
         add_files(home, f"round{r}", rng)
         # "All at once": the in-process server push starts last but holds the lock at once; the CLI
         # and hub processes need their start-up (imports) before they reach the lock. A slow Drive
-        # keeps the server's push running well past that, so the three really overlap.
-        emulator.settings(latency_ms=1000 if order[0] == "all" else 40)
+        # keeps the first push running until the others have met the lock and ended (they make no
+        # Drive request before it), so the three really overlap however slow the start-ups; then
+        # Drive is fast again and the first push finishes.
+        emulator.settings(latency_ms=1000)
         procs: dict[str, object] = {}
         job = None
         refused_409 = None
@@ -96,6 +98,11 @@ def test_sync_now_cli_and_hub_on_one_home(setup, emulator):
             for who in rest:
                 start(who)
 
+        holder = "server" if order[0] == "all" else order[0]
+        for who, proc in procs.items():
+            if who != holder:
+                proc.wait(timeout=120)  # type: ignore[attr-defined]
+        emulator.settings(latency_ms=40)
         outcome: dict[str, str] = {}
         cli_out, cli_err = procs["cli"].communicate(timeout=120)
         hub_out, hub_err = procs["hub"].communicate(timeout=120)
