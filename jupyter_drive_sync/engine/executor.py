@@ -139,7 +139,7 @@ class Executor:
             return folder_ids.get(parent)
 
         for wave in waves(actions, self.order):  # each: its folders, then its files (see plan_order)
-            if self._ending.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline):
+            if self._ending.is_set() or self._out_of_time():
                 break  # no folder of a later wave without the time to fill it
             folder_actions = [a for a in wave if a.local is not None and a.local.is_dir
                               and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME, ActionKind.MOVE)]
@@ -156,6 +156,8 @@ class Executor:
             self._files([a for a in wave if id(a) not in in_folders], parent_id, lazy)
         for a in actions:
             if a.kind is ActionKind.TRASH:
+                if self._out_of_time():
+                    break  # the next push trashes the rest
                 self.guard(a, lambda a=a: self._trash(a))
 
     def _clear_the_way(self, actions: list[Action]) -> list[Action]:
@@ -407,9 +409,17 @@ class Executor:
             self.report.fail(a.path, f"{type(exc).__name__}: {exc}")
         return None
 
+    def _out_of_time(self) -> bool:
+        """Whether the time budget is spent; if so the run is cut short (the hub's report says
+        it continues next night, whatever was left: files, renames or trashes)."""
+        if self.deadline is None or time.monotonic() < self.deadline:
+            return False
+        self.report.cut_short = True
+        return True
+
     def _unless_ending(self, fn: Callable[..., T], *args: Any) -> T | None:
         """Run a pool task unless the run is ending; a run-ending error it raises ends it."""
-        if self._ending.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline):
+        if self._ending.is_set() or self._out_of_time():
             return None  # out of time: not started, so neither sent nor recorded; the next push does it
         try:
             return fn(*args)

@@ -42,6 +42,9 @@ class ProgressEvent:
     bytes_per_second: float | None = None
     eta_seconds: float | None = None
     current_kind: str | None = None
+    # a time budget (PushOptions.deadline) ended the run with work left for the next one: files,
+    # but also renames and trashes, which `files_total` does not count
+    cut_short: bool = False
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -115,6 +118,7 @@ class RunProgress:
         self.files_total = 0
         self.bytes_done = 0
         self.bytes_total = 0
+        self.cut_short = False  # set by the executor when the time budget left work undone
         self._meter = RateMeter()
 
     # -- what a run adds to its events (the push overrides these) -------------------------------
@@ -153,7 +157,7 @@ class RunProgress:
                 return
             self._last_emit = now
             ev = ProgressEvent(phase, self.files_done, self.files_total, self.bytes_done, self.bytes_total,
-                               current, [dict(e) for e in self.summary.failed])
+                               current, [dict(e) for e in self.summary.failed], cut_short=self.cut_short)
             if phase in RATED_PHASES:
                 self._rated(ev, now)
         try:

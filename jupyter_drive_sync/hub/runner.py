@@ -128,9 +128,11 @@ class _Files:
     def __init__(self) -> None:
         self.done = 0
         self.total = 0
+        self.cut_short = False
 
     def __call__(self, event: ProgressEvent) -> None:
         self.done, self.total = event.files_done, event.files_total
+        self.cut_short = self.cut_short or event.cut_short
 
 
 def push_home(user: str, home: Path, options: HubOptions, bucket: ProjectBucket) -> dict[str, Any]:
@@ -165,7 +167,7 @@ def push_home(user: str, home: Path, options: HubOptions, bucket: ProjectBucket)
     else:
         # Out of time: files were left unstarted (each failed one is in `failed`, not left over).
         left = files.total - files.done - len(summary.failed)
-        out_of_time = deadline is not None and time.monotonic() >= deadline and left > 0
+        out_of_time = deadline is not None and (files.cut_short or (time.monotonic() >= deadline and left > 0))
         line["status"] = "partial" if summary.failed or out_of_time else "ok"
         reasons = []
         if out_of_time:

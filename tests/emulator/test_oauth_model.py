@@ -88,6 +88,10 @@ IDLE_SURE_ALIVE, IDLE_SURE_DEAD = 180 * DAY, 184 * DAY
 # gone an hour after; either answer in between.
 CODE_SURE_VALID, CODE_SURE_DEAD = 60, 3600
 DEVICE_LIFETIME, DEVICE_INTERVAL, SLOW_DOWN_STEP = 1800, 5, 5
+# `expired_token` right after `expires_in` (Google's page); how long Google then remembers the
+# code neither it nor RFC 8628 says: an hour on, `invalid_grant` (an unknown code) is accepted too.
+DEVICE_FORGOTTEN = 3600
+DEVICE_SCRIPT = ("poll5", "allow", "poll0", "deny", "poll11", "poll1801")
 CLOCK_STEPS = (1, 4, 6, 12, 300, 1700, 3500, 3700, 2 * DAY, 6 * DAY, 8 * DAY, 100 * DAY, 190 * DAY)
 
 # Emulator deviations from Google found by this model, each reproduced by the named xfail test in
@@ -99,6 +103,7 @@ KNOWN_DEVIATIONS: set[str] = {
 SOAK = os.environ.get("DRIVE_SYNC_SOAK", "").strip() not in ("", "0")
 _EXAMPLES = int(os.environ.get("OAUTH_MODEL_EXAMPLES", "2000" if SOAK else "100"))
 
+EXCHANGES = ("ok", "ok_basic", "wrong_verifier", "missing_verifier", "wrong_redirect", "wrong_secret", "other_client")
 Outcome = tuple[int, str | None]  # (HTTP status, OAuth `error`); (200, None) for success
 OK: Outcome = (200, None)
 INVALID_GRANT: Outcome = (400, "invalid_grant")
@@ -253,8 +258,7 @@ class OAuthMachine(RuleBasedStateMachine):
         self.filled = not burst
         for kind in ("web", "installed", "tv"):  # one of each from the start; more may come
             self.register_client(kind, 40000 + self.n % 20000, "both")
-        self.authorize("web", 0, 0, "registered", 0, "S256")  # and one grant through the whole flow
-        self.exchange_code(0, "ok")  # (0: the newest fresh code, see `prefer`)
+        self.authorize("web", 0, 0, "registered", 0, "S256", "ok")  # and one grant through the whole flow
         assert self.grants, "the first sign-in of the example failed"
 
     def teardown(self) -> None:
@@ -361,8 +365,12 @@ class OAuthMachine(RuleBasedStateMachine):
     @rule(kind=st.sampled_from(["web", "installed", "tv"]), ci=st.integers(0, 99), who=st.integers(0, 1),
           redirect=st.sampled_from(["registered", "registered", "loopback", "loopback", "near_miss",
                                     "loopback_v6", "https_other"]),
-          port=st.integers(1024, 65535), method=st.sampled_from(["S256", "plain", "none"]))
-    def authorize(self, kind: str, ci: int, who: int, redirect: str, port: int, method: str) -> None:
+          port=st.integers(1024, 65535), method=st.sampled_from(["S256", "plain", "none"]),
+          then=st.sampled_from([*EXCHANGES, None]))
+    def authorize(self, kind: str, ci: int, who: int, redirect: str, port: int, method: str,
+                  then: str | None = None) -> None:
+        """A browser at the consent URL (consent is automatic); the app exchanges the code at once
+        (`then`), or later (`exchange_code`), or never."""
         client = self._client_of(kind, ci)
         if client is None:
             return
@@ -400,13 +408,16 @@ class OAuthMachine(RuleBasedStateMachine):
         query = parse_qs(urlsplit(location).query)
         assert query["state"] == [state] and query["scope"] == [DRIVE_FILE], query
         self.codes.append(Code(query["code"][0], client, email, uri, verifier, span))
+        if then is not None:
+            self._exchange(self.codes[-1], then)
 
     @precondition(lambda self: self.codes)
-    @rule(ci=st.integers(0, 199),
-          how=st.sampled_from(["ok", "ok_basic", "wrong_verifier", "missing_verifier", "wrong_redirect",
-                               "wrong_secret", "other_client"]))
+    @rule(ci=st.integers(0, 199), how=st.sampled_from(EXCHANGES))
     def exchange_code(self, ci: int, how: str) -> None:
-        c = prefer(self.codes, lambda x: x.state == "fresh", ci)
+        self._exchange(prefer(self.codes, lambda x: x.state == "fresh", ci), how)
+
+    def _exchange(self, c: Code, how: str) -> None:
+        """`POST /token` with the code: right, or wrong in one way."""
         if how in ("wrong_verifier", "missing_verifier") and c.verifier is None:
             how = "ok"  # without a challenge there is nothing to get wrong
         other = next((x for x in self.clients if x is not c.client and x.type != "tv"), None)
@@ -452,8 +463,11 @@ class OAuthMachine(RuleBasedStateMachine):
     # -- device flow -------------------------------------------------------------------------------------
 
     @rule(kind=st.sampled_from(["tv", "tv", "installed", "web"]), ci=st.integers(0, 99),
-          scope=st.sampled_from([DRIVE_FILE, DRIVE_FILE, "https://www.googleapis.com/auth/drive"]))
-    def device_start(self, kind: str, ci: int, scope: str) -> None:
+          scope=st.sampled_from([DRIVE_FILE, DRIVE_FILE, "https://www.googleapis.com/auth/drive"]),
+          script=st.lists(st.sampled_from(DEVICE_SCRIPT), max_size=6))
+    def device_start(self, kind: str, ci: int, scope: str, script: list[str] | None = None) -> None:
+        """A device asks for a code; then the device and the user may act on it at once (`script`:
+        poll after 5, 0, 11 or 1801 s, the user allows or denies); other rules may act on it later."""
         client = self._client_of(kind, ci)
         if client is None:
             return
@@ -469,12 +483,22 @@ class OAuthMachine(RuleBasedStateMachine):
             assert body["expires_in"] == DEVICE_LIFETIME and body["interval"] == DEVICE_INTERVAL, body
             assert body["verification_url"] == self.url + "device"
             self.devices.append(Device(body["device_code"], body["user_code"], client, span))
+            for action in script or []:
+                if action in ("allow", "deny"):
+                    self._decide(self.devices[-1], action == "allow", self.emails[0])
+                else:
+                    wait = int(action.removeprefix("poll"))
+                    if wait:
+                        self.advance_clock(wait)
+                    self._poll(self.devices[-1], False)
 
     @precondition(lambda self: self.devices)
     @rule(di=st.integers(0, 199), allow=st.booleans(), who=st.integers(0, 1))
     def device_decide(self, di: int, allow: bool, who: int) -> None:
-        d = prefer(self.devices, lambda x: x.decision is None and not x.done, di)
-        email = self.emails[who]
+        self._decide(prefer(self.devices, lambda x: x.decision is None and not x.done, di), allow, self.emails[who])
+
+    def _decide(self, d: Device, allow: bool, email: str) -> None:
+        """The user on the verification page types the code and allows or denies."""
         resp, span = self._post("device", data={"user_code": d.user_code, "email": email,
                                                 "decision": "allow" if allow else "deny"})
         assert resp.status_code == 200
@@ -491,13 +515,17 @@ class OAuthMachine(RuleBasedStateMachine):
             d.decision, d.email = ("allow", email) if allow else ("deny", None)
 
     @precondition(lambda self: self.devices)
-    @rule(di=st.integers(0, 199), wait=st.sampled_from([5, 0, 6, 11]),
+    @rule(di=st.integers(0, 199), waits=st.lists(st.sampled_from([5, 0, 6, 11]), min_size=1, max_size=3),
           wrong_secret=st.sampled_from([False, False, False, True]))
-    def device_poll(self, di: int, wait: int, wrong_secret: bool) -> None:
-        """The device sleeps `wait` seconds (the emulator's clock moves), then polls."""
-        d = prefer(self.devices, lambda x: not x.done, di, newest_first=False)  # the oldest may have expired
-        if wait:
-            self.advance_clock(wait)
+    def device_poll(self, di: int, waits: list[int], wrong_secret: bool) -> None:
+        """The device sleeps each of `waits` seconds (the emulator's clock moves) and polls after it."""
+        d = prefer(self.devices, lambda x: not x.done, di)
+        for wait in waits:
+            if wait:
+                self.advance_clock(wait)
+            self._poll(d, wrong_secret)
+
+    def _poll(self, d: Device, wrong_secret: bool) -> None:
         resp, span = self._post("token", data={"grant_type": DEVICE_GRANT, "device_code": d.device_code,
                                                "client_id": d.client.client_id,
                                                "client_secret": d.client.secret + ("x" if wrong_secret else "")})
@@ -513,6 +541,8 @@ class OAuthMachine(RuleBasedStateMachine):
         expired = past(span, d.issued, DEVICE_LIFETIME, DEVICE_LIFETIME)
         if expired is not False:
             scenarios[(400, "expired_token")] = lambda: None
+            if past(span, d.issued, DEVICE_LIFETIME + DEVICE_FORGOTTEN, DEVICE_LIFETIME + DEVICE_FORGOTTEN):
+                scenarios[INVALID_GRANT] = lambda: None  # long expired: forgotten, as any unknown code
         if expired is not True:
             waited = True if d.last_poll is None else past(span, d.last_poll, d.interval, d.interval)
             soon = None if waited is None else not waited  # polled sooner than `interval`?
@@ -543,7 +573,10 @@ class OAuthMachine(RuleBasedStateMachine):
     @rule(gi=st.integers(0, 199), how=st.sampled_from(["own", "own", "own", "wrong_secret", "other_client"]),
           via=st.sampled_from(["http", "google-auth"]))
     def refresh(self, gi: int, how: str, via: str) -> None:
-        g = prefer(self.grants, lambda x: x.state != "dead", gi)
+        self._refresh(prefer(self.grants, lambda x: x.state != "dead", gi), how, via)
+
+    def _refresh(self, g: Grant, how: str, via: str) -> None:
+        """`grant_type=refresh_token` with the grant's own client, a wrong secret or another client."""
         client = g.client
         if how == "other_client":
             client = next((x for x in self.clients if x is not g.client and x.type == g.client.type), None) \
@@ -602,8 +635,16 @@ class OAuthMachine(RuleBasedStateMachine):
     @rule(ai=st.integers(0, 199))
     def use_access_token(self, ai: int) -> None:
         now = Span(self._now(), self._now())
-        a = prefer(self.accesses, lambda x: x.state == "live" and past(now, x.issued, ACCESS_LIFETIME, ACCESS_LIFETIME)
-                   is False if ai % 3 else x.state != "gone", ai // 3)  # in its hour, or any not revoked
+
+        def in_play(x: Access) -> bool:  # mostly one in its hour, sometimes any not revoked
+            if ai % 3 == 0:
+                return x.state != "gone"
+            return x.state == "live" and past(now, x.issued, ACCESS_LIFETIME, ACCESS_LIFETIME) is False
+
+        self._use(prefer(self.accesses, in_play, ai // 3))
+
+    def _use(self, a: Access) -> None:
+        """about.get with the access token: the account's answer, or Drive's 401."""
         resp, span = self._timed(lambda: self.http.get(self.url + "drive/v3/about", params={"fields": "user"},
                                                        headers={"Authorization": f"Bearer {a.token}"}, timeout=30))
         expired = past(span, a.issued, ACCESS_LIFETIME, ACCESS_LIFETIME)
@@ -668,6 +709,22 @@ class OAuthMachine(RuleBasedStateMachine):
             target.state = "dead"
         elif isinstance(target, Access):
             target.state = "gone"
+
+    @precondition(lambda self: self.grants)
+    @rule()
+    def sweep(self) -> None:
+        """Try the ends of everything at once: the two oldest and two newest refresh tokens of each
+        account and client (where the cap, the lifetime and six months bite first), then the three
+        oldest and three newest access tokens still in the model's play."""
+        pairs: dict[tuple[str, str], list[Grant]] = {}
+        for g in self.grants:
+            pairs.setdefault((g.email, g.client.client_id), []).append(g)
+        for mine in pairs.values():
+            for g in dict.fromkeys(mine[:2] + mine[-2:]):
+                self._refresh(g, "own", "http")
+        accesses = [a for a in self.accesses if a.state != "gone"]
+        for a in dict.fromkeys(accesses[:3] + accesses[-3:]):
+            self._use(a)
 
     # -- time and volume -------------------------------------------------------------------------------
 

@@ -59,6 +59,10 @@ class Model:
     # back to an account this home used before: the push may still hold that account's state
     # (then a local change is simply the later write) or adopt again (then time decides)
     adoption_may_know: bool = False
+    # a push without a verdict ran since the state was lost: it may have finished the adoption
+    # (judging each file then, with the content of that moment), so a later local change meets
+    # an adopted row, not Drive's copy of the moment the state was lost
+    adoption_maybe_done: bool = False
     foreign: set[str] = field(default_factory=set)  # Drive IDs placed by other clients
     # moved locally while the state is lost: Drive's file at the old path may go along or stay
     moved_in_adoption: set[str] = field(default_factory=set)
@@ -108,6 +112,8 @@ class Model:
     def push_unverified(self) -> None:
         """A push ended without a verdict: what it may have sent is unknown."""
         self.uncertain |= self.local_dirty
+        if self.adoption is not None:
+            self.adoption_maybe_done = True
 
     def mark_gone(self, paths: list[str], how: str) -> None:
         for p in paths:
@@ -131,6 +137,7 @@ class Model:
         """State lost (or a new account): the next push judges every differing file by time."""
         self.adoption = dict(drive_files)
         self.adoption_may_know = may_know
+        self.adoption_maybe_done = False
         self.moved_in_adoption.clear()
         self.drive_edits.clear()
         self.drive_gone.clear()
@@ -146,6 +153,9 @@ class Model:
                 return Expectation({local_md5}, why="adoption: nothing different on Drive")
             if local_ms > d.modified_ms:
                 return Expectation({local_md5}, why="adoption: the local copy is later")
+            if self.adoption_maybe_done:
+                return Expectation({d.md5 or "", local_md5},
+                                   why="adoption maybe finished by a push without verdict: judged then, or now")
             if path in self.moved_in_adoption:
                 return Expectation({d.md5 or "", local_md5},
                                    why="adoption: moved locally, Drive's later copy carried along by ID or left behind")

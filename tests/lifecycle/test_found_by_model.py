@@ -76,3 +76,25 @@ def test_move_after_adoption_kept_drive_copy_is_one_move(home: Path, emulator: A
     assert [f["id"] for f in live.get("renamed.txt", [])] == [fid], (live, summary)
     assert live["renamed.txt"][0]["md5Checksum"] == md5(b"edited in Colab, later")
     assert summary["moved"] == 1 and summary["bytes_uploaded"] == 0, summary
+
+
+@pytest.mark.xfail(strict=True, reason="move_onto_kept_leftover: a file renamed onto a path whose deleted file "
+                   "Drive still keeps (--delete keep) re-uploads its bytes over that kept item, and the renamed "
+                   "file's own Drive item stays live at the old name (two copies)")
+def test_rename_onto_a_kept_leftover_is_one_move(home: Path, emulator: Any) -> None:
+    """Found by the soak (a model sequence of 16 steps, cut down to these). `c` is deleted
+    locally; under the default `keep` its Drive copy stays. Later the student renames `a.txt`
+    to `c`. That is a rename, found by identity like any other: `a.txt`'s item takes the name
+    by ID, no bytes are sent, and no live copy stays at `a.txt`."""
+    write(home, "a.txt", b"alpha local", T0)
+    write(home, "c", b"old c content!", T0)
+    pushed(home, emulator)
+    fid = live_files(emulator)["a.txt"][0]["id"]
+    (home / "c").unlink()
+    pushed(home, emulator)
+    os.rename(home / "a.txt", home / "c")
+    summary = pushed(home, emulator)
+    live = live_files(emulator)
+    assert not live.get("a.txt"), (live, summary)
+    assert fid in [f["id"] for f in live.get("c", [])], (live, summary)
+    assert summary["moved"] == 1 and summary["bytes_uploaded"] == 0, summary
