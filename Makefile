@@ -49,6 +49,7 @@ soak: install
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/lifecycle/test_lifecycle_model.py
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/hub/test_hub_nights_model.py
+	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/emulator/test_oauth_model.py
 
 # Every bench/ script in turn, against `emulator --profile google` (Google's write rate, quotas and
 # round trips; ~15 minutes on 2 cores); JSON in build/bench/, report in docs/PERFORMANCE.md.

@@ -422,8 +422,14 @@ class AccountStore:
         """A new access token for a live refresh token; `scope` (if sent) is echoed exactly."""
         with self._lock:
             rec = self._refresh.get(refresh_token or "")
-            if rec is None or rec["client_id"] != client.client_id:
+            if rec is None:
                 raise OAuthError(400, "invalid_grant", EXPIRED_OR_REVOKED)
+            if rec["client_id"] != client.client_id:
+                # A live token presented by another client: Google answers 401 unauthorized_client
+                # (observed: prasmussen/gdrive issue 375, googleapis/google-auth-library-python
+                # issue 1561), not the invalid_grant of a dead token: an admin who swapped the
+                # OAuth client is told apart from a student who revoked access.
+                raise OAuthError(401, "unauthorized_client", "Unauthorized")
             now = self.now()
             lifetime = int(self._settings.refresh_token_lifetime_s or 0)
             too_old = lifetime > 0 and now - rec["issued_at"] >= lifetime  # a "Testing" app's week

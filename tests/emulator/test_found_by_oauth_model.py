@@ -9,8 +9,7 @@ import pytest
 import requests
 
 
-@pytest.mark.xfail(strict=True, reason="emulator answers 400 invalid_grant; Google 401 unauthorized_client "
-                                       "(KNOWN_DEVIATIONS: refresh_with_other_client)")
+# Was refresh_with_other_client (the emulator answered 400 invalid_grant): fixed.
 def test_refresh_token_with_another_clients_credentials_is_unauthorized_client(emulator):
     """A refresh token works only with the client it was issued to; presented with another client's
     valid credentials, Google answers `401 {"error": "unauthorized_client", "error_description":

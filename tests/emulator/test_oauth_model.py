@@ -5,7 +5,8 @@ Hypothesis draws sequences of what apps, users and time do to OAuth grants: regi
 state, every redirect kind), device-flow grants (pending, slow_down, allow, deny, expiry),
 refreshes (over raw HTTP and through google-auth's `Credentials.refresh`), revocations (access
 or refresh token, or one Google never issued), moves of the emulator's clock, Drive calls
-(`about.get`) with an access token, and a burst of sign-ins that passes the 100-token cap. Every
+(`about.get`) with an access token, a sweep that tries the oldest and newest tokens of every
+account and client, and a burst of sign-ins that passes the 100-token cap. Every
 answer goes over real HTTP to the emulator and must be one the model allows: the status code
 and the `error` value, the bodies' shapes, the account a token belongs to. A token must stop
 working when Google's rules say so and keep working while they say it does; a token once seen
@@ -47,7 +48,10 @@ A deviation of the emulator the model found is reproduced as an xfail(strict) te
 test_found_by_oauth_model.py and named in `KNOWN_DEVIATIONS`; while it is there, the step that
 reaches it accepts the emulator's current answer too (and still demands a refusal). Remove the
 name once the emulator is fixed. Runs bounded in `make test`; `DRIVE_SYNC_SOAK=1` runs many more
-sequences; `-s` prints the steps and the answers seen. `OAUTH_MODEL_EXAMPLES=n` overrides.
+sequences; `-s` prints the steps and the answers seen. `OAUTH_MODEL_EXAMPLES=n` overrides. Each
+example runs against a fresh emulator (data on tmpfs when there is one). On a failure Hypothesis
+shrinks the sequence (minutes at worst) and prints it; `OAUTH_MODEL_NO_SHRINK=1` reports the
+first failure as found.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ import pytest
 import requests
 from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
@@ -96,9 +100,7 @@ CLOCK_STEPS = (1, 4, 6, 12, 300, 1700, 3500, 3700, 2 * DAY, 6 * DAY, 8 * DAY, 10
 
 # Emulator deviations from Google found by this model, each reproduced by the named xfail test in
 # test_found_by_oauth_model.py. Remove a name once the emulator is fixed.
-KNOWN_DEVIATIONS: set[str] = {
-    "refresh_with_other_client",  # test_refresh_token_with_another_clients_credentials_is_unauthorized_client
-}
+KNOWN_DEVIATIONS: set[str] = set()  # fixed since: refresh_with_other_client
 
 SOAK = os.environ.get("DRIVE_SYNC_SOAK", "").strip() not in ("", "0")
 _EXAMPLES = int(os.environ.get("OAUTH_MODEL_EXAMPLES", "2000" if SOAK else "100"))
@@ -754,8 +756,12 @@ class OAuthMachine(RuleBasedStateMachine):
 
 
 def _settings() -> settings:
+    extra: dict[str, Any] = {}
+    if os.environ.get("OAUTH_MODEL_NO_SHRINK"):
+        extra["phases"] = [Phase.explicit, Phase.generate]
     return settings(max_examples=_EXAMPLES, stateful_step_count=40 if SOAK else 30, deadline=None,
-                    database=None, derandomize=not SOAK, print_blob=True, suppress_health_check=list(HealthCheck))
+                    database=None, derandomize=not SOAK, print_blob=True, suppress_health_check=list(HealthCheck),
+                    **extra)
 
 
 def test_oauth_model(tmp_path: Path) -> None:
