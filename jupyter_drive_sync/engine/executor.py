@@ -166,7 +166,9 @@ class Executor:
         (`trash`), before the new ID takes the path's row: so a kill at any moment never leaves
         two live items at one path, nor one the state DB forgot. Where that fails, the path's
         create waits for the next push. Returns the other actions."""
-        creates = {a.path for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE)}
+        # a path this push creates, or moves a local file's own item onto (`plan.find_moves`)
+        creates = {a.path for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE)
+                   or (a.kind is ActionKind.MOVE and a.local is not None)}
         first = [a for a in actions if (a.kind is ActionKind.MOVE and a.local is None and a.source_path in creates)
                  or (a.kind is ActionKind.TRASH and a.path in creates)]
         if not first:
@@ -183,7 +185,8 @@ class Executor:
             self.report.fail(path, "the Drive item it replaces could not be set aside: not backed up this time")
         firsts = {id(a) for a in first}
         return [a for a in actions if id(a) not in firsts and not (
-            a.kind in (ActionKind.MKDIR, ActionKind.CREATE) and a.path in blocked)]
+            (a.kind in (ActionKind.MKDIR, ActionKind.CREATE) or (a.kind is ActionKind.MOVE and a.local is not None))
+            and a.path in blocked)]
 
     def _set_aside(self, a: Action) -> bool:
         """Rename a replaced item beside its path, keeping its modifiedTime; its row (and a

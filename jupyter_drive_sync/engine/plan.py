@@ -92,15 +92,16 @@ def parent_of(path: str) -> str:
     return path.rpartition("/")[0]
 
 
-def aside_path(path: str, was_dir: bool, taken: Callable[[str], bool]) -> str:
+def aside_path(path: str, was_dir: bool, taken: Callable[[str], bool], label: str | None = None) -> str:
     """Where the Drive item of a path replaced by the other kind is kept: a sibling named
-    `name (replaced by a folder).ext` / `name (replaced by a file)`, numbered from 2 when that
-    is taken; the extension stays last, so the kept file still opens as what it is."""
+    `name (replaced by a folder).ext` / `name (replaced by a file)` (or `name (<label>).ext`),
+    numbered from 2 when that is taken; the extension stays last, so the kept file still opens
+    as what it is."""
     parent, _, name = path.rpartition("/")
     stem, dot, ext = name.rpartition(".")
     if was_dir or not stem or not ext or len(ext) > 8 or " " in ext:
         stem, dot, ext = name, "", ""
-    label = "replaced by a " + ("file" if was_dir else "folder")
+    label = label or "replaced by a " + ("file" if was_dir else "folder")
     n = 1
     while True:
         candidate = f"{stem} ({label}{f' {n}' if n > 1 else ''}){dot}{ext}"
@@ -317,6 +318,10 @@ class _Planner:
         moves = self.move_finder().run(self.hashes)
         if not moves:
             return None
+        for a in moves:  # onto a file deleted here whose Drive copy is kept: that copy goes aside
+            row = self.state.get(a.path)
+            if row is not None and row.local_deleted and row.drive_id != a.drive_id:
+                self._set_aside(a.path, row, label="deleted")
         self.moves = moves
         self.state = after_moves(self.state, moves)
         self._anc_memo.clear()
@@ -364,7 +369,9 @@ class _Planner:
             if path in entries and path not in replaced:
                 continue
             row = state.get(path)
-            if row is None or not self.in_scope(path) or row.local_deleted:
+            # a deletion kept on Drive is done with, unless the path now holds the other kind:
+            # then that kept item is set aside (or trashed) too, so the path gets one live item
+            if row is None or not self.in_scope(path) or (row.local_deleted and path not in replaced):
                 continue
             if protected and self._under(path, protected):
                 continue  # not seen this run (refused or excluded): not a deletion
@@ -396,21 +403,23 @@ class _Planner:
             else:
                 self.actions[path] = trash
 
-    def _set_aside(self, path: str, row: StateEntry) -> bool:
+    def _set_aside(self, path: str, row: StateEntry, label: str | None = None) -> bool:
         """Under `keep`, the Drive item of a path the home now holds as the other kind (a file
         replaced by a folder of its name, or back) is renamed beside it, content untouched: the
         student's old work stays in the backup, and the path gets one live item, the new one.
         False when nothing of ours is live there (trashed or removed on Drive)."""
         if _own_state(row) != _ALIVE or self.ancestors_state(parent_of(path)) != _ALIVE:
             return False
-        target = aside_path(path, row.is_dir, self._taken)
+        target = aside_path(path, row.is_dir, self._taken, label)
         self.aside_taken.add(target)
         parent = self.state.get(parent_of(path)) if parent_of(path) else None
         what = "folder" if row.is_dir else "file"
+        why = "deleted locally, then another file moved here" if label else \
+            f"replaced locally by a {'file' if row.is_dir else 'folder'}"
         self.asides.append(Action(
             ActionKind.MOVE, target, drive_id=row.drive_id, parent_path=parent_of(path), source_path=path,
             source_parent_id=parent.drive_id if parent is not None else None, modified_ms=row.drive_modified_ms,
-            reason=f"replaced locally by a {'file' if row.is_dir else 'folder'}: the Drive {what} kept, renamed"))
+            reason=f"{why}: the Drive {what} kept, renamed"))
         return True
 
     def _taken(self, path: str) -> bool:

@@ -124,10 +124,19 @@ class MoveFinder:
         }
         self.targets: list[LocalEntry] = []
         if self.source_ids:
-            self.targets = sorted((e for p, e in entries.items() if p not in state and in_scope(p)),
+            clean = getattr(state, "clean", {})  # a clean row is never a deletion (and is not read)
+            self.targets = sorted((e for p, e in entries.items() if in_scope(p) and (
+                                   p not in state or (p not in clean and self._kept_leftover(e, alive)))),
                                   key=lambda e: (e.path.count("/"), e.path))
         self.before = {r.drive_id: r for r in self.view.values()}
         self.wishes: set[str] = set()
+
+    def _kept_leftover(self, e: LocalEntry, alive: Callable[[StateEntry], bool]) -> bool:
+        """Whether a file now at `e`'s path may have been moved there over the Drive copy of a
+        file deleted here and kept (`keep`): the planner sets that copy aside first (by ID)."""
+        row = self.state.get(e.path)
+        return (row is not None and row.local_deleted and not row.is_dir and not e.is_dir
+                and row.status is EntryStatus.SYNCED and alive(row))
 
     def _parent_known(self, path: str) -> bool:
         parent = parent_of(path)

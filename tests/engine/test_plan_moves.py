@@ -108,14 +108,20 @@ def test_inode_match_wins_over_md5_match():
     assert kinds(p) == [(K.CREATE, "b.txt", None), (K.MOVE, "c.txt", "id-a.txt")]
 
 
-@pytest.mark.parametrize("where", ["deleted row", "pending row", "other kind"])
+@pytest.mark.parametrize("where", ["pending row", "other kind"])
 def test_a_path_that_still_has_a_row_is_never_a_move_target(where):
-    target = {"deleted row": row("b.txt", 5, local_deleted=True),
-              "pending row": row("b.txt", 5, status=EntryStatus.PENDING),
+    target = {"pending row": row("b.txt", 5, status=EntryStatus.PENDING),
               "other kind": row("b.txt", 5, is_dir=True)}[where]
     p = run([lfile("b.txt", 7)], [row("a.txt", 7), target])
     # (a folder replaced by a file is set aside by a MOVE of its own, with no local file)
     assert all(a.kind is not K.MOVE or a.local is None for a in p.actions), kinds(p)
+
+
+def test_a_move_onto_a_kept_deleted_file_sets_that_copy_aside_first():
+    """Its Drive copy is kept (`keep`): renamed aside by ID, then the moved file takes the path."""
+    p = run([lfile("b.txt", 7)], [row("a.txt", 7), row("b.txt", 5, local_deleted=True)])
+    assert kinds(p) == [(K.MOVE, "b (deleted).txt", "id-b.txt"), (K.MOVE, "b.txt", "id-a.txt")]
+    assert p.actions[0].local is None and p.actions[1].local is not None
 
 
 @pytest.mark.parametrize("drive", [dict(drive_trashed=True), dict(drive_removed=True),
