@@ -9,7 +9,7 @@ from then on every action sees the rows at their new paths (`plan.after_moves`).
 "work-first" order (`plan_order`) folders and files run in two waves: notebooks, code and text
 (with the folders they need) first, then the remaining folders and the data and media; and
 within a wave each new folder is created by a pool task queued just before the first file
-that needs it (`_LazyFolders`), so the first notebook is on Drive after its own folders, not
+that needs it (`LazyFolders`), so the first notebook is on Drive after its own folders, not
 after all of them. Still one write per folder, parents before children, pending IDs first.
 
 Per-file problems go to the summary; a run-ending error (the user must reconnect, Drive full,
@@ -18,105 +18,30 @@ the daily cap) stops every task still queued or already handed to a worker.
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping, Protocol, TypeVar
+from typing import Any, BinaryIO, Callable
 
-from ..core.errors import DriveRefused, EnvironmentProblem, NotConnected
-from ..core.model import Action, ActionKind, EntryStatus, LocalEntry, StateEntry, clamp_mtime_ns
-from ..drive.client import DriveClient
-from ..drive.errors import DriveApiError, NotFound
-from ..drive.types import DriveFile, NewEmptyFile, NewFolder, ResumeSlot, mime_type_for
+from ..core.model import Action, ActionKind, StateEntry
+from ..drive.errors import DriveApiError
+from ..drive.types import DriveFile, NewFolder, ResumeSlot
 from ..home.fs_guards import NotBeneath, open_beneath
-from ..home.scan import display_path
-from ..home.state_db import StateDB
-from .id_supply import IdSupply, id_refused
-from .plan import PlanRows, after_moves
+from .empty_files import EMPTY_BATCH, EmptyFileBatches
+from .executor_base import T, ms, resume_key, synced_row
+from .id_supply import id_refused
+from .lazy_folders import LazyFolders
+from .plan import after_moves
 from .plan_moves import moved_row
 from .plan_order import PATH_ORDER, folders_just_in_time, waves
 from .pool import raise_first_error
+from .set_aside import SetAside
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-EMPTY_BATCH = 100  # empty files per batch request (Drive's limit on calls in a batch)
 UPLOADS = (ActionKind.CREATE, ActionKind.UPDATE_CONTENT)  # the actions that send content
-# errors that end the whole run, not one file: reconnect, Drive refused, the machine (a full disk
-# under the state DB: nothing more could be recorded)
-RUN_ENDING = (NotConnected, DriveRefused, EnvironmentProblem)
 
 
-def ms(ns: int) -> int:
-    return ns // 1_000_000
-
-
-def synced_row(path: str, f: DriveFile, local: LocalEntry, *, md5: str | None = None) -> StateEntry:
-    """What the state DB remembers after Drive confirmed a write of `local` as `f`."""
-    return StateEntry(
-        path=path,
-        drive_id=f.id,
-        is_dir=local.is_dir,
-        status=EntryStatus.SYNCED,
-        local_size=local.size,
-        local_mtime_ns=local.mtime_ns,
-        md5=md5 if md5 is not None else f.md5,
-        drive_md5=f.md5,
-        drive_modified_ms=f.modified_ms,
-        drive_head_revision=f.head_revision,
-        drive_trashed=f.trashed,
-        local_ino=local.ino,
-    )
-
-
-def resume_key(st: os.stat_result | None, local: LocalEntry) -> tuple[int, int]:
-    """The file version a resumable session is kept under: size and mtime as read (else as scanned)."""
-    if st is None:
-        return local.size, local.mtime_ns
-    return st.st_size, clamp_mtime_ns(st.st_mtime_ns)
-
-
-class PushReport(Protocol):
-    """Where the executor reports (the push run: its summary and progress)."""
-
-    def skip(self, path: str, reason: str) -> None: ...
-
-    def fail(self, path: str, error: str) -> None: ...
-
-    def emit(self, phase: str, current: str | None = None, *, force: bool = True) -> None: ...
-
-    def byte_counter(self, then: Callable[[], None] | None = None) -> Callable[[int], None]: ...
-
-    def count(self, a: Action) -> None: ...
-
-    def files_confirmed(self, n: int, bytes_uploaded: int = 0) -> None: ...
-
-
-class Executor:
-    """One push's execution: the client, the state DB, and the rows planning saw."""
-
-    def __init__(self, report: PushReport, client: DriveClient, db: StateDB, state: PlanRows, home: Path,
-                 *, workers: int, spare_ids: list[str], order: str = PATH_ORDER,
-                 deadline: float | None = None) -> None:
-        self.report = report
-        self.deadline = deadline  # time.monotonic(): no task starts after it (PushOptions.deadline)
-        self.order = order  # plan_order: "work-first" runs the plan in waves, the student's work first
-        self.client = client
-        self.db = db
-        self.state = state
-        self.home = home
-        self.workers = workers
-        self.ids = IdSupply(client, db, spare_ids)  # spare: generated with the root folder's
-        # Set by the first run-ending error (reconnect, Drive full, daily cap): tasks the pool
-        # has already handed to a worker then return at once instead of sending more refused
-        # requests before the pool is cancelled.
-        self._ending = threading.Event()
-        self.root_id = ""
-        self._before_moves: dict[str, StateEntry] = {}
+class Executor(SetAside, EmptyFileBatches):
+    """One push's execution, in order (see the module's docstring)."""
 
     def execute(self, root_id: str, actions: list[Action]) -> None:
         actions = self._assign_ids(self._clear_the_way(actions))
@@ -144,11 +69,12 @@ class Executor:
             folder_actions = [a for a in wave if a.local is not None and a.local.is_dir
                               and a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME, ActionKind.MOVE)]
             in_folders = {id(a) for a in folder_actions}
-            lazy: _LazyFolders | None = None
+            lazy: LazyFolders | None = None
             if self.order != PATH_ORDER and not any(a.kind is ActionKind.MOVE for a in folder_actions):
                 # work-first, no folder moving: each new folder just before what needs it
-                lazy = _LazyFolders([a for a in folder_actions if a.kind is ActionKind.MKDIR], folder_ids,
-                                    failed_folders)
+                lazy = LazyFolders([a for a in folder_actions if a.kind is ActionKind.MKDIR], folder_ids,
+                                   failed_folders, lambda chain: self._folders_now(chain, folder_ids, failed_folders,
+                                                                                   parent_id))
                 folder_actions = [a for a in folder_actions if a.kind is not ActionKind.MKDIR]
             if folder_actions:
                 self.report.emit("uploading", folder_actions[0].path)
@@ -159,53 +85,6 @@ class Executor:
                 if self._out_of_time():
                     break  # the next push trashes the rest
                 self.guard(a, lambda a=a: self._trash(a))
-
-    def _clear_the_way(self, actions: list[Action]) -> list[Action]:
-        """An item of ours at a path this push creates anew (a file replaced by a folder of its
-        name, or back) is first set aside (`keep`: renamed, see `plan._set_aside`) or trashed
-        (`trash`), before the new ID takes the path's row: so a kill at any moment never leaves
-        two live items at one path, nor one the state DB forgot. Where that fails, the path's
-        create waits for the next push. Returns the other actions."""
-        # a path this push creates, or moves a local file's own item onto (`plan.find_moves`)
-        creates = {a.path for a in actions if a.kind in (ActionKind.MKDIR, ActionKind.CREATE)
-                   or (a.kind is ActionKind.MOVE and a.local is not None)}
-        first = [a for a in actions if (a.kind is ActionKind.MOVE and a.local is None and a.source_path in creates)
-                 or (a.kind is ActionKind.TRASH and a.path in creates)]
-        if not first:
-            return actions
-        blocked: set[str] = set()
-        for a in first:
-            if a.kind is ActionKind.MOVE:
-                done = self.guard(a, lambda a=a: self._set_aside(a))
-            else:
-                done = self.guard(a, lambda a=a: self._trash(a, replaced=True))
-            if not done:
-                blocked.add(a.source_path or a.path)
-        for path in sorted(blocked):
-            self.report.fail(path, "the Drive item it replaces could not be set aside: not backed up this time")
-        firsts = {id(a) for a in first}
-        return [a for a in actions if id(a) not in firsts and not (
-            (a.kind in (ActionKind.MKDIR, ActionKind.CREATE) or (a.kind is ActionKind.MOVE and a.local is not None))
-            and a.path in blocked)]
-
-    def _set_aside(self, a: Action) -> bool:
-        """Rename a replaced item beside its path, keeping its modifiedTime; its row (and a
-        folder's rows, marked deleted here) follow it. Gone from Drive already: nothing to keep."""
-        old = next((r for r in self.state.entries() if r.drive_id == a.drive_id), None)
-        if old is None:
-            return True
-        try:
-            f = self.client.update_metadata(a.drive_id or "", name=a.path.rpartition("/")[2],
-                                            modified_ms=a.modified_ms)
-        except NotFound:
-            self.db.forget([old.path], recursive=old.is_dir)
-            return True
-        self.db.record_move(old.path, moved_row(old, a, md5=f.md5, modified_ms=f.modified_ms,
-                                                head_revision=f.head_revision, trashed=f.trashed))
-        if old.is_dir:
-            self.db.mark_local_deleted([a.path], recursive=True)
-        self.report.count(a)
-        return True
 
     def _assign_ids(self, actions: list[Action]) -> list[Action]:
         """Fresh IDs for everything new, recorded as pending before any create."""
@@ -272,6 +151,18 @@ class Executor:
             self.db.record_synced(synced_row(a.path, r, a.local))
             self.report.count(a)
 
+    def _folders_now(self, chain: list[Action], folder_ids: dict[str, str], failed_folders: set[str],
+                     parent_id: Callable[[Action], str | None]) -> bool:
+        """Create a chain of a wave's new folders now (see lazy_folders); False, nothing made,
+        when out of time or the run is ending."""
+        self.report.emit("uploading", chain[0].path, force=False)
+
+        def create() -> bool:
+            self._mkdirs(chain, folder_ids, failed_folders, parent_id)
+            return True
+
+        return bool(self._unless_ending(create))
+
     def _retry_refused_folders(self, mkdirs: list[Action], results: dict[str, Any], folder_ids: dict[str, str],
                                failed_folders: set[str], parent_id: Callable[[Action], str | None],
                                ) -> tuple[list[Action], dict[str, Any]]:
@@ -294,7 +185,7 @@ class Executor:
         return mkdirs, {**results, **self.client.create_folders(items)}
 
     def _files(self, file_actions: list[Action], parent_id: Callable[[Action], str | None],
-               lazy: _LazyFolders | None = None) -> None:
+               lazy: LazyFolders | None = None) -> None:
         """Files, in a worker pool: moves first (an edit of a moved file follows its move), then
         the rest; files that were empty at the scan in batches. With `lazy`, the wave's new
         folders go into the same pool, each just before the first task that needs it."""
@@ -326,7 +217,7 @@ class Executor:
                         moved.append(pool.submit(self._move_here, a, parent_id(a)))
                     else:
                         if chain:
-                            done.append(lazy.submit(pool, self, chain, parent_id))
+                            done.append(lazy.submit(pool, chain))
                         moved.append(pool.submit(self._when_placed, a, lazy.waits_for(a), lazy, parent_id,
                                                  self._move_here))
                 raise_first_error(done + moved)
@@ -335,7 +226,7 @@ class Executor:
             for chain, a in steps:
                 if chain:
                     assert lazy is not None
-                    futures.append(lazy.submit(pool, self, chain, parent_id))
+                    futures.append(lazy.submit(pool, chain))
                 if a is None or a.kind in (ActionKind.FORGET_LOCAL, ActionKind.NOTE_INODE):
                     continue
                 if a.kind in (ActionKind.KEEP_DRIVE, ActionKind.SKIP):
@@ -357,172 +248,13 @@ class Executor:
                 futures.append(pool.submit(self._empties_when_placed, group, waits, lazy, parent_id))
             raise_first_error(futures)  # run-ending (reauth, storage full, daily cap)
 
-    def _placed_in(self, a: Action, waits: list[Future], lazy: _LazyFolders | None,
-                   parent_id: Callable[[Action], str | None]) -> str | None:
-        """The Drive ID of `a`'s parent folder once the task creating it (if any) is done; None,
-        `a` reported, if it failed; None, quietly, if it was not made (out of time, run ending:
-        the next push does both)."""
-        if waits:
-            wait(waits)
-        if self._ending.is_set():
-            return None
-        pid = parent_id(a)
-        if pid is None:
-            self.report.fail(a.path, "its parent folder could not be created")
-            return None
-        if lazy is not None and not lazy.made(a.parent_path or ""):
-            return None
-        return pid
-
-    def _when_placed(self, a: Action, waits: list[Future], lazy: _LazyFolders | None,
+    def _when_placed(self, a: Action, waits: list[Future], lazy: LazyFolders | None,
                      parent_id: Callable[[Action], str | None], run: Callable[[Action, str | None], T]) -> T | bool:
         """Run `run(a, parent ID)` once `a`'s parent folder is on Drive (False if it is not)."""
         pid = self._placed_in(a, waits, lazy, parent_id)
         if pid is None:
             return False
         return run(a, pid)
-
-    def _empties_when_placed(self, group: list[Action], waits: list[Future], lazy: _LazyFolders | None,
-                             parent_id: Callable[[Action], str | None]) -> None:
-        """A batch of empty files, those whose folder is on Drive (see `_empty_batch`)."""
-        if waits:
-            wait(waits)
-        placed = [(a, pid) for a in group if (pid := self._placed_in(a, [], lazy, parent_id)) is not None]
-        if placed:
-            self._unless_ending(self._empty_batch, placed)
-
-    # -- guarding ------------------------------------------------------------------------------
-
-    def guard(self, a: Action, fn: Callable[[], T]) -> T | None:
-        """Run one action; per-file errors go to the summary (then None), run-ending ones propagate."""
-        try:
-            return self._unless_ending(fn)
-        except RUN_ENDING:
-            raise
-        except FileNotFoundError:
-            self.report.skip(a.path, "disappeared before it could be uploaded")
-        except PermissionError as exc:
-            self.report.fail(a.path, f"cannot read: {exc.strerror or exc}")
-        except DriveApiError as exc:
-            self.report.fail(a.path, str(exc))
-        except OSError as exc:
-            self.report.fail(a.path, f"{type(exc).__name__}: {exc.strerror or exc}")
-        except Exception as exc:  # noqa: BLE001 - one file's surprise must not end the run
-            log.exception("unexpected error on %s", display_path(a.path))
-            self.report.fail(a.path, f"{type(exc).__name__}: {exc}")
-        return None
-
-    def _out_of_time(self) -> bool:
-        """Whether the time budget is spent; if so the run is cut short (the hub's report says
-        it continues next night, whatever was left: files, renames or trashes)."""
-        if self.deadline is None or time.monotonic() < self.deadline:
-            return False
-        self.report.cut_short = True
-        return True
-
-    def _unless_ending(self, fn: Callable[..., T], *args: Any) -> T | None:
-        """Run a pool task unless the run is ending; a run-ending error it raises ends it."""
-        if self._ending.is_set() or self._out_of_time():
-            return None  # out of time: not started, so neither sent nor recorded; the next push does it
-        try:
-            return fn(*args)
-        except RUN_ENDING:
-            self._ending.set()
-            raise
-
-    # -- empty files ---------------------------------------------------------------------------
-
-    def _empty_batch(self, group: list[tuple[Action, str]]) -> None:
-        """Create files that were empty at the scan in one batch request (metadata only).
-
-        Each is stat'ed again first (safely, as an upload would open it): one that is no longer
-        empty goes the normal way (an upload), one that is gone or unreadable is reported as an
-        upload would report it. Drive gets the mtime seen now, and the state DB records what
-        Drive confirmed, as for any create.
-        """
-        still_empty: list[tuple[Action, LocalEntry]] = []
-        items: list[NewEmptyFile] = []
-        grown: list[tuple[Action, str]] = []
-        for a, pid in group:
-            st = self.guard(a, lambda a=a: self._restat(a))
-            if st is None:
-                continue
-            if st.st_size:
-                grown.append((a, pid))
-                continue
-            assert a.drive_id is not None
-            mtime_ns = clamp_mtime_ns(st.st_mtime_ns)  # as the scan sees it
-            still_empty.append((a, LocalEntry(a.path, False, 0, mtime_ns, st.st_ino)))
-            items.append(NewEmptyFile(a.drive_id, a.path.rpartition("/")[2], pid, ms(mtime_ns),
-                                      mime_type_for(self.home / a.path)))
-        if items:
-            self.report.emit("uploading", still_empty[0][0].path)
-            results = self._create_empties(items)
-            refused = [a for a, _ in still_empty if id_refused(results.get(a.drive_id), a.drive_id)]
-            if refused:  # fresh IDs for those, and one more batch (see id_supply)
-                renewed = self.ids.renew(refused)
-                by_id = {f.id: f for f in items}
-                retry = [replace(by_id[a.drive_id], id=renewed[a.path].drive_id) for a in refused]
-                still_empty = [(renewed.get(a.path, a), local) for a, local in still_empty]
-                results.update(self._create_empties(retry))
-            self._record_empties(still_empty, results)
-        for a, pid in grown:
-            self.guard(a, lambda a=a, pid=pid: self._file(a, pid))
-
-    def _create_empties(self, items: list[NewEmptyFile]) -> dict[str, Any]:
-        """One batch of empty-file creates: per ID the DriveFile or the error (run-ending ones raise)."""
-        try:
-            return self.client.create_empty_files(items)
-        except RUN_ENDING:
-            raise
-        except Exception as exc:  # noqa: BLE001 - as guard does, for each file of the batch
-            if not isinstance(exc, DriveApiError):
-                log.exception("unexpected error creating %d empty files", len(items))
-            return {f.id: exc for f in items}
-
-    def _record_empties(self, created: list[tuple[Action, LocalEntry]], results: Mapping[str, Any]) -> None:
-        """Record what the batch confirmed (one transaction), report what it did not."""
-        rows: list[StateEntry] = []
-        done: list[tuple[Action, LocalEntry]] = []
-        for a, local in created:
-            r = results.get(a.drive_id or "")
-            if r is None:
-                self.report.fail(a.path, "not created")
-            elif isinstance(r, Exception):
-                self.report.fail(a.path, str(r) if isinstance(r, DriveApiError) else f"{type(r).__name__}: {r}")
-            else:
-                rows.append(synced_row(a.path, r, local))
-                done.append((a, local))
-        self.db.record_synced_many(rows)
-        self.report.files_confirmed(len(done))
-        for a, _ in done:
-            self.report.count(a)
-        if done:
-            self.report.emit("uploading", done[-1][0].path)
-        for a, local in done:
-            if self._changed_since(a.path, local):
-                self.report.skip(a.path, "changed while it was being uploaded: Drive has the empty version seen "
-                                         "then; the next push sends it again")
-
-    def _restat(self, a: Action) -> os.stat_result | None:
-        """The file's stat now, reached the way an upload reaches it (no symlink on the way);
-        None, reported, if it is no longer a regular file beneath the home."""
-        try:
-            fh = open_beneath(self.home, a.path)
-        except NotBeneath as exc:
-            self.report.skip(a.path, exc.strerror or "no longer a regular file")
-            return None
-        with fh:
-            return os.fstat(fh.fileno())
-
-    def _changed_since(self, path: str, local: LocalEntry) -> bool:
-        """Whether `path` no longer matches `local` (quietly False if it cannot be looked at)."""
-        try:
-            with open_beneath(self.home, path) as fh:
-                st = os.fstat(fh.fileno())
-        except OSError:  # NotBeneath too
-            return False
-        return (st.st_size, clamp_mtime_ns(st.st_mtime_ns)) != (local.size, local.mtime_ns)
 
     # -- one action ----------------------------------------------------------------------------
 
@@ -618,74 +350,3 @@ class Executor:
         self.report.emit("uploading", a.path)
         return True
 
-    def _trash(self, a: Action, *, replaced: bool = False) -> bool:
-        try:
-            self.client.update_metadata(a.drive_id, trashed=True)
-        except NotFound:
-            pass  # never created, or already gone: the goal is reached
-        if replaced:  # in the trash with its subtree: no path of the home maps to those rows any more
-            old = next((r for r in self.state.entries() if r.drive_id == a.drive_id), None)
-            if old is not None:
-                self.db.forget([old.path], recursive=old.is_dir)
-            self.report.count(a)
-            return True
-        current = self.db.get(a.path)
-        if current is not None and current.drive_id == a.drive_id:  # not a kind change: the row is still ours
-            self.db.mark_drive_trashed(a.drive_id, local_deleted=True)
-        old = self.state.get(a.path)
-        if old is not None and old.is_dir and old.drive_id == a.drive_id:
-            prefix = a.path + "/"
-            self.db.mark_local_deleted([p for p in self.state if p.startswith(prefix)])
-        self.report.count(a)
-        return True
-
-
-class _LazyFolders:
-    """A wave's new folders under the work-first order, each created by a pool task just before
-    the first task that needs it (`plan_order.folders_just_in_time`): one write per folder as
-    before, a folder's task waiting for its parent's, so parents still come first."""
-
-    def __init__(self, folders: list[Action], folder_ids: dict[str, str], failed: set[str]) -> None:
-        self.folders = folders
-        self.folder_ids = folder_ids
-        self.paths = {a.path for a in folders}
-        self.failed = failed
-        self._tasks: dict[str, Future] = {}  # folder path -> the task creating it
-        self._made: set[str] = set()
-        for a in folders:
-            folder_ids[a.path] = a.drive_id  # pending IDs: known before the folders exist
-
-    def made(self, path: str) -> bool:
-        """Whether the folder at `path` is on Drive as far as this wave knows (not one of its
-        new folders, or created by now)."""
-        return path not in self.paths or path in self._made
-
-    def waits_for(self, a: Action) -> list[Future]:
-        """The task that creates `a`'s parent folder, if it is one of the wave's new ones."""
-        task = self._tasks.get(a.parent_path or "")
-        return [task] if task is not None else []
-
-    def submit(self, pool: ThreadPoolExecutor, ex: Executor, chain: list[Action],
-               parent_id: Callable[[Action], str | None]) -> Future:
-        """Queue the creation of `chain` (parents first), after the tasks making their parents.
-        Tasks only ever wait for tasks queued before them, so the pool cannot deadlock."""
-        inside = {a.path for a in chain}
-        waits = list({id(t): t for a in chain if (a.parent_path or "") not in inside
-                      for t in self.waits_for(a)}.values())
-        task = pool.submit(self._create, ex, chain, waits, parent_id)
-        for a in chain:
-            self._tasks[a.path] = task
-        return task
-
-    def _create(self, ex: Executor, chain: list[Action], waits: list[Future],
-                parent_id: Callable[[Action], str | None]) -> None:
-        if waits:
-            wait(waits)
-        ex.report.emit("uploading", chain[0].path, force=False)
-
-        def create() -> bool:
-            ex._mkdirs(chain, self.folder_ids, self.failed, parent_id)
-            return True
-
-        if ex._unless_ending(create):  # not started when out of time or ending: nothing made
-            self._made.update(a.path for a in chain if a.path not in self.failed)

@@ -31,7 +31,7 @@ is deterministic.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from ..core.model import (
     Action,
@@ -44,7 +44,8 @@ from ..core.model import (
     Snapshot,
     StateEntry,
 )
-from .plan_moves import MoveFinder, swapped_inodes
+from .plan_aside import aside_move, aside_path
+from .plan_moves import MoveFinder, parent_of, swapped_inodes
 from .plan_rows import CleanKey, PlanRows, PlanState, after_moves, as_plan_state
 
 __all__ = ["CleanKey", "PlanRows", "PlanState", "after_moves", "aside_path", "parent_of", "paths_to_hash", "plan",
@@ -86,29 +87,6 @@ def paths_to_hash(snapshot: Snapshot, state: PlanState | Mapping[str, StateEntry
     swapped = swapped_inodes(snapshot, p.state)
     p.find_moves()
     return p.move_finder().wishes | swapped
-
-
-def parent_of(path: str) -> str:
-    return path.rpartition("/")[0]
-
-
-def aside_path(path: str, was_dir: bool, taken: Callable[[str], bool], label: str | None = None) -> str:
-    """Where the Drive item of a path replaced by the other kind is kept: a sibling named
-    `name (replaced by a folder).ext` / `name (replaced by a file)` (or `name (<label>).ext`),
-    numbered from 2 when that is taken; the extension stays last, so the kept file still opens
-    as what it is."""
-    parent, _, name = path.rpartition("/")
-    stem, dot, ext = name.rpartition(".")
-    if was_dir or not stem or not ext or len(ext) > 8 or " " in ext:
-        stem, dot, ext = name, "", ""
-    label = label or "replaced by a " + ("file" if was_dir else "folder")
-    n = 1
-    while True:
-        candidate = f"{stem} ({label}{f' {n}' if n > 1 else ''}){dot}{ext}"
-        full = f"{parent}/{candidate}" if parent else candidate
-        if not taken(full):
-            return full
-        n += 1
 
 
 def _own_state(row: StateEntry | None) -> int:
@@ -404,22 +382,15 @@ class _Planner:
                 self.actions[path] = trash
 
     def _set_aside(self, path: str, row: StateEntry, label: str | None = None) -> bool:
-        """Under `keep`, the Drive item of a path the home now holds as the other kind (a file
-        replaced by a folder of its name, or back) is renamed beside it, content untouched: the
-        student's old work stays in the backup, and the path gets one live item, the new one.
+        """Under `keep`, the Drive item of a path the home now holds as the other kind, or a
+        deleted file's kept copy where another file moves, is renamed beside it (`plan_aside`).
         False when nothing of ours is live there (trashed or removed on Drive)."""
         if _own_state(row) != _ALIVE or self.ancestors_state(parent_of(path)) != _ALIVE:
             return False
-        target = aside_path(path, row.is_dir, self._taken, label)
-        self.aside_taken.add(target)
         parent = self.state.get(parent_of(path)) if parent_of(path) else None
-        what = "folder" if row.is_dir else "file"
-        why = "deleted locally, then another file moved here" if label else \
-            f"replaced locally by a {'file' if row.is_dir else 'folder'}"
-        self.asides.append(Action(
-            ActionKind.MOVE, target, drive_id=row.drive_id, parent_path=parent_of(path), source_path=path,
-            source_parent_id=parent.drive_id if parent is not None else None, modified_ms=row.drive_modified_ms,
-            reason=f"{why}: the Drive {what} kept, renamed"))
+        a = aside_move(path, row, parent, self._taken, label)
+        self.aside_taken.add(a.path)
+        self.asides.append(a)
         return True
 
     def _taken(self, path: str) -> bool:
