@@ -169,6 +169,9 @@ class Action:
     source_parent_id: str | None = None
     modified_ms: int | None = None
     same_content: bool = False
+    # a MOVE that sets a replaced item aside (no local entry): the label of its new name
+    # ("replaced by a folder", "deleted"; see engine/plan_aside.py)
+    aside_label: str | None = None
 
 
 @dataclass(slots=True)

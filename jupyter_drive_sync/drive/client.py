@@ -184,13 +184,18 @@ class DriveClient:
         """Everything not trashed directly inside `folder_id`, all pages."""
         return self._list(f"'{escape_q(folder_id)}' in parents and trashed = false")
 
-    def find_folders(self, name: str, parent_id: str) -> list[DriveFile]:
-        """Folders called exactly `name` in `parent_id` (not trashed); names are not unique on
-        Drive. Drive's `name = '...'` ignores case, so "Dana" would also find "dana"'s folder:
-        the names are checked again here."""
-        q = (f"name = '{escape_q(name)}' and '{escape_q(parent_id)}' in parents "
-             f"and mimeType = '{FOLDER_MIME}' and trashed = false")
+    def find_named(self, name: str, parent_id: str, *, folders_only: bool = False) -> list[DriveFile]:
+        """Items (or only folders) called exactly `name` in `parent_id`, not trashed; names are
+        not unique on Drive. Drive's `name = '...'` ignores case, so "Dana" would also find
+        "dana"'s folder: the names are checked again here."""
+        q = f"name = '{escape_q(name)}' and '{escape_q(parent_id)}' in parents and trashed = false"
+        if folders_only:
+            q += f" and mimeType = '{FOLDER_MIME}'"
         return [f for f in self._list(q) if f.name == name]
+
+    def find_folders(self, name: str, parent_id: str) -> list[DriveFile]:
+        """Folders called exactly `name` in `parent_id` (not trashed), see `find_named`."""
+        return self.find_named(name, parent_id, folders_only=True)
 
     def start_page_token(self) -> str:
         res = self._call(lambda st: st.service.changes().getStartPageToken().execute(num_retries=0),

@@ -44,13 +44,13 @@ class Executor(SetAside, EmptyFileBatches):
     """One push's execution, in order (see the module's docstring)."""
 
     def execute(self, root_id: str, actions: list[Action]) -> None:
+        self.root_id = root_id
         actions = self._assign_ids(self._clear_the_way(actions))
         moves = [a for a in actions if a.kind is ActionKind.MOVE]
         if moves:  # the moved rows as planned, by Drive ID; then every row as the moves leave them
             moving = {a.drive_id for a in moves}
             self._before_moves = {r.drive_id: r for r in self.state.rows.values() if r.drive_id in moving}
             self.state = after_moves(self.state, moves)
-        self.root_id = root_id
         folder_ids: dict[str, str] = {"": root_id}
         for r in self.state.entries():  # folder rows are never clean: all are here
             if r.is_dir:

@@ -247,9 +247,12 @@ class _Planner:
                 self.add(K.UPDATE_CONTENT, path, drive_id=did, untrash=True, pin_revision=pin, conflict=edited,
                          reason="changed locally after it was trashed on Drive")
             elif edited:
-                if e.mtime_ns // 1_000_000 > row.drive_modified_ms:
+                if e.mtime_ns // 1_000_000 >= row.drive_modified_ms:
+                    # as late (times past 2262 clamp to one end, say): neither is later, so both
+                    # are kept, Drive's as a pinned revision; keeping Drive's alone would leave
+                    # the local work out of the backup until it changes again
                     self.add(K.UPDATE_CONTENT, path, drive_id=did, pin_revision=pin, conflict=True,
-                             reason="both changed; the local copy is later (Drive's revision kept)")
+                             reason="both changed; the local copy is later or as late (Drive's revision kept)")
                 else:
                     self.add(K.KEEP_DRIVE, path, drive_id=did, conflict=True,
                              reason="both changed; the Drive copy is later")

@@ -22,7 +22,7 @@ def aside_path(path: str, was_dir: bool, taken: Callable[[str], bool], label: st
     stem, dot, ext = name.rpartition(".")
     if was_dir or not stem or not ext or len(ext) > 8 or " " in ext:
         stem, dot, ext = name, "", ""
-    label = label or "replaced by a " + ("file" if was_dir else "folder")
+    label = aside_label(was_dir, label)
     n = 1
     while True:
         candidate = f"{stem} ({label}{f' {n}' if n > 1 else ''}){dot}{ext}"
@@ -30,6 +30,11 @@ def aside_path(path: str, was_dir: bool, taken: Callable[[str], bool], label: st
         if not taken(full):
             return full
         n += 1
+
+
+def aside_label(was_dir: bool, label: str | None = None) -> str:
+    """The words in an aside name: `label`, or which kind replaced the item."""
+    return label or "replaced by a " + ("file" if was_dir else "folder")
 
 
 def aside_move(path: str, row: StateEntry, parent: StateEntry | None, taken: Callable[[str], bool],
@@ -43,4 +48,4 @@ def aside_move(path: str, row: StateEntry, parent: StateEntry | None, taken: Cal
     return Action(
         ActionKind.MOVE, target, drive_id=row.drive_id, parent_path=parent_of(path), source_path=path,
         source_parent_id=parent.drive_id if parent is not None else None, modified_ms=row.drive_modified_ms,
-        reason=f"{why}: the Drive {what} kept, renamed")
+        reason=f"{why}: the Drive {what} kept, renamed", aside_label=aside_label(row.is_dir, label))

@@ -9,9 +9,13 @@ the state DB forgot. Plain trashes (`--delete trash`) go through `_trash` too.
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+
 from ..core.model import Action, ActionKind
 from ..drive.errors import NotFound
 from .executor_base import ExecutorBase
+from .plan_aside import aside_path
 from .plan_moves import moved_row
 
 
@@ -20,7 +24,7 @@ class SetAside(ExecutorBase):
 
     def _clear_the_way(self, actions: list[Action]) -> list[Action]:
         """An item of ours at a path this push creates anew (a file replaced by a folder of its
-        name, or back) is first set aside (`keep`: renamed, see `plan._set_aside`) or trashed
+        name, or back) is first set aside (`keep`: renamed, see `plan_aside`) or trashed
         (`trash`), before the new ID takes the path's row: so a kill at any moment never leaves
         two live items at one path, nor one the state DB forgot. Where that fails, the path's
         create waits for the next push. Returns the other actions."""
@@ -46,12 +50,27 @@ class SetAside(ExecutorBase):
             (a.kind in (ActionKind.MKDIR, ActionKind.CREATE) or (a.kind is ActionKind.MOVE and a.local is not None))
             and a.path in blocked)]
 
+    def _free_aside_name(self, a: Action, was_dir: bool) -> Action:
+        """`a` with a name nothing else holds in its Drive folder: planning knew only this
+        home's items, and another client (Colab, the student) may have named a file that way.
+        One `files.list` per name tried; names are not unique on Drive, so this is our check."""
+        parent_id = a.source_parent_id or self.root_id
+
+        def taken(path: str) -> bool:
+            if path != a.path and (self.db.get(path) is not None or os.path.lexists(self.home / path)):
+                return True  # planning's own checks, for a name it did not pick
+            return any(f.id != a.drive_id for f in self.client.find_named(path.rpartition("/")[2], parent_id))
+
+        path = aside_path(a.source_path or a.path, was_dir, taken, a.aside_label)
+        return a if path == a.path else replace(a, path=path)
+
     def _set_aside(self, a: Action) -> bool:
         """Rename a replaced item beside its path, keeping its modifiedTime; its row (and a
         folder's rows, marked deleted here) follow it. Gone from Drive already: nothing to keep."""
         old = next((r for r in self.state.entries() if r.drive_id == a.drive_id), None)
         if old is None:
             return True
+        a = self._free_aside_name(a, old.is_dir)
         try:
             f = self.client.update_metadata(a.drive_id or "", name=a.path.rpartition("/")[2],
                                             modified_ms=a.modified_ms)

@@ -1,41 +1,25 @@
-"""Helpers for the command line's tests: a CLI subprocess with a clean environment, client secrets."""
+"""Fixtures for the command line's tests: a new client's secrets file. The CLI subprocess helpers
+(`cli_env`, `run_cli`, ...) are in tests/support/command_line.py, shared with tests/server/;
+they are imported here too so that `from .conftest import cli_env, run_cli` keeps working."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
+from tests.support.command_line import cli_env, run_cli, write_client_secrets
 
-def cli_env(**extra: str) -> dict[str, str]:
-    """The test process's environment without hub or tool variables, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "JUPYTER_DRIVE_SYNC_"))}
-    env.pop("DISPLAY", None)
-    env.pop("WAYLAND_DISPLAY", None)
-    env["JUPYTER_DRIVE_SYNC_WRITE_RATE"] = "0"  # unpaced unless a test says otherwise
-    env.update(extra)
-    return env
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-            cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jupyter_drive_sync", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env if env is not None else cli_env(), cwd=cwd)
+__all__ = ["cli_env", "run_cli", "secrets_of"]
 
 
 @pytest.fixture
-def secrets_of(tmp_path: Path, emulator: Any):
+def secrets_of(tmp_path: Path, emulator: Any) -> Callable[..., Path]:
     """`secrets_of("tv" | "installed" | "web")`: a new client of that type, its secrets file."""
 
     def make(client_type: str, redirect_uris: list[str] | None = None) -> Path:
-        client = emulator.create_client(redirect_uris, client_type=client_type)
-        path = tmp_path / f"{client_type}_client_secrets.json"
-        path.write_text(json.dumps(client["client_secrets"]))
-        return path
+        return write_client_secrets(emulator, tmp_path / f"{client_type}_client_secrets.json", client_type,
+                                    redirect_uris)
 
     return make

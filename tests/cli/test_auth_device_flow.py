@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from jupyter_drive_sync.auth.flow import OAuthError
 from jupyter_drive_sync.core.errors import ConfigError
 from jupyter_drive_sync.core.settings import SyncSettings
 
-from .conftest import cli_env
+from tests.support.command_line import check_signed_in, cli_env, read_until, running_cli, user_home
 
 EMAIL = "dana@example.edu"
 DRIVE_FILE = "https://www.googleapis.com/auth/drive.file"
@@ -33,9 +31,7 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    path = tmp_path / "dana"
-    path.mkdir()
-    return path
+    return user_home(tmp_path, "dana")
 
 
 def _settings(home: Path, emulator, secrets: Path) -> SyncSettings:
@@ -165,23 +161,10 @@ def test_auth_device_from_the_command_line(home, emulator, secrets_of):
     """The whole command: it prints the page and the code, the user allows on the page, it ends 0.
     (Polls really wait Google's 5 s here: one wait.)"""
     emulator.create_account(EMAIL)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_drive_sync", "auth", "--device", "--home", str(home),
-         "--api-root", emulator.url, "--client-secrets", str(secrets_of("tv"))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
-    try:
-        shown = ""
-        while "enter the code" not in shown:
-            line = proc.stderr.readline()
-            assert line, f"auth ended early: {proc.wait()} {proc.stdout.read()}"
-            shown += line
+    with running_cli("auth", "--device", "--home", str(home), "--api-root", emulator.url,
+                     "--client-secrets", str(secrets_of("tv")), env=cli_env()) as proc:
+        shown = read_until(proc, "enter the code")
         user_code = shown.split("enter the code", 1)[1].split()[0]
         assert emulator.url + "device" in shown
         assert "Access allowed" in _decide(emulator, user_code)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    assert f"Connected Google Drive as {EMAIL}" in out
-    assert CredentialStore(home / ".local/share/jupyter/drive_sync/credentials.json").load().account == EMAIL
+        check_signed_in(proc, home, EMAIL)

@@ -6,44 +6,29 @@ server or in CI): the machine has no browser unless the test acts as one.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from jupyter_drive_sync.auth.credentials import CredentialStore
 from jupyter_drive_sync.server.handlers import route_table
 
-from .conftest import cli_env, run_cli
+from tests.support.command_line import (
+    CREDENTIALS_REL,
+    check_signed_in,
+    cli_env,
+    read_until,
+    run_cli,
+    running_cli,
+    user_home,
+)
 
 EMAIL = "finn@example.edu"
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    path = tmp_path / "finn"
-    path.mkdir()
-    return path
-
-
-def _credentials(home: Path) -> Path:
-    return home / ".local/share/jupyter/drive_sync/credentials.json"
-
-
-def _start(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "jupyter_drive_sync", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-
-
-def _read_until(proc: subprocess.Popen, marker: str) -> str:
-    shown = ""
-    while marker not in shown:
-        line = proc.stderr.readline()
-        assert line, f"ended early ({proc.wait()}): {shown}{proc.stderr.read()}"
-        shown += line
-    return shown
+    return user_home(tmp_path, "finn")
 
 
 def test_in_a_hub_terminal_auth_links_to_the_servers_sign_in_page(home):
@@ -51,7 +36,7 @@ def test_in_a_hub_terminal_auth_links_to_the_servers_sign_in_page(home):
     res = run_cli("auth", env=env)  # no --home, no client secrets: the server has the web client
     assert res.returncode == 0, res.stderr
     assert "\n    /user/finn/drive-sync/auth/start\n" in res.stdout
-    assert not _credentials(home).exists()
+    assert not (home / CREDENTIALS_REL).exists()
     # the page it names is the extension's own route
     assert any(pattern == "/drive-sync/auth/start" for pattern, *_ in route_table({}))
 
@@ -68,35 +53,25 @@ def test_web_client_secrets_on_a_laptop_get_one_clear_line(home, emulator, secre
         assert res.returncode == 2, (how, res.stderr)
         assert len(res.stderr.strip().splitlines()) == 1, res.stderr
         assert "web application" in res.stderr and "Desktop app client" in res.stderr
-    assert not _credentials(home).exists()
+    assert not (home / CREDENTIALS_REL).exists()
 
 
 def test_on_a_laptop_auth_uses_the_loopback_redirect_with_a_desktop_client(home, emulator, secrets_of):
     """The browser (here: requests following the consent page's redirect) comes back to 127.0.0.1."""
     emulator.create_account(EMAIL)
-    proc = _start("auth", "--loopback", "--no-browser", "--timeout", "60", "--home", str(home),
-                  "--api-root", emulator.url, "--client-secrets", str(secrets_of("installed")), env=cli_env())
-    try:
-        shown = _read_until(proc, "redirect_uri=")
+    with running_cli("auth", "--loopback", "--no-browser", "--timeout", "60", "--home", str(home),
+                     "--api-root", emulator.url, "--client-secrets", str(secrets_of("installed")),
+                     env=cli_env()) as proc:
+        shown = read_until(proc, "redirect_uri=")
         url = next(w for w in shown.split() if w.startswith(emulator.url + "o/oauth2/auth?"))
         assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in url
         requests.get(url, timeout=30)  # the emulator approves at once and redirects to the loopback
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    assert f"Connected Google Drive as {EMAIL}" in out
-    assert CredentialStore(_credentials(home)).load().account == EMAIL
+        check_signed_in(proc, home, EMAIL)
 
 
 def test_with_no_browser_auth_chooses_the_device_flow(home, emulator, secrets_of):
     """No DISPLAY and not a hub: the code to type elsewhere is shown without asking for --device."""
-    proc = _start("auth", "--home", str(home), "--api-root", emulator.url,
-                  "--client-secrets", str(secrets_of("tv")), env=cli_env())
-    try:
-        shown = _read_until(proc, "enter the code")
+    with running_cli("auth", "--home", str(home), "--api-root", emulator.url,
+                     "--client-secrets", str(secrets_of("tv")), env=cli_env()) as proc:
+        shown = read_until(proc, "enter the code")
         assert emulator.url + "device" in shown
-    finally:
-        proc.kill()
-        proc.communicate()

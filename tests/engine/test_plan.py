@@ -126,7 +126,8 @@ for _l in CHANGED:
             (_l, "edited-early"): Want(K.UPDATE_CONTENT, pin="rev-2", conflict=True),
             (_l, "edited-late"): Want(K.KEEP_DRIVE, conflict=True),
             (_l, "touched-early"): Want(K.UPDATE_CONTENT, conflict=True),  # nothing to pin: same content
-            (_l, "edited-same-ms"): Want(K.KEEP_DRIVE, conflict=True),  # a tie keeps Drive's copy
+            # a tie: neither is later, both are kept (the local copy backed up, Drive's pinned)
+            (_l, "edited-same-ms"): Want(K.UPDATE_CONTENT, pin="rev-2", conflict=True),
             (_l, "trashed"): Want(K.UPDATE_CONTENT, untrash=True),
             (_l, "trashed-edited"): Want(K.UPDATE_CONTENT, untrash=True, pin="rev-2", conflict=True),
             (_l, "removed"): Want(K.CREATE, new_id=True),

@@ -9,41 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_drive_sync.core.model import (
-    ActionKind as K,
-    DeletePolicy,
-    EntryStatus,
-    LocalEntry,
-    Plan,
-    Snapshot,
-    StateEntry,
-)
-from jupyter_drive_sync.engine.plan import aside_path, plan
+from jupyter_drive_sync.core.model import ActionKind as K, DeletePolicy, EntryStatus, Plan
+from jupyter_drive_sync.engine.plan import aside_path
 
-MS = 1_000_000
-T0 = 1_700_000_000_000
-OLD, NEW = "0" * 32, "1" * 32
-
-
-def lfile(path: str, size: int = 10, mtime_ms: int = T0) -> LocalEntry:
-    return LocalEntry(path, False, size, mtime_ms * MS)
-
-
-def ldir(path: str) -> LocalEntry:
-    return LocalEntry(path, True, 0, T0 * MS)
-
-
-def row(path: str, *, is_dir: bool = False, **kw: object) -> StateEntry:
-    base: dict[str, object] = dict(local_size=0 if is_dir else 10, local_mtime_ns=T0 * MS,
-                                   md5=None if is_dir else OLD, drive_md5=None if is_dir else OLD,
-                                   drive_modified_ms=T0, drive_head_revision=None if is_dir else "rev-1")
-    base.update(kw)
-    return StateEntry(path=path, drive_id="id-" + path.replace("/", "-"), is_dir=is_dir, **base)  # type: ignore[arg-type]
-
-
-def run(entries=(), rows=(), hashes=None, **kw) -> Plan:
-    snap = Snapshot(entries={e.path: e for e in entries})
-    return plan(snap, {r.path: r for r in rows}, hashes or {}, **kw)
+from tests.support.plan_rows import NEW, OLD, T0, ldir, lfile, row, run
 
 
 def kinds(p: Plan) -> list[tuple]:

@@ -17,10 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,6 +29,8 @@ import yaml
 
 from jupyter_drive_sync.emulator.server import start_in_thread
 from jupyter_drive_sync.emulator.settings import EmulatorSettings
+
+from tests.support.server_process import free_port, headless_chromium, log_tail, stop_process, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]
 # Another copy of the guide (e.g. one naming an old settings location) can be tried with
@@ -49,12 +49,6 @@ if not CHP.exists():  # pragma: no cover - `make test` runs `jlpm install`
     raise pytest.UsageError(f"{CHP} missing: run `jlpm install` (package.json's devDependencies)")
 if not Path(CHROMIUM).exists():  # pragma: no cover - `make test` installs it
     raise pytest.UsageError(f"{CHROMIUM} missing: run `make browser` (apt-get install chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------ what the guide says
@@ -213,30 +207,15 @@ c.Spawner.environment = {{
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "jupyterhub"), "-f", str(self.prefix / "jupyterhub_config.py")],
             cwd=self.prefix, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyterhub exited:\n{self.log_tail()}")
-            try:
-                if requests.get(self.url + "hub/api", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"jupyterhub did not start:\n{self.log_tail()}")
+        wait_until_serving(self.proc, self.url + "hub/api", "jupyterhub", self.log_path)
+        return self
 
     def log_tail(self, n: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
+        return log_tail(self.log_path, n)
 
     def stop(self) -> None:
         """SIGTERM to the hub: it stops the single-user servers and the proxy it started."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=30)
 
     def run_nightly(self) -> subprocess.CompletedProcess[str]:
         """The guide's nightly script, run by hand as its emulator trial says."""
@@ -285,10 +264,5 @@ def browser() -> Iterator[Any]:
     import playwright.sync_api as sync_api
 
     sync_api.expect.set_options(timeout=30_000)
-    pw = sync_api.sync_playwright().start()
-    b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-    try:
+    with headless_chromium(CHROMIUM) as b:
         yield b
-    finally:
-        b.close()
-        pw.stop()

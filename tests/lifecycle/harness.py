@@ -281,8 +281,10 @@ class OtherClient:
 
     def __init__(self, url: str, email: str, *, full: bool) -> None:
         body: dict[str, Any] = {"email": email}
-        if full:
+        if full:  # another app (its own OAuth client): what it creates, drive.file cannot see
             body["scopes"] = [FULL_DRIVE]
+            body["client_id"] = requests.post(url + "_emulator/clients", json={"type": "installed"},
+                                              timeout=30).json()["client_id"]
         acct = requests.post(url + "_emulator/accounts", json=body, timeout=30).json()
         self.url = url
         self.http = requests.Session()

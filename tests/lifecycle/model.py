@@ -10,7 +10,8 @@ Drive may hold after a push that exited 0, following the product's last-write-wi
 - nothing happened on Drive: exactly the local bytes;
 - another client edited Drive's copy and the local file did not change: Drive's copy stays;
 - both changed: the later timestamp wins, and a local win pins Drive's revision and reports
-  a conflict;
+  a conflict; at the same millisecond the local copy is backed up the same way (both kept);
+  times are compared as the sync carries them (clamped to the int64-nanosecond range);
 - trashed or deleted on Drive: respected while the local file is unchanged, recreated by a
   local change;
 - renamed or moved on Drive (inside the backup folder or out of it): the backup folder must
@@ -26,6 +27,14 @@ from dataclasses import dataclass, field
 
 GONE_RESPECTED = ("trashed", "deleted")  # Drive-side removals a push respects
 GONE_MOVED = ("moved",)  # Drive-side renames and moves: the backup must stay complete
+# The times the sync carries (docs/RELIABILITY.md, known limit 3): nanoseconds since the epoch in an int64,
+# whole milliseconds; anything beyond is compared as the end it is clamped to.
+CARRIED_MAX_MS = 2**63 // 1_000_000 - 1  # 2262-04-11T23:47:16.853Z
+CARRIED_MIN_MS = -(2**63 // 1_000_000)
+
+
+def carried(ms: int) -> int:
+    return max(CARRIED_MIN_MS, min(CARRIED_MAX_MS, ms))
 
 
 @dataclass
@@ -144,6 +153,7 @@ class Model:
         self.local_dirty |= local_paths
 
     def expectation(self, path: str, local_md5: str, local_ms: int) -> Expectation:
+        local_ms = carried(local_ms)
         if self.adoption is not None:
             gone = self.drive_gone.get(path)
             if gone in GONE_RESPECTED:  # since the loss: adopted first (respected) or after (recreated)
@@ -151,8 +161,9 @@ class Model:
             d = self.adoption.get(path)
             if d is None or d.md5 == local_md5:
                 return Expectation({local_md5}, why="adoption: nothing different on Drive")
-            if local_ms > d.modified_ms:
-                return Expectation({local_md5}, why="adoption: the local copy is later")
+            if local_ms >= carried(d.modified_ms):
+                return Expectation({local_md5}, pin=d if local_ms == carried(d.modified_ms) else None,
+                                   why="adoption: the local copy is later (or as late: both kept)")
             if self.adoption_maybe_done:
                 return Expectation({d.md5 or "", local_md5},
                                    why="adoption maybe finished by a push without verdict: judged then, or now")
@@ -184,9 +195,8 @@ class Model:
         if edit is not None:
             if not dirty:
                 return Expectation({edit.md5 or ""}, why="edited on Drive, unchanged locally: Drive's copy stays")
-            if local_ms > edit.modified_ms:
-                return Expectation({local_md5}, pin=edit, why="both changed, the local copy is later")
-            if local_ms < edit.modified_ms:
-                return Expectation({edit.md5 or ""}, why="both changed, Drive's copy is later")
-            return Expectation({local_md5, edit.md5 or ""}, why="both changed at the same millisecond")
+            if local_ms >= carried(edit.modified_ms):
+                return Expectation({local_md5}, pin=edit,
+                                   why="both changed, the local copy is later (or as late: both kept)")
+            return Expectation({edit.md5 or ""}, why="both changed, Drive's copy is later")
         return Expectation({local_md5}, why="nothing happened on Drive")

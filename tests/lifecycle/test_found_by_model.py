@@ -10,13 +10,13 @@ pass, strict xfail turns that into a failure, and both the mark and the name com
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .harness import FOLDER_MIME, STATE_REL, USER, CliRun, DriveView, OtherClient, connect, md5, push_argv, run_cli
+from .fixtures import connected_home, lose_state, rfc3339, write
+from .harness import FOLDER_MIME, CliRun, DriveView, OtherClient, md5, push_argv, run_cli
 
 EMAIL = "found@lifecycle.test"
 T0 = 1_700_000_000
@@ -24,17 +24,7 @@ T0 = 1_700_000_000
 
 @pytest.fixture
 def home(tmp_path: Path, emulator: Any) -> Path:
-    h = tmp_path / USER
-    h.mkdir()
-    connect(emulator.url, h, EMAIL)
-    return h
-
-
-def write(home: Path, rel: str, data: bytes, mtime: int) -> None:
-    p = home / rel
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data)
-    os.utime(p, (mtime, mtime))
+    return connected_home(tmp_path, emulator.url, EMAIL)
 
 
 def pushed(home: Path, emulator: Any) -> dict[str, Any]:
@@ -49,10 +39,6 @@ def live_files(emulator: Any) -> dict[str, list[dict[str, Any]]]:
             for p, fs in DriveView(emulator.files(EMAIL)).live().items()}
 
 
-def rfc3339(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
 # Fixed: move_after_adoption_kept_drive (the executor notes the local file a Drive win leaves).
 def test_move_after_adoption_kept_drive_copy_is_one_move(home: Path, emulator: Any) -> None:
     """The state DB is lost; on Drive the file is edited later (Colab); the next push adopts
@@ -63,8 +49,7 @@ def test_move_after_adoption_kept_drive_copy_is_one_move(home: Path, emulator: A
     write(home, "notes.txt", b"first local version", T0)
     pushed(home, emulator)
     fid = live_files(emulator)["notes.txt"][0]["id"]
-    for p in (home / STATE_REL).glob("state.sqlite3*"):
-        p.unlink()
+    lose_state(home)
     OtherClient(emulator.url, EMAIL, full=True).edit(fid, b"edited in Colab, later", rfc3339(T0 + 300))
     pushed(home, emulator)
     assert live_files(emulator)["notes.txt"][0]["md5Checksum"] == md5(b"edited in Colab, later")
@@ -129,3 +114,22 @@ def test_other_kind_onto_a_kept_leftover_leaves_one_live_item(home: Path, emulat
     assert old["md5Checksum"] == md5(b"old work"), (live, summary)
     assert summary["moved"] == 1, summary
     assert pushed(home, emulator)["moved"] == 0  # settled: the next push changes nothing there
+
+
+def test_both_past_2262_after_a_lost_state_keep_both(home: Path, emulator: Any) -> None:
+    """Found by the model (the unclassified failure of RELIABILITY's known limit 12): a file
+    pushed with an mtime after 2262, edited again with another such mtime, then the state DB
+    lost. Both times clamp to 2262-04-11T23:47:16.853Z, so neither copy is later; the push kept
+    Drive's alone and the student's last edit stayed out of the backup. Now a tie backs the
+    local copy up and keeps Drive's as a pinned revision, with a conflict reported."""
+    write(home, "d/b.ipynb", b'{"cells": ["first"]}', 10_413_792_000)  # 2300-01-01
+    pushed(home, emulator)
+    first = live_files(emulator)["d/b.ipynb"][0]
+    write(home, "d/b.ipynb", b'{"cells": ["first", "second"]}', 10_413_792_100)
+    lose_state(home)
+    summary = pushed(home, emulator)
+    now = live_files(emulator)["d/b.ipynb"]
+    assert [f["md5Checksum"] for f in now] == [md5(b'{"cells": ["first", "second"]}')], (now, summary)
+    revs = OtherClient(emulator.url, EMAIL, full=True).revisions(first["id"])
+    assert any(r["md5Checksum"] == first["md5Checksum"] and r["keepForever"] for r in revs), revs
+    assert summary["conflicts"] == 1, summary

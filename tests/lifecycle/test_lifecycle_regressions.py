@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from .fixtures import connected_home, lose_state, rfc3339, write
 from .harness import (
     FOLDER_MIME,
     STATE_REL,
-    USER,
     CliRun,
     DriveView,
     OtherClient,
@@ -44,17 +44,7 @@ def defect(what: str) -> pytest.MarkDecorator:
 
 @pytest.fixture
 def home(tmp_path: Path, emulator: Any) -> Path:
-    h = tmp_path / USER
-    h.mkdir()
-    connect(emulator.url, h, EMAIL)
-    return h
-
-
-def write(home: Path, rel: str, data: bytes, mtime: int) -> None:
-    p = home / rel
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data)
-    os.utime(p, (mtime, mtime))
+    return connected_home(tmp_path, emulator.url, EMAIL)
 
 
 def cli(*argv: str) -> CliRun:
@@ -84,20 +74,30 @@ def live_file(emulator: Any, rel: str, email: str = EMAIL) -> dict[str, Any]:
     return items[0]
 
 
-def rfc3339(seconds: int) -> str:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def lose_state(home: Path) -> None:
-    for p in (home / STATE_REL).glob("state.sqlite3*"):
-        p.unlink()
-
-
 def no_duplicates(emulator: Any, email: str = EMAIL) -> None:
     dups = {p: len(fs) for p, fs in view(emulator, email).live().items() if len(fs) > 1}
     assert not dups, f"two live items at one path: {dups}"
+
+
+def replace_after_push(home: Path, emulator: Any, old: tuple[str, bytes], new: tuple[str, bytes]) -> None:
+    """A kind swap between two pushes: `old` (path, content) is written and pushed, then the item
+    at its top path is deleted (file or folder) and `new` is written, later, in its place."""
+    write(home, old[0], old[1], T0)
+    pushed(home, emulator)
+    top = home / old[0].split("/")[0]
+    if top.is_dir():
+        shutil.rmtree(top)
+    else:
+        top.unlink()
+    write(home, new[0], new[1], T0 + 100)
+
+
+def backed_up_with(home: Path, emulator: Any, kept: dict[str, bytes]) -> None:
+    """One live item a path on Drive, holding every local file and every item set aside (`kept`,
+    path → content): nothing of the old work lost."""
+    no_duplicates(emulator)
+    for rel, data in {**local_files(home), **kept}.items():
+        assert live_file(emulator, rel)["md5Checksum"] == md5(data), rel
 
 
 # -- adoption ------------------------------------------------------------------------------------
@@ -177,9 +177,7 @@ def test_drive_time_after_2262_restores(home: Path, emulator: Any, tmp_path: Pat
         pushed(home, emulator)
         assert live_file(emulator, "b.txt")["md5Checksum"] == md5(b"beta, edited")
         return
-    fresh = tmp_path / "fresh" / USER
-    fresh.mkdir(parents=True)
-    connect(emulator.url, fresh, EMAIL)
+    fresh = connected_home(tmp_path / "fresh", emulator.url, EMAIL)
     run = cli(*restore_argv(fresh, emulator.url))
     assert run.code == 0, run.describe()
     assert local_files(fresh) == {"a.txt": far, "b.txt": b"beta"}
@@ -283,33 +281,43 @@ def test_drive_side_move_keeps_backup_complete(home: Path, emulator: Any, how: s
 # -- kinds ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["file to folder", "folder to file"])
-def test_file_replaced_by_folder_leaves_one_live_item(home: Path, emulator: Any, tmp_path: Path, how: str) -> None:
+@pytest.mark.parametrize("old,new,kept", [
+    pytest.param(("results", b"a file first"), ("results/run1.csv", b"1,2,3"),
+                 {"results (replaced by a folder)": b"a file first"}, id="file to folder"),
+    pytest.param(("results/run1.csv", b"1,2,3"), ("results", b"a file now"),
+                 {"results (replaced by a file)/run1.csv": b"1,2,3"}, id="folder to file"),
+])
+def test_file_replaced_by_folder_leaves_one_live_item(home: Path, emulator: Any, tmp_path: Path, old: tuple[str, bytes],
+                                                       new: tuple[str, bytes], kept: dict[str, bytes]) -> None:
     """Under the default `keep`, the replaced item stays live on Drive, renamed beside the path
     (RELIABILITY.md, "known limits" 4): one live item a path, and nothing of the old work lost."""
-    if how == "file to folder":
-        write(home, "results", b"a file first", T0)
-        pushed(home, emulator)
-        (home / "results").unlink()
-        write(home, "results/run1.csv", b"1,2,3", T0 + 100)
-        kept = {"results (replaced by a folder)": b"a file first"}
-    else:
-        write(home, "results/run1.csv", b"1,2,3", T0)
-        pushed(home, emulator)
-        shutil.rmtree(home / "results")
-        write(home, "results", b"a file now", T0 + 100)
-        kept = {"results (replaced by a file)/run1.csv": b"1,2,3"}
+    replace_after_push(home, emulator, old, new)
     pushed(home, emulator)
-    no_duplicates(emulator)
-    for rel, data in {**local_files(home), **kept}.items():
-        assert live_file(emulator, rel)["md5Checksum"] == md5(data), rel
+    backed_up_with(home, emulator, kept)
     again = pushed(home, emulator)  # settled: the next push has nothing to do
     assert (again["created"], again["updated"], again["moved"], again["metadata_updated"]) == (0, 0, 0, 0), again
-    fresh = tmp_path / "fresh" / USER  # and the backup restores to the home plus the kept item
-    fresh.mkdir(parents=True)
-    connect(emulator.url, fresh, EMAIL)
+    # and the backup restores to the home plus the kept item
+    fresh = connected_home(tmp_path / "fresh", emulator.url, EMAIL)
     assert cli(*restore_argv(fresh, emulator.url)).code == 0
     assert local_files(fresh) == {**local_files(home), **kept}
+
+
+def test_aside_name_held_by_another_copy_of_the_app_is_not_reused(home: Path, emulator: Any) -> None:
+    """The name planning picks for a replaced item (`results (replaced by a folder)`) may already
+    be another client's: another copy of this app (same OAuth client, so its files are visible)
+    made a file of that name in the backup folder. The push checks Drive and takes the next
+    name: no name holds two items, the other client's file is left alone."""
+    write(home, "results", b"a file first", T0)
+    pushed(home, emulator)
+    other = OtherClient(emulator.url, EMAIL, full=False)
+    root = view(emulator).by_id[live_file(emulator, "results")["id"]]["parents"][0]
+    theirs = other.create("results (replaced by a folder)", root, b"not ours", rfc3339(T0 + 50))
+    (home / "results").unlink()
+    write(home, "results/run1.csv", b"1,2,3", T0 + 100)
+    pushed(home, emulator)
+    backed_up_with(home, emulator, {"results (replaced by a folder 2)": b"a file first",
+                                    "results (replaced by a folder)": b"not ours"})
+    assert live_file(emulator, "results (replaced by a folder)")["id"] == theirs["id"]
 
 
 def test_file_back_after_a_trash_push_is_backed_up(home: Path, emulator: Any) -> None:
@@ -328,27 +336,20 @@ def test_file_back_after_a_trash_push_is_backed_up(home: Path, emulator: Any) ->
     no_duplicates(emulator)
 
 
-@pytest.mark.parametrize("how", ["a folder where Drive has a file", "a file where Drive has a folder"])
-def test_restore_after_a_lost_state_leaves_no_path_unadopted(home: Path, emulator: Any, how: str) -> None:
+@pytest.mark.parametrize("old,new,kept", [
+    pytest.param(("a.txt", b"a file first"), ("a.txt/x.txt", b"now a folder"),
+                 {"a (replaced by a folder).txt": b"a file first"}, id="a folder where Drive has a file"),
+    pytest.param(("a/x.txt", b"in a folder first"), ("a", b"now a file"),
+                 {"a (replaced by a file)/x.txt": b"in a folder first"}, id="a file where Drive has a folder"),
+])
+def test_restore_after_a_lost_state_leaves_no_path_unadopted(home: Path, emulator: Any, old: tuple[str, bytes],
+                                                              new: tuple[str, bytes], kept: dict[str, bytes]) -> None:
     """Found by the model: a restore into a home whose state is lost, where the other kind now
     stands at a backed-up path, marked the adoption finished without a row for that path; the
     next push then created the local item beside Drive's (two live items at one path)."""
     write(home, "b.txt", b"bee", T0)
-    if how == "a folder where Drive has a file":
-        write(home, "a.txt", b"a file first", T0)
-        pushed(home, emulator)
-        (home / "a.txt").unlink()
-        write(home, "a.txt/x.txt", b"now a folder", T0 + 100)
-        kept = {"a (replaced by a folder).txt": b"a file first"}
-    else:
-        write(home, "a/x.txt", b"in a folder first", T0)
-        pushed(home, emulator)
-        shutil.rmtree(home / "a")
-        write(home, "a", b"now a file", T0 + 100)
-        kept = {"a (replaced by a file)/x.txt": b"in a folder first"}
+    replace_after_push(home, emulator, old, new)
     lose_state(home)
     cli(*restore_argv(home, emulator.url, "--overwrite", "older"))
     pushed(home, emulator)
-    no_duplicates(emulator)
-    for rel, data in {**local_files(home), **kept}.items():
-        assert live_file(emulator, rel)["md5Checksum"] == md5(data), rel
+    backed_up_with(home, emulator, kept)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,23 +15,21 @@ from jupyter_drive_sync.auth.loopback_flow import run_loopback_auth
 from jupyter_drive_sync.core.settings import SyncSettings
 from jupyter_drive_sync.auth.credentials import CredentialStore
 
+from tests.support.command_line import cli_env, run_cli, user_home, write_client_secrets
+
 EMAIL = "bob@example.edu"
 
 
 @pytest.fixture
 def cli_home(tmp_path: Path) -> Path:
-    home = tmp_path / "bob"
-    home.mkdir()
-    return home
+    return user_home(tmp_path, "bob")
 
 
 @pytest.fixture
 def secrets_file(tmp_path: Path, emulator) -> Path:
     """A Desktop ("installed") client's secrets: only that type may use a loopback redirect on
     whatever port `auth` listens on (a web client would get redirect_uri_mismatch, as at Google)."""
-    path = tmp_path / "client_secrets.json"
-    path.write_text(json.dumps(emulator.create_client(client_type="installed")["client_secrets"]))
-    return path
+    return write_client_secrets(emulator, tmp_path / "client_secrets.json", "installed")
 
 
 def _settings(cli_home: Path, emulator, secrets_file: Path, key: str | None = None) -> SyncSettings:
@@ -75,21 +71,12 @@ def test_loopback_auth_refuses_a_forged_answer(cli_home, emulator, secrets_file)
     assert not settings.credentials_file.exists()
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "JUPYTER_DRIVE_SYNC_"))}
-    base.update(env or {})
-    return subprocess.run([sys.executable, "-m", "jupyter_drive_sync", *args],
-                          capture_output=True, text=True, timeout=120, env=base)
-
-
 def test_status_and_disconnect_commands(cli_home, emulator, secrets_file, tmp_path):
     from cryptography.fernet import Fernet
 
     key = Fernet.generate_key().decode()
     args = ("--home", str(cli_home), "--api-root", emulator.url)
-    res = _cli("status", *args, "--json")
+    res = run_cli("status", *args, "--json")
     assert res.returncode == 3
     assert json.loads(res.stdout)["connected"] is False
 
@@ -98,16 +85,16 @@ def test_status_and_disconnect_commands(cli_home, emulator, secrets_file, tmp_pa
     run_loopback_auth(settings, open_browser=False, timeout=30, on_url=_browser, out=io.StringIO())
     creds = CredentialStore(settings.credentials_file, key).load()
 
-    res = _cli("status", *args, "--json", env={"JUPYTER_DRIVE_SYNC_KEY": key})
+    res = run_cli("status", *args, "--json", env=cli_env(JUPYTER_DRIVE_SYNC_KEY=key))
     assert res.returncode == 0, res.stderr
     status = json.loads(res.stdout)
     assert status["connected"] is True and status["account"] == EMAIL and status["needs_reauth"] is False
     assert status["folder"] == "home/bob"
 
-    res = _cli("status", *args, env={"JUPYTER_DRIVE_SYNC_KEY": key})
+    res = run_cli("status", *args, env=cli_env(JUPYTER_DRIVE_SYNC_KEY=key))
     assert EMAIL in res.stdout and creds.refresh_token not in res.stdout + res.stderr
 
-    res = _cli("disconnect", *args, env={"JUPYTER_DRIVE_SYNC_KEY": key})
+    res = run_cli("disconnect", *args, env=cli_env(JUPYTER_DRIVE_SYNC_KEY=key))
     assert res.returncode == 0, res.stderr
     assert not settings.credentials_file.exists()
     revoked = requests.post(emulator.url + "token", timeout=30, data={
@@ -117,6 +104,6 @@ def test_status_and_disconnect_commands(cli_home, emulator, secrets_file, tmp_pa
 
 
 def test_auth_without_client_secrets_is_a_usage_error(cli_home):
-    res = _cli("auth", "--home", str(cli_home), "--no-browser", "--timeout", "1")
+    res = run_cli("auth", "--home", str(cli_home), "--no-browser", "--timeout", "1")
     assert res.returncode == 2
     assert "client-secrets" in res.stderr

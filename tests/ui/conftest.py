@@ -13,10 +13,8 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,6 +22,8 @@ import pytest
 import requests
 
 from jupyter_drive_sync.emulator.settings import EmulatorSettings
+
+from tests.support.server_process import free_port, headless_chromium, stop_process, wait_until_serving
 
 CHROMIUM = os.environ.get("DRIVE_SYNC_CHROMIUM", "/usr/bin/chromium")
 USERNAME = "alice"
@@ -36,12 +36,6 @@ import playwright.sync_api as sync_api  # noqa: E402
 sync_api.expect.set_options(timeout=20_000)  # a loaded CI machine is slower than a laptop
 if not Path(CHROMIUM).exists():  # pragma: no cover - `make test` installs it
     raise pytest.UsageError(f"{CHROMIUM} missing: run `make browser` (apt-get install chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_sample_home(home: Path, n_files: int = 40) -> list[str]:
@@ -129,27 +123,12 @@ class JupyterServer:
         ]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=self._env(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                r = requests.get(self.url + "api/status", params={"token": self.token}, timeout=2)
-                if r.status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"jupyter lab did not start:\n{self.log_path.read_text()[-3000:]}")
+        wait_until_serving(self.proc, self.url + "api/status", "jupyter lab", self.log_path,
+                           params={"token": self.token}, tail=3000)
+        return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=15)
 
     def api(self, method: str, path: str, **kw: Any) -> requests.Response:
         """The server's REST API with the token (server-side checks, not UI)."""
@@ -202,13 +181,8 @@ def server(start_server: Any) -> JupyterServer:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    pw = sync_api.sync_playwright().start()
-    b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-    try:
+    with headless_chromium(CHROMIUM) as b:
         yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 @pytest.fixture
