@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ..core.errors import ConfigError, SyncError
 from ..core.model import DeletePolicy, Policy
-from ..core.settings import DEFAULT_FOLDER_TEMPLATE
+from ..core.settings import DEFAULT_FOLDER_TEMPLATE, resolve_write_rate
 from ..hub.activity import HUB_TOKEN_ENVS
 from ..hub.manifest import OWNER_NAME_ENV, OWNER_UID_ENV, DispatchOptions
 from ..hub.runner import SHARD_COUNT_ENV, SHARD_INDEX_ENV, HubOptions, run_homes_root, run_single_home
@@ -38,8 +38,8 @@ def _check_limits(args: argparse.Namespace) -> None:
                         ("--max-minutes-per-home", args.max_minutes_per_home)):
         if value is not None and not value > 0:  # NaN too
             raise ConfigError(f"{flag} must be more than 0, not {value}")
-    if args.write_rate is not None and not args.write_rate >= 0:
-        raise ConfigError(f"--write-rate must be 0 (unpaced) or more, not {args.write_rate}")
+    # the flag, else JUPYTER_DRIVE_SYNC_WRITE_RATE (what each home's push would use): the one rule
+    resolve_write_rate(args.write_rate, name="--write-rate")
     if not args.rate > 0:
         raise ConfigError(f"--rate must be more than 0, not {args.rate}")
 

@@ -12,7 +12,7 @@ from typing import Any
 from ..core.errors import ConfigError
 from ..core.model import DeletePolicy, Policy, PushSummary
 from ..core.options import push_options
-from ..core.settings import SyncSettings
+from ..core.settings import SyncSettings, resolve_write_rate
 from ..engine.progress import ProgressCallback
 from ..engine.push import run_push
 from .output import run_command
@@ -33,10 +33,10 @@ def cmd_push(args: argparse.Namespace) -> int:
             overrides["policy"] = Policy(args.policy)
         if args.delete:
             overrides["delete_policy"] = DeletePolicy(args.delete)
-        if args.write_rate is not None:
-            if not args.write_rate >= 0 or args.write_rate == float("inf"):  # also refuses NaN
-                raise ConfigError("--write-rate must be a number of writes per second, 0 or more (0: unpaced)")
-            overrides["write_rate"] = args.write_rate
+        # the flag, else JUPYTER_DRIVE_SYNC_WRITE_RATE, checked by the one rule before any Drive call
+        write_rate = resolve_write_rate(args.write_rate, name="--write-rate")
+        if write_rate is not None:
+            overrides["write_rate"] = write_rate
         if args.order:
             overrides["order"] = args.order
         return run_push(push_options(settings, **overrides), progress)

@@ -31,6 +31,11 @@ MTIME_MAX_NS = MTIME_MAX_MS * 1_000_000
 MTIME_MIN_NS = MTIME_MIN_MS * 1_000_000
 
 
+def ns_to_ms(ns: int) -> int:
+    """Nanoseconds (a local mtime) as the whole milliseconds Drive's modifiedTime holds."""
+    return ns // 1_000_000
+
+
 def clamp_mtime_ns(ns: int) -> int:
     """A local mtime (nanoseconds since the epoch) brought into the range the sync carries."""
     return MTIME_MIN_NS if ns < MTIME_MIN_NS else MTIME_MAX_NS if ns > MTIME_MAX_NS else ns

@@ -8,6 +8,7 @@ Nothing here does network I/O.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,21 +55,34 @@ def resolve_encryption_key(
     return key.strip() or None
 
 
-def resolve_write_rate(explicit: float | None = None, environ: Mapping[str, str] | None = None) -> float | None:
+def resolve_write_rate(
+    explicit: float | None = None, environ: Mapping[str, str] | None = None, *, name: str = "write_rate"
+) -> float | None:
     """Writes per second per account: the explicit value, else `JUPYTER_DRIVE_SYNC_WRITE_RATE`,
-    else None (the Drive client's default, Google's documented rate); ConfigError if unreadable."""
+    else None (the Drive client's default, Google's documented rate).
+
+    The one rule for every entry point (CLI flags, the hub job, the server's trait, the Drive
+    client): a finite number, 0 or more; 0 sends writes unpaced (README, DriveSyncApp.write_rate).
+    Anything else is a ConfigError naming its source (`name` for an explicit value, else the
+    variable), so a typo never silently turns pacing off or stalls every write.
+    """
     if explicit is not None:
-        return float(explicit)
+        return _checked_rate(explicit, name, f"{explicit:g}" if isinstance(explicit, (int, float)) else repr(explicit))
     env = os.environ if environ is None else environ
     text = env.get(WRITE_RATE_ENV, "").strip()
     if not text:
         return None
+    return _checked_rate(text, WRITE_RATE_ENV, repr(text))
+
+
+def _checked_rate(value: object, source: str, shown: str) -> float:
+    """`value` as a rate of writes per second, or a one-line ConfigError saying what is allowed."""
     try:
-        rate = float(text)
-    except ValueError:
-        raise ConfigError(f"{WRITE_RATE_ENV} must be a number of writes per second, not {text!r}") from None
-    if rate < 0 or rate != rate:
-        raise ConfigError(f"{WRITE_RATE_ENV} must be 0 (unpaced) or more, not {text!r}")
+        rate = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        rate = math.nan
+    if not 0 <= rate < math.inf:  # also refuses NaN
+        raise ConfigError(f"{source} must be a number of writes per second, 0 or more (0: unpaced), not {shown}")
     return rate
 
 

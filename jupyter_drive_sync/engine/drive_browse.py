@@ -20,11 +20,11 @@ from ..core.errors import SyncError
 from ..core.options import RestoreOptions
 from ..core.settings import folder_name, resolve_username, state_dir
 from ..drive.client import DriveClient
-from ..drive.errors import NotFound
 from ..drive.types import DriveFile, to_rfc3339
 from ..home.excludes import never_synced
 from ..home.scan import display_path
 from .account_check import stored_ids_usable
+from .remote_root import stored_folder, walk_folder_path
 from .restore_names import join, match_child, safe_names, split_subpath
 from .status import stored_root_folder_id
 
@@ -60,21 +60,11 @@ def find_root(client: DriveClient, stored_id: str | None, parts: list[str]) -> D
     """The home's Drive folder: by its stored ID (the user may have renamed or moved it), else
     by the folder template's path."""
     if stored_id:
-        try:
-            f = client.get(stored_id)
-        except NotFound:
-            f = None
+        f = stored_folder(client, stored_id)
         if f is not None and not f.trashed and f.is_folder:
             return f
-    parent = "root"
-    found: DriveFile | None = None
-    for name in parts:
-        hits = sorted(client.find_folders(name, parent), key=lambda f: (f.modified_ms, f.id))
-        if not hits:
-            return None
-        found = hits[0]
-        parent = found.id
-    return found
+    found = walk_folder_path(client, parts)  # read-only: same-name folders are not reported
+    return found[-1] if found and len(found) == len(parts) else None
 
 
 def no_backup(roots: list[str]) -> NothingToRestore:

@@ -14,11 +14,11 @@ from concurrent.futures import Future, wait
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
-from ..core.model import Action, LocalEntry, StateEntry, clamp_mtime_ns
+from ..core.model import Action, LocalEntry, StateEntry, clamp_mtime_ns, ns_to_ms
 from ..drive.errors import DriveApiError
 from ..drive.types import NewEmptyFile, mime_type_for
-from ..home.fs_guards import NotBeneath, open_beneath
-from .executor_base import RUN_ENDING, ExecutorBase, ms, synced_row
+from ..home.fs_guards import open_beneath
+from .executor_base import RUN_ENDING, ExecutorBase, synced_row
 from .id_supply import id_refused
 from .lazy_folders import LazyFolders
 
@@ -60,7 +60,7 @@ class EmptyFileBatches(ExecutorBase):
             assert a.drive_id is not None
             mtime_ns = clamp_mtime_ns(st.st_mtime_ns)  # as the scan sees it
             still_empty.append((a, LocalEntry(a.path, False, 0, mtime_ns, st.st_ino)))
-            items.append(NewEmptyFile(a.drive_id, a.path.rpartition("/")[2], pid, ms(mtime_ns),
+            items.append(NewEmptyFile(a.drive_id, a.path.rpartition("/")[2], pid, ns_to_ms(mtime_ns),
                                       mime_type_for(self.home / a.path)))
         if items:
             self.report.emit("uploading", still_empty[0][0].path)
@@ -114,10 +114,8 @@ class EmptyFileBatches(ExecutorBase):
     def _restat(self, a: Action) -> os.stat_result | None:
         """The file's stat now, reached the way an upload reaches it (no symlink on the way);
         None, reported, if it is no longer a regular file beneath the home."""
-        try:
-            fh = open_beneath(self.home, a.path)
-        except NotBeneath as exc:
-            self.report.skip(a.path, exc.strerror or "no longer a regular file")
+        fh = self._open_source(a)
+        if fh is None:
             return None
         with fh:
             return os.fstat(fh.fileno())

@@ -1,7 +1,8 @@
 """Carry out a push's planned actions on Drive, recording each result as soon as Drive confirms it.
 
-Order: fresh IDs for everything new (recorded as *pending* before any create, so a retry or a
-rerun creates with the same ID and never a second copy), then folders (untrash top-down,
+Order: first our items that must leave a path this push writes anew are set aside or trashed
+(`set_aside`), then fresh IDs for everything new (recorded as *pending* before any create, so a
+retry or a rerun creates with the same ID and never a second copy), then folders (untrash top-down,
 creates in batches; with local renames, moves and creates depth by depth), then files in a
 bounded worker pool (moves first, then the rest; empty files in batches), then trashes. A move
 is one metadata update by ID, recorded at once with the rows below a folder following it, so
@@ -23,12 +24,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, BinaryIO, Callable
 
-from ..core.model import Action, ActionKind, StateEntry
+from ..core.model import Action, ActionKind, StateEntry, ns_to_ms
 from ..drive.errors import DriveApiError
 from ..drive.types import DriveFile, NewFolder, ResumeSlot
-from ..home.fs_guards import NotBeneath, open_beneath
 from .empty_files import EMPTY_BATCH, EmptyFileBatches
-from .executor_base import T, ms, resume_key, synced_row
+from .executor_base import T, resume_key, synced_row
 from .id_supply import id_refused
 from .lazy_folders import LazyFolders
 from .plan import after_moves
@@ -38,6 +38,12 @@ from .pool import raise_first_error
 from .set_aside import SetAside
 
 UPLOADS = (ActionKind.CREATE, ActionKind.UPDATE_CONTENT)  # the actions that send content
+
+
+def new_folder(a: Action, parent_id: str) -> NewFolder:
+    """The create request for MKDIR `a` (its pending ID, its name, the local folder's mtime)."""
+    assert a.local is not None and a.drive_id is not None
+    return NewFolder(a.drive_id, a.path.rpartition("/")[2], parent_id, ns_to_ms(a.local.mtime_ns))
 
 
 class Executor(SetAside, EmptyFileBatches):
@@ -137,7 +143,7 @@ class Executor(SetAside, EmptyFileBatches):
                 failed_folders.add(a.path)
                 self.report.fail(a.path, "its parent folder could not be created")
                 continue
-            items.append(NewFolder(a.drive_id, a.path.rpartition("/")[2], pid, ms(a.local.mtime_ns)))
+            items.append(new_folder(a, pid))
         results = self.client.create_folders(items)
         mkdirs, results = self._retry_refused_folders(mkdirs, results, folder_ids, failed_folders, parent_id)
         for a in mkdirs:
@@ -181,7 +187,7 @@ class Executor(SetAside, EmptyFileBatches):
         for a in redo:
             pid = parent_id(a)
             if pid is not None:
-                items.append(NewFolder(a.drive_id, a.path.rpartition("/")[2], pid, ms(a.local.mtime_ns)))
+                items.append(new_folder(a, pid))
         return mkdirs, {**results, **self.client.create_folders(items)}
 
     def _files(self, file_actions: list[Action], parent_id: Callable[[Action], str | None],
@@ -278,7 +284,7 @@ class Executor(SetAside, EmptyFileBatches):
         return True
 
     def _folder_meta(self, a: Action) -> None:
-        f = self.client.update_metadata(a.drive_id, modified_ms=ms(a.local.mtime_ns),
+        f = self.client.update_metadata(a.drive_id, modified_ms=ns_to_ms(a.local.mtime_ns),
                                         trashed=False if a.untrash else None)
         self.db.record_synced(synced_row(a.path, f, a.local))
         self.report.count(a)
@@ -288,11 +294,8 @@ class Executor(SetAside, EmptyFileBatches):
         if a.kind not in UPLOADS:
             self._file_action(a, pid, None)
             return
-        try:
-            # never through a symlink, even one swapped in since the scan (see open_beneath)
-            source = open_beneath(self.home, a.path)
-        except NotBeneath as exc:
-            self.report.skip(a.path, exc.strerror or "no longer a regular file")
+        source = self._open_source(a)
+        if source is None:
             return
         with source:
             before = os.fstat(source.fileno())
@@ -312,7 +315,7 @@ class Executor(SetAside, EmptyFileBatches):
         client = self.client
         abs_path = self.home / a.path
         progress = self.report.byte_counter()
-        mtime_ms = ms(local.mtime_ns)
+        mtime_ms = ns_to_ms(local.mtime_ns)
         # A big upload's session is kept in the state DB under the version actually read, so a
         # run killed mid-upload is continued by the next one (only used above multipart size).
         st = os.fstat(source.fileno()) if source is not None else None

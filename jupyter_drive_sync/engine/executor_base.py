@@ -15,13 +15,14 @@ import threading
 import time
 from pathlib import Path
 from concurrent.futures import Future, wait
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, BinaryIO, Callable, Protocol, TypeVar
 
 from ..core.errors import DriveRefused, EnvironmentProblem, NotConnected
 from ..core.model import Action, EntryStatus, LocalEntry, StateEntry, clamp_mtime_ns
 from ..drive.client import DriveClient
 from ..drive.errors import DriveApiError
 from ..drive.types import DriveFile
+from ..home.fs_guards import NotBeneath, open_beneath
 from ..home.scan import display_path
 from ..home.state_db import StateDB
 from .id_supply import IdSupply
@@ -35,10 +36,6 @@ T = TypeVar("T")
 # errors that end the whole run, not one file: reconnect, Drive refused, the machine (a full disk
 # under the state DB: nothing more could be recorded)
 RUN_ENDING = (NotConnected, DriveRefused, EnvironmentProblem)
-
-
-def ms(ns: int) -> int:
-    return ns // 1_000_000
 
 
 def synced_row(path: str, f: DriveFile, local: LocalEntry, *, md5: str | None = None) -> StateEntry:
@@ -161,6 +158,16 @@ class ExecutorBase:
         if lazy is not None and not lazy.made(a.parent_path or ""):
             return None
         return pid
+
+    def _open_source(self, a: Action) -> BinaryIO | None:
+        """The file to read for `a`, opened the way every upload opens it: never through a
+        symlink, even one swapped in since the scan (see open_beneath); None, reported as
+        skipped, if it is no longer a regular file beneath the home."""
+        try:
+            return open_beneath(self.home, a.path)
+        except NotBeneath as exc:
+            self.report.skip(a.path, exc.strerror or "no longer a regular file")
+            return None
 
     def _file(self, a: Action, pid: str) -> None:
         """Upload or update one file (the executor's; an empty file that grew goes this way)."""

@@ -43,6 +43,7 @@ from ..core.model import (
     Policy,
     Snapshot,
     StateEntry,
+    ns_to_ms,
 )
 from .plan_aside import aside_move, aside_path
 from .plan_moves import MoveFinder, parent_of, swapped_inodes
@@ -210,7 +211,7 @@ class _Planner:
         removed = own == _REMOVED or anc == _REMOVED
         trashed = own == _TRASHED
         content_edited = row.drive_md5 != row.md5
-        edited = content_edited or row.drive_modified_ms != row.local_mtime_ns // 1_000_000
+        edited = content_edited or row.drive_modified_ms != ns_to_ms(row.local_mtime_ns)
         pin = row.drive_head_revision if content_edited else None
         did = row.drive_id
         K = ActionKind
@@ -247,7 +248,7 @@ class _Planner:
                 self.add(K.UPDATE_CONTENT, path, drive_id=did, untrash=True, pin_revision=pin, conflict=edited,
                          reason="changed locally after it was trashed on Drive")
             elif edited:
-                if e.mtime_ns // 1_000_000 >= row.drive_modified_ms:
+                if ns_to_ms(e.mtime_ns) >= row.drive_modified_ms:
                     # as late (times past 2262 clamp to one end, say): neither is later, so both
                     # are kept, Drive's as a pinned revision; keeping Drive's alone would leave
                     # the local work out of the backup until it changes again

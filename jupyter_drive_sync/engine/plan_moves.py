@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
-from ..core.model import Action, ActionKind, EntryStatus, LocalEntry, Snapshot, StateEntry
+from ..core.model import Action, ActionKind, EntryStatus, LocalEntry, Snapshot, StateEntry, ns_to_ms
 
 
 class Rows(Protocol):
@@ -50,10 +50,6 @@ class Rows(Protocol):
 
 def parent_of(path: str) -> str:
     return path.rpartition("/")[0]
-
-
-def _ms(ns: int) -> int:
-    return ns // 1_000_000
 
 
 def moved_row(row: StateEntry, a: Action, *, md5: str | None = None, modified_ms: int | None = None,
@@ -255,9 +251,9 @@ class MoveFinder:
         origin = self.before[row.drive_id].path
         parent = parent_of(origin)
         parent_row = self.state.get(parent) if parent else None
-        drive_clean = row.drive_md5 == row.md5 and row.drive_modified_ms == _ms(row.local_mtime_ns)
+        drive_clean = row.drive_md5 == row.md5 and row.drive_modified_ms == ns_to_ms(row.local_mtime_ns)
         if row.is_dir or (same_content and drive_clean):
-            modified_ms, same = _ms(e.mtime_ns), True  # the move also brings the time up to date
+            modified_ms, same = ns_to_ms(e.mtime_ns), True  # the move also brings the time up to date
         else:
             modified_ms, same = row.drive_modified_ms, False  # Drive's time kept: last-write-wins decides
         what = "folder" if row.is_dir else "file"

@@ -1,5 +1,5 @@
-"""What a push or a restore reports while it runs: progress events, the per-path skipped and
-failed lists, and the terminal progress bar.
+"""What a push or a restore reports while it runs: progress events and the per-path skipped
+and failed lists (the terminal's progress bar draws the events: cli/output.py).
 
 Both runs share it so that the CLI bar, the server's job API (jobs.py reads ProgressEvent's
 fields) and the summaries' `skipped`/`failed` entries look the same whichever way data moves.
@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from ..home.scan import display_path
 
@@ -185,24 +185,3 @@ class RunProgress:
                 then()
 
         return progress
-
-
-def terminal_progress(stream: Any, labels: Mapping[str, str]) -> ProgressCallback:
-    """A one-line progress bar on `stream` (a terminal); `labels` name the phases that have no
-    file counts yet (e.g. {"scanning": "scanning…"}), the others show files and bytes."""
-    last = [0.0]
-
-    def show(ev: ProgressEvent) -> None:
-        now = time.monotonic()
-        if ev.phase != "done" and now - last[0] < 0.1:
-            return
-        last[0] = now
-        if ev.phase in labels:
-            text = labels[ev.phase]
-        else:
-            pct = 100 * ev.bytes_done // ev.bytes_total if ev.bytes_total else 100
-            text = f"{ev.files_done}/{ev.files_total} files, {pct}% of {ev.bytes_total} bytes"
-        stream.write("\r\033[K" + text + ("\n" if ev.phase == "done" else ""))
-        stream.flush()
-
-    return show

@@ -49,40 +49,56 @@ class RootSetup:
     hashes: dict[str, str] = field(default_factory=dict)
 
 
+def stored_folder(client: DriveClient, folder_id: str) -> DriveFile | None:
+    """The Drive item at a stored ID, trashed or not; None once Drive no longer has it (deleted
+    for good, or not this account's), so callers fall back to the folder template's path."""
+    try:
+        return client.get(folder_id)
+    except NotFound:
+        return None
+
+
+def walk_folder_path(client: DriveClient, parts: list[str], skip: Skip | None = None) -> list[DriveFile]:
+    """The folders along `parts` from My Drive down, as far as they exist (a shorter list: the
+    next level is missing). Of same-name folders the oldest is taken, so every run and every
+    reader settles on the same one; `skip` (if given) hears about the others."""
+    path: list[DriveFile] = []
+    parent = "root"
+    for name in parts:
+        # find_folders keeps exact names only (Drive's query ignores case)
+        found = sorted(client.find_folders(name, parent), key=lambda f: (f.modified_ms, f.id))
+        if not found:
+            break
+        if len(found) > 1 and skip is not None:
+            skip(name, f"{len(found)} Drive folders are called {name!r} here; using {found[0].id}")
+        path.append(found[0])
+        parent = found[0].id
+    return path
+
+
 def ensure_root(client: DriveClient, db: StateDB, parts: list[str], skip: Skip,
                 expect_new: int = 0) -> tuple[str, bool, list[str]]:
     """The home's Drive folder ID (stored, or found/created by path), whether it existed, and
     IDs generated along with the missing levels' but not used (for the push's first creates)."""
     root_id = db.root_folder_id
     if root_id:
-        try:
-            f = client.get(root_id)
-        except NotFound:
-            f = None
-        if f is not None and not f.trashed:
-            return root_id, True, []
-        if f is not None and f.trashed:  # the whole backup was trashed: bring it back
-            client.update_metadata(root_id, trashed=False)
+        f = stored_folder(client, root_id)
+        if f is not None:
+            if f.trashed:  # the whole backup was trashed: bring it back
+                client.update_metadata(root_id, trashed=False)
             return root_id, True, []
         db.forget_all()  # gone for good: every stored ID is meaningless now
         db.root_folder_id = None
-    parent = "root"
-    existed = True
+    found = walk_folder_path(client, parts, skip)
+    parent = found[-1].id if found else "root"
+    existed = len(found) == len(parts)
     now_ms = int(time.time() * 1000)
     spare_ids: list[str] = []
-    for i, name in enumerate(parts):
-        # find_folders keeps exact names only (Drive's query ignores case)
-        found = sorted(client.find_folders(name, parent), key=lambda f: (f.modified_ms, f.id)) if existed else []
-        if found:
-            if len(found) > 1:
-                skip(name, f"{len(found)} Drive folders are called {name!r} here; using {found[0].id}")
-            parent = found[0].id
-            continue
-        existed = False
+    for i in range(len(found), len(parts)):  # the missing levels, top down
         if not spare_ids:  # one call for every level still missing, and the home's first IDs
             spare_ids = client.generate_ids(min(MAX_IDS_PER_CALL, len(parts) - i + expect_new))
         new_id = spare_ids.pop(0)
-        result = client.create_folders([NewFolder(new_id, name, parent, now_ms)])[new_id]
+        result = client.create_folders([NewFolder(new_id, parts[i], parent, now_ms)])[new_id]
         if isinstance(result, Exception):
             raise result
         parent = result.id
@@ -115,20 +131,6 @@ def resume_adoption(client: DriveClient, db: StateDB, root_id: str, snap: Snapsh
     return hashes
 
 
-def find_root_read_only(client: DriveClient, parts: list[str], skip: Skip) -> str | None:
-    """The folder `ensure_root` would settle on by path, found by listing only (None: a level
-    is missing, so a real push would create it and adopt nothing)."""
-    parent = "root"
-    for name in parts:
-        found = sorted(client.find_folders(name, parent), key=lambda f: (f.modified_ms, f.id))
-        if not found:
-            return None
-        if len(found) > 1:
-            skip(name, f"{len(found)} Drive folders are called {name!r} here; using {found[0].id}")
-        parent = found[0].id
-    return parent
-
-
 def preview_root(client: DriveClient, db: StateDB, parts: list[str], skip: Skip, snap: Snapshot,
                  home: Path | str, *, fresh: bool,
                  known: Callable[[], dict[str, StateEntry]]) -> tuple[str | None, dict[str, StateEntry], dict[str, str]]:
@@ -138,20 +140,17 @@ def preview_root(client: DriveClient, db: StateDB, parts: list[str], skip: Skip,
     adoption cut short) and the md5s adoption read. So the preview shows adoption, not a create
     for every file Drive already holds. `fresh`: the stored rows are another account's."""
     stored = None if fresh else db.root_folder_id
-    if stored:
-        try:
-            f = client.get(stored)
-        except NotFound:
-            f = None
-        if f is not None:  # alive, or trashed (a real push untrashes it): used by its ID
-            rows = known()
-            if db.adoption_finished(stored):
-                return stored, rows, {}
-            adopted, hashes = adoption_rows(client, db, stored, snap.entries, home, skip, known=rows)
-            return stored, {**rows, **{r.path: r for r in adopted}}, hashes
-    root_id = find_root_read_only(client, parts, skip)
-    if root_id is None:
+    if stored and stored_folder(client, stored) is not None:
+        # alive, or trashed (a real push untrashes it): used by its ID
+        rows = known()
+        if db.adoption_finished(stored):
+            return stored, rows, {}
+        adopted, hashes = adoption_rows(client, db, stored, snap.entries, home, skip, known=rows)
+        return stored, {**rows, **{r.path: r for r in adopted}}, hashes
+    found = walk_folder_path(client, parts, skip)
+    if len(found) < len(parts):  # a real push would create that level, and adopt nothing
         return None, {}, {}
+    root_id = found[-1].id if found else "root"
     adopted, hashes = adoption_rows(client, db, root_id, snap.entries, home, skip, known={})
     return root_id, {r.path: r for r in adopted}, hashes
 

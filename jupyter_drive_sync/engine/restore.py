@@ -46,7 +46,7 @@ from typing import Callable
 
 from ..auth.session import connect, home_lock, require_home
 from ..core.errors import ConfigError, DriveRefused, NotConnected
-from ..core.model import EntryStatus, StateEntry, clamp_mtime_ns
+from ..core.model import EntryStatus, StateEntry, clamp_mtime_ns, ns_to_ms
 from ..core.options import Overwrite, RestoreOptions
 from ..drive.client import DriveClient
 from ..drive.errors import DriveApiError, NotFound
@@ -366,7 +366,7 @@ class _Run(RunProgress):
             db.record_synced(StateEntry(
                 path=t.rel, drive_id=f.id, is_dir=False, status=EntryStatus.SYNCED,
                 local_size=st.st_size, local_mtime_ns=mtime_ns, md5=md5,
-                drive_md5=f.md5, drive_modified_ms=mtime_ns // 1_000_000, drive_head_revision=f.head_revision,
+                drive_md5=f.md5, drive_modified_ms=ns_to_ms(mtime_ns), drive_head_revision=f.head_revision,
             ))
         with self._lock:
             self.summary.bytes_downloaded += st.st_size

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..core.model import EntryStatus, StateEntry, clamp_mtime_ns
+from ..core.model import EntryStatus, StateEntry, clamp_mtime_ns, ns_to_ms
 from ..core.options import Overwrite
 from ..drive.client import DriveClient
 from ..drive.types import DriveFile
@@ -60,14 +60,10 @@ class Reporter(Protocol):
     def emit(self, phase: str, current: str | None = None, *, force: bool = True) -> None: ...
 
 
-def ms(ns: int) -> int:
-    return ns // 1_000_000
-
-
 def keeps_local(overwrite: Overwrite, local_mtime_ns: int, f: DriveFile) -> bool:
     """Whether the overwrite policy keeps a local file that differs from Drive's copy `f`."""
     return overwrite is Overwrite.NEVER or (
-        overwrite is Overwrite.OLDER and ms(clamp_mtime_ns(local_mtime_ns)) >= f.modified_ms)
+        overwrite is Overwrite.OLDER and ns_to_ms(clamp_mtime_ns(local_mtime_ns)) >= f.modified_ms)
 
 
 def folder_row(rel: str, f: DriveFile, mtime_ns: int) -> StateEntry:
@@ -82,7 +78,7 @@ def identical_row(rel: str, f: DriveFile, st: os.stat_result) -> StateEntry:
     mtime_ns = clamp_mtime_ns(st.st_mtime_ns)  # as the scan will see it
     return StateEntry(path=rel, drive_id=f.id, is_dir=False, status=EntryStatus.SYNCED,
                       local_size=st.st_size, local_mtime_ns=mtime_ns, md5=f.md5, drive_md5=f.md5,
-                      drive_modified_ms=ms(mtime_ns), drive_head_revision=f.head_revision)
+                      drive_modified_ms=ns_to_ms(mtime_ns), drive_head_revision=f.head_revision)
 
 
 def conflict_row(rel: str, f: DriveFile) -> StateEntry:

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from .report import continues
+
 # One group per kind of outcome, in the order the admin should read them. `who` says who acts.
 GROUPS: tuple[tuple[str, str, str], ...] = (
     ("config", "Blocked by configuration", "the admin: fix the hub's Drive sync settings (see ADMIN.md), the student does nothing"),
@@ -26,18 +28,20 @@ GROUPS: tuple[tuple[str, str, str], ...] = (
 )
 GROUP_TITLES = {key: title for key, title, _ in GROUPS}
 _STATUS_GROUP = {
-    "ok": "ok", "needs_reconnect": "reconnect", "drive_refused": "limits", "failed": "failed",
+    "ok": "ok", "needs_reconnect": "reconnect", "drive_refused": "limits", "failed": "failed", "partial": "failed",
     "error": "error", "timeout": "error", "busy": "busy", "skipped": "busy", "not_connected": "not_connected",
-    "config_error": "config", "continues": "continues",
+    "config_error": "config",
 }
 
 
 def group_of(line: dict[str, Any]) -> str:
-    """The overview group of one user line (unknown statuses are run errors: someone must look)."""
-    status = str(line.get("status", ""))
-    if status == "partial":
-        return "continues" if line.get("continues") or line.get("continues_next_night") else "failed"
-    return _STATUS_GROUP.get(status, "error")
+    """The overview group of one user line (unknown statuses are run errors: someone must look).
+
+    "Continues next night" is report.continues, the same test the night's exit code uses, so a
+    line is never "nobody acts" here while the run says someone must (a partial with failures)."""
+    if continues(line):
+        return "continues"
+    return _STATUS_GROUP.get(str(line.get("status", "")), "error")
 
 
 @dataclass

@@ -35,7 +35,7 @@ from ..core.model import DeletePolicy, Policy, PushSummary
 from ..core.options import push_options
 from ..core.settings import DEFAULT_FOLDER_TEMPLATE, SyncSettings, default_credentials_path
 from ..engine.pool import shared_pacer
-from ..engine.progress import ProgressEvent
+from ..engine.progress import ProgressCallback, ProgressEvent
 from ..engine.push import run_push
 from .problems import classify, client_secrets_problem
 from .project_bucket import DEFAULT_USER_QUOTA_PER_MINUTE, ProjectBucket
@@ -123,20 +123,26 @@ def _summary_dict(summary: PushSummary) -> dict[str, Any]:
 
 
 class _Files:
-    """The push's file counts as its progress events last said (for "n of m files")."""
+    """The push's file counts as its progress events last said (for "n of m files"), and whether
+    the engine cut the run short (its time budget left work undone), passed on to `also`."""
 
-    def __init__(self) -> None:
+    def __init__(self, also: ProgressCallback | None = None) -> None:
         self.done = 0
         self.total = 0
         self.cut_short = False
+        self._also = also
 
     def __call__(self, event: ProgressEvent) -> None:
         self.done, self.total = event.files_done, event.files_total
         self.cut_short = self.cut_short or event.cut_short
+        if self._also is not None:
+            self._also(event)
 
 
-def push_home(user: str, home: Path, options: HubOptions, bucket: ProjectBucket) -> dict[str, Any]:
-    """Push one home and describe the outcome as a report line; never raises."""
+def push_home(user: str, home: Path, options: HubOptions, bucket: ProjectBucket,
+              progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Push one home and describe the outcome as a report line; never raises. `progress` is also
+    told every event of the push (a caller's log or display)."""
     line: dict[str, Any] = {"type": "user", "user": user, "home": str(home)}
     if not has_credentials(home):
         line.update(status="not_connected", reason="no stored Google Drive credentials")
@@ -144,7 +150,7 @@ def push_home(user: str, home: Path, options: HubOptions, bucket: ProjectBucket)
     started = time.monotonic()
     budget = options.max_minutes_per_home
     deadline = started + budget * 60 if budget is not None else None
-    files = _Files()
+    files = _Files(progress)
     try:
         settings = SyncSettings.for_home(
             home, username=user, api_root=options.api_root, client_secrets_file=options.client_secrets,
@@ -165,9 +171,12 @@ def push_home(user: str, home: Path, options: HubOptions, bucket: ProjectBucket)
         status, reason = classify(exc)
         line.update(status=status, reason=reason)
     else:
-        # Out of time: files were left unstarted (each failed one is in `failed`, not left over).
-        left = files.total - files.done - len(summary.failed)
-        out_of_time = deadline is not None and (files.cut_short or (time.monotonic() >= deadline and left > 0))
+        # Out of time only if the engine says so: it marks the run cut short when a task, a wave or
+        # a trash did not start because the budget was spent (executor_base._out_of_time), also
+        # when the budget ran out before the push reached its first action. Not the clock here: a
+        # push whose last uploads finish after the deadline, with a file that vanished (skipped,
+        # so neither done nor failed), left nothing for the next night.
+        out_of_time = files.cut_short
         line["status"] = "partial" if summary.failed or out_of_time else "ok"
         reasons = []
         if out_of_time:

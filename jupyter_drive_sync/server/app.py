@@ -18,6 +18,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Enum, Float, Int, List, Unicode, default
 
 from ..core import settings as cfg
+from ..core.errors import ConfigError
 from ..core.model import DeletePolicy, Policy
 from ..core.options import UPLOAD_ORDERS, WORK_FIRST
 from .handlers import route_table
@@ -109,7 +110,8 @@ class DriveSyncApp(ExtensionApp):
         allow_none=True,
         help="""Writes per second a push sends for the student's Google account. Default (None):
         $JUPYTER_DRIVE_SYNC_WRITE_RATE, else Google's documented sustained limit of 3 per second
-        per account, which cannot be raised; 0 sends them unpaced (an emulator without a limit).""",
+        per account, which cannot be raised; 0 sends them unpaced (an emulator without a limit).
+        A negative, NaN or infinite value stops the extension at start-up.""",
     ).tag(config=True)
 
     prompt_default = Enum(
@@ -193,6 +195,11 @@ class DriveSyncApp(ExtensionApp):
         return root_path
 
     def build_sync_settings(self) -> cfg.SyncSettings:
+        # The CLI's one rule for the trait, else $JUPYTER_DRIVE_SYNC_WRITE_RATE: -1, NaN or infinity
+        # stop the extension at start-up (ConfigError) instead of silently turning pacing off. Not a
+        # traitlets @validate: Jupyter Server logs a config TraitError, rolls back *every* DriveSyncApp
+        # setting and then loads the extension anyway, with all of the admin's config dropped.
+        cfg.resolve_write_rate(self.write_rate, name="DriveSyncApp.write_rate")
         client_config: dict[str, Any] | None = None
         api_root = self.api_root or None
         if self.emulator_url:
@@ -221,7 +228,11 @@ class DriveSyncApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self._warn_ignored_config_d()
-        settings = self.build_sync_settings()
+        try:
+            settings = self.build_sync_settings()
+        except ConfigError as exc:  # Jupyter Server then logs the traceback and serves without us
+            self.log.error("drive-sync: NOT started: %s", exc)
+            raise
         self.service = DriveSyncService(
             settings,
             redirect_uri=self.redirect_uri,

@@ -11,6 +11,7 @@ import requests
 
 from jupyter_drive_sync.cli import main as cli_main
 from jupyter_drive_sync.hub.overview import build, render_html
+from jupyter_drive_sync.hub.report import needs_action, run_exit_code
 
 from tests.support.hub_nights import make_homes, run_night
 
@@ -79,3 +80,31 @@ def test_config_problems_and_budget_continuations_have_their_own_groups() -> Non
     ]
     view = build([("n", "\n".join(json.dumps(x) for x in lines))])
     assert {s.user: s.group for s in view.students.values()} == {"a": "config", "b": "continues", "c": "failed", "d": "error"}
+
+
+def test_a_line_that_continues_but_had_failures_needs_action_in_the_overview_as_in_the_exit_code() -> None:
+    """One definition of "continues next night" (report.continues): nothing may have failed. A
+    budget-stopped push with failed files is the admin's to look at, in the overview as in the
+    night's exit code; a clean one is nobody's."""
+    failing = {"type": "user", "user": "eve", "status": "partial", "continues": True,
+               "reason": "continues next night (40 of 900 files); 2 file(s) failed",
+               "summary": {"failed": 2, "failed_sample": [{"path": "a.bin", "error": "x"}]}}
+    clean = {"type": "user", "user": "max", "status": "partial", "continues": True,
+             "reason": "continues next night (40 of 900 files)", "summary": {"failed": 0}}
+    view = build([("n", "\n".join(json.dumps(x) for x in (failing, clean)))])
+    groups = {s.user: s.group for s in view.students.values()}
+    assert groups == {"eve": "failed", "max": "continues"}
+    assert needs_action(failing) and run_exit_code([failing]) == 1
+    assert not needs_action(clean) and run_exit_code([clean]) == 0
+    # the overview's "who acts" matches: eve is listed among those needing the admin
+    assert view.as_dict()["needs"]["failed"][0]["user"] == "eve"
+
+
+def test_overview_knows_no_status_or_key_nothing_writes() -> None:
+    """Only `partial` + `continues` (report.continues) means continuing: a bare `continues` status
+    or a `continues_next_night` key is nothing the run writes, so it is an unknown line (error)
+    or a plain partial (failed), never silently "nobody acts"."""
+    lines = [{"type": "user", "user": "a", "status": "continues"},
+             {"type": "user", "user": "b", "status": "partial", "continues_next_night": True}]
+    view = build([("n", "\n".join(json.dumps(x) for x in lines))])
+    assert {s.user: s.group for s in view.students.values()} == {"a": "error", "b": "failed"}
