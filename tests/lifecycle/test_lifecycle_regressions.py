@@ -320,6 +320,34 @@ def test_aside_name_held_by_another_copy_of_the_app_is_not_reused(home: Path, em
     assert live_file(emulator, "results (replaced by a folder)")["id"] == theirs["id"]
 
 
+@pytest.mark.parametrize("vacated", ["deleted", "renamed away"])
+def test_rename_onto_a_path_vacated_since_the_last_push_is_an_edit_of_it(home: Path, emulator: Any,
+                                                                          vacated: str) -> None:
+    """RELIABILITY.md known limit 13 (the soak's sequence, cut down): `a.txt` deleted or renamed
+    away, then `e/c` renamed onto it, one push. The state DB still has `a.txt`'s row live, so
+    this is an edit of `a.txt` (a save by rename keeps the Drive ID and history): `c`'s bytes go
+    into `a.txt`'s item, `e/c`'s item stays where it is with Drive's later edit (kept as a
+    deleted file), a file renamed away from `a.txt` is a new item. One live item a path."""
+    write(home, "a.txt", b"alpha", T0)
+    write(home, "e/c", b"gamma", T0)
+    pushed(home, emulator)
+    a_id, c_id = live_file(emulator, "a.txt")["id"], live_file(emulator, "e/c")["id"]
+    OtherClient(emulator.url, EMAIL, full=False).edit(c_id, b"gamma, edited on Drive", rfc3339(T0 + 500))
+    if vacated == "deleted":
+        (home / "a.txt").unlink()
+    else:
+        os.rename(home / "a.txt", home / "x.txt")
+    os.rename(home / "e" / "c", home / "a.txt")
+    summary = pushed(home, emulator)
+    assert live_file(emulator, "a.txt")["id"] == a_id, summary
+    assert live_file(emulator, "a.txt")["md5Checksum"] == md5(b"gamma"), summary
+    kept = live_file(emulator, "e/c")
+    assert (kept["id"], kept["md5Checksum"]) == (c_id, md5(b"gamma, edited on Drive")), summary
+    if vacated == "renamed away":
+        assert live_file(emulator, "x.txt")["md5Checksum"] == md5(b"alpha"), summary
+    no_duplicates(emulator)
+
+
 def test_file_back_after_a_trash_push_is_backed_up(home: Path, emulator: Any) -> None:
     write(home, "thesis.tex", b"chapter one", T0)
     write(home, "ch/two.tex", b"chapter two", T0)
