@@ -3,7 +3,9 @@
  * notebook. The callback page posts `{type: "drive-sync:connected"}` (or `drive-sync:error`
  * with the reason, e.g. consent denied) to its opener; a status poll covers the cases where
  * that message never arrives (opener cut, popup closed early), and status reports a failed
- * sign-in too. A sign-in that did not connect is said in this window, never only in the popup.
+ * sign-in too. A sign-in that did not connect is said in this window, never only in the popup;
+ * so is a popup the student closed before choosing (signin.ts tells that apart from a popup
+ * that closed itself after an outcome).
  *
  * `openConsent` must be called synchronously from a click handler: browsers only allow
  * `window.open` during a user gesture.
@@ -15,6 +17,7 @@ import { api } from './api';
 import { showError } from './dialogs';
 import { classifyError, toastText } from './errors';
 import type { SyncModel } from './model';
+import { CLOSED_TEXT, watchSignIn } from './signin';
 import type { IRunError } from './types';
 
 export const CONNECTED_MESSAGE = 'drive-sync:connected';
@@ -74,7 +77,8 @@ async function consentBlocked(model: SyncModel, url: string): Promise<boolean> {
   link.addEventListener('click', () => {
     opened = true;
   });
-  const waiting = watch(model, () => dialogOpen || opened, () => undefined);
+  // Closing this dialog without the link is the student's answer: nothing more to say.
+  const waiting = watch(model, () => dialogOpen || opened, () => undefined, undefined, false);
   await showDialog({
     title: 'Connect Google Drive',
     body,
@@ -98,17 +102,31 @@ export function reportSignInFailure(error: IRunError, retry?: () => void): void 
   document.body.dataset.driveSyncSignin = error.kind;
 }
 
-/** Resolve when the popup reports how it ended or the status says connected. */
+/**
+ * Say in this window that the student closed the sign-in before choosing: an info toast, not
+ * an error (they did it on purpose), with the way back in.
+ */
+export function reportSignInClosed(retry?: () => void): void {
+  const actions: Notification.IAction[] = retry ? [{ label: 'Connect again', callback: retry }] : [];
+  Notification.info(CLOSED_TEXT, { autoClose: 15000, actions });
+  document.body.dataset.driveSyncSignin = 'closed';
+}
+
+/**
+ * Resolve when the popup reports how it ended, or the status says connected, failed, or (after
+ * the popup closed) nothing: then the student closed it before choosing (`sayClosed`: tell them).
+ */
 function watch(
   model: SyncModel,
   isOpen: () => boolean,
   closePopup: () => void,
-  retry?: () => void
+  retry?: () => void,
+  sayClosed = true
 ): Promise<boolean> {
   document.body.dataset.driveSyncSignin = 'waiting';
   return new Promise<boolean>(resolve => {
     let settled = false;
-    const finish = (connected: boolean, error: IRunError | null = null) => {
+    const finish = (connected: boolean, error: IRunError | null = null, closed = false) => {
       if (settled) {
         return;
       }
@@ -119,6 +137,10 @@ function watch(
         reportSignInFailure(error, retry);
       } else if (connected) {
         document.body.dataset.driveSyncSignin = 'connected';
+      } else if (closed && sayClosed) {
+        reportSignInClosed(retry);
+      } else if (closed) {
+        document.body.dataset.driveSyncSignin = 'closed';
       }
       resolve(connected);
     };
@@ -138,6 +160,19 @@ function watch(
       }
     };
     window.addEventListener('message', onMessage);
-    void model.waitForConnection(isOpen).then(connected => finish(connected, model.signInError));
+    void watchSignIn({
+      status: () => model.refresh(),
+      isOpen,
+      sleep: ms => new Promise(wake => window.setTimeout(wake, ms)),
+      now: () => Date.now(),
+      stopped: () => settled
+    }).then(outcome => {
+      if (outcome.kind === 'failed') {
+        finish(false, outcome.error);
+      } else {
+        // 'stopped': the message answered first, or ten minutes passed with no answer.
+        finish(outcome.kind === 'connected', null, outcome.kind === 'closed');
+      }
+    });
   });
 }

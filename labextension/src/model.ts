@@ -131,41 +131,6 @@ export class SyncModel {
     }
   }
 
-  /**
-   * Poll the status until connected (the popup's message is the fast path; this is the
-   * fallback when the message is lost, e.g. the opener link was cut). Resolves false when the
-   * popup closed, or when the server reports the sign-in ended without connecting (then
-   * `signInError` says why: consent denied, link expired).
-   */
-  async waitForConnection(isOpen: () => boolean, timeoutMs = 10 * 60 * 1000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    let graceAfterClose = 3;
-    this.signInError = null;
-    // The first answer may still carry an earlier sign-in's failure (the popup has not reached
-    // auth/start yet, which clears it): only a failure recorded after that one counts.
-    let earlier: number | null | undefined = undefined;
-    while (!this._disposed && Date.now() < deadline) {
-      const status = await this.refresh();
-      if (status?.connected && !status.needsReauth) {
-        return true;
-      }
-      if (earlier === undefined) {
-        earlier = status?.authErrorAt ?? null;
-      } else if (status?.authError && status.authErrorAt !== earlier) {
-        this.signInError = status.authError;
-        return false;
-      }
-      if (!isOpen() && --graceAfterClose <= 0) {
-        return false;
-      }
-      await sleep(1500);
-    }
-    return false;
-  }
-
-  /** Why the last sign-in did not connect (null: it did, or the student just closed it). */
-  signInError: IRunError | null = null;
-
   /** Begin the slow status poll. */
   start(): void {
     void this.refresh();

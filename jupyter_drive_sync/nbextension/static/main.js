@@ -13,7 +13,9 @@ define([
   var CONNECTED_MESSAGE = 'drive-sync:connected';
   var ERROR_MESSAGE = 'drive-sync:error';
   var baseUrl = utils.get_body_data('baseUrl') || '/';
-  var state = { status: null, job: null, error: null, following: null };
+  var state = { status: null, job: null, error: null, following: null, note: null };
+  // Said (not as an error) when the student closed the Google window without Allow or Deny.
+  var CLOSED_WORDS = 'The Google sign-in window was closed before you chose. Connect again when you are ready.';
   var $widget, $button, $text, $link, $skipped, $menu;
 
   function url() {
@@ -202,13 +204,13 @@ define([
       : (state.error || (st.last_push && st.last_push.error ? classify(st.last_push.error) : null));
     if (!st.connected) {
       $button.text('Connect Google Drive');
-      $text.text(state.error && state.error !== 'reconnect' ? ERROR_WORDS[state.error] : 'Not backed up yet');
+      $text.text(state.error && state.error !== 'reconnect' ? ERROR_WORDS[state.error] : (state.note || 'Not backed up yet'));
       $widget.attr('data-state', state.error ? 'error' : 'disconnected');
       return;
     }
     $button.text(kind === 'reconnect' ? 'Reconnect Google Drive' : 'Sync now');
     if (kind) {
-      $text.text(ERROR_WORDS[kind] || ERROR_WORDS.other);
+      $text.text(kind === 'reconnect' && state.note ? state.note : (ERROR_WORDS[kind] || ERROR_WORDS.other));
       $widget.attr('data-state', 'error');
     } else {
       var when = finishedAt(st.last_push);
@@ -291,6 +293,9 @@ define([
       return;
     }
     var done = false;
+    state.note = null;
+    $('body').attr('data-drive-sync-signin', 'waiting');
+    render();
     var finish = function (errorKind) {
       if (done) { return; }
       done = true;
@@ -314,13 +319,36 @@ define([
       }
     };
     window.addEventListener('message', onMessage);
-    var grace = 3;
+    // The popup closed and the server recorded no outcome: the student closed it before
+    // choosing. A close alone proves nothing (the popup closes itself after a success, or may
+    // close while the callback is still handled), so the status is asked twice after the close
+    // is seen before saying so (as labextension/src/signin.ts does).
+    var finishClosed = function () {
+      if (done) { return; }
+      done = true;
+      window.removeEventListener('message', onMessage);
+      state.note = CLOSED_WORDS;
+      $('body').attr('data-drive-sync-signin', 'closed');
+      render();
+    };
+    var afterClose = 0;
+    // Sleep `ms`, but wake as soon as the popup closes.
+    var wait = function (ms, next) {
+      var wasOpen = !popup.closed;
+      var step = function (left) {
+        if (left <= 0 || (wasOpen && popup.closed)) { next(); return; }
+        setTimeout(function () { step(left - 250); }, Math.min(250, left));
+      };
+      step(ms);
+    };
     // The first answer may still carry an earlier sign-in's failure (auth/start clears it once
     // the popup gets there): only a failure recorded after that one counts.
     var earlier;
     var poll = function () {
       if (done) { return; }
+      var closedBefore = popup.closed; // only an answer asked for after the close counts
       call('GET', ['status']).then(function (st) {
+        if (done) { return; }
         if (st.connected && !st.needs_reauth) { finish(null); return; }
         var at = st.auth_error ? st.auth_error.at : null;
         if (earlier === undefined) {
@@ -329,9 +357,12 @@ define([
           finish(classify(st.auth_error) === 'other' ? 'signin' : classify(st.auth_error));
           return;
         }
-        if (popup.closed && --grace <= 0) { window.removeEventListener('message', onMessage); return; }
-        setTimeout(poll, 1500);
-      }, function () { setTimeout(poll, 3000); });
+        if (closedBefore && ++afterClose >= 2) { finishClosed(); return; }
+        wait(closedBefore ? 1000 : 1500, poll);
+      }, function () {
+        if (closedBefore && ++afterClose >= 2) { finishClosed(); return; }
+        wait(closedBefore ? 1000 : 3000, poll);
+      });
     };
     ready.then(function () {
       if (before) { popup.location.href = url('auth', 'start'); }
