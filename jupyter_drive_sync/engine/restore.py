@@ -279,7 +279,7 @@ class _Run(RunProgress):
             if folder.rel in created:
                 self.count("folders_created")
             if self.write_db:
-                rows.append(folder_row(folder.rel, folder.file, st.st_mtime_ns))
+                rows.append(folder_row(folder.rel, folder.file, st))
             if len(rows) >= _ROW_BATCH:
                 db.record_synced_many(rows)
                 rows = []
@@ -367,6 +367,7 @@ class _Run(RunProgress):
                 path=t.rel, drive_id=f.id, is_dir=False, status=EntryStatus.SYNCED,
                 local_size=st.st_size, local_mtime_ns=mtime_ns, md5=md5,
                 drive_md5=f.md5, drive_modified_ms=ns_to_ms(mtime_ns), drive_head_revision=f.head_revision,
+                local_ino=st.st_ino,  # its rename before the next push is a move by ID
             ))
         with self._lock:
             self.summary.bytes_downloaded += st.st_size

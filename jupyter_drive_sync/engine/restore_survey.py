@@ -66,10 +66,12 @@ def keeps_local(overwrite: Overwrite, local_mtime_ns: int, f: DriveFile) -> bool
         overwrite is Overwrite.OLDER and ns_to_ms(clamp_mtime_ns(local_mtime_ns)) >= f.modified_ms)
 
 
-def folder_row(rel: str, f: DriveFile, mtime_ns: int) -> StateEntry:
+def folder_row(rel: str, f: DriveFile, st: os.stat_result) -> StateEntry:
+    """A local folder that is Drive's folder `f`; its inode is noted, so a rename of it before
+    the next push is still one move by ID (planning finds folder moves by inode)."""
     return StateEntry(path=rel, drive_id=f.id, is_dir=True, status=EntryStatus.SYNCED, local_size=0,
-                      local_mtime_ns=clamp_mtime_ns(mtime_ns), drive_modified_ms=f.modified_ms,
-                      drive_head_revision=f.head_revision)
+                      local_mtime_ns=clamp_mtime_ns(st.st_mtime_ns), drive_modified_ms=f.modified_ms,
+                      drive_head_revision=f.head_revision, local_ino=st.st_ino)
 
 
 def identical_row(rel: str, f: DriveFile, st: os.stat_result) -> StateEntry:
@@ -78,7 +80,8 @@ def identical_row(rel: str, f: DriveFile, st: os.stat_result) -> StateEntry:
     mtime_ns = clamp_mtime_ns(st.st_mtime_ns)  # as the scan will see it
     return StateEntry(path=rel, drive_id=f.id, is_dir=False, status=EntryStatus.SYNCED,
                       local_size=st.st_size, local_mtime_ns=mtime_ns, md5=f.md5, drive_md5=f.md5,
-                      drive_modified_ms=ns_to_ms(mtime_ns), drive_head_revision=f.head_revision)
+                      drive_modified_ms=ns_to_ms(mtime_ns), drive_head_revision=f.head_revision,
+                      local_ino=st.st_ino)
 
 
 def conflict_row(rel: str, f: DriveFile) -> StateEntry:
@@ -133,7 +136,7 @@ class Survey:
                 os.close(fd)
             row = self.state.get(rel)
             if row is None or row.drive_id != f.id or not row.is_dir:
-                self.rows.append(folder_row(rel, f, st.st_mtime_ns))
+                self.rows.append(folder_row(rel, f, st))
         self.folders.append(FolderTask(rel, f, exists))
         return True
 

@@ -10,13 +10,14 @@ pass, strict xfail turns that into a failure, and both the mark and the name com
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .fixtures import connected_home, lose_state, rfc3339, write
-from .harness import FOLDER_MIME, CliRun, DriveView, OtherClient, md5, push_argv, run_cli
+from .harness import FOLDER_MIME, CliRun, DriveView, OtherClient, connect, md5, push_argv, restore_argv, run_cli
 
 EMAIL = "found@lifecycle.test"
 T0 = 1_700_000_000
@@ -133,3 +134,25 @@ def test_both_past_2262_after_a_lost_state_keep_both(home: Path, emulator: Any) 
     revs = OtherClient(emulator.url, EMAIL, full=True).revisions(first["id"])
     assert any(r["md5Checksum"] == first["md5Checksum"] and r["keepForever"] for r in revs), revs
     assert summary["conflicts"] == 1, summary
+
+
+def test_folder_restored_after_a_new_volume_renames_by_id(home: Path, emulator: Any) -> None:
+    """Found by the clean-clone soak (2026-12-03): a new volume (empty home, no state), a push
+    that adopts the backup with nothing local, a restore into the home, then the student
+    renames a restored folder. The rename must be one move by ID of the folder, not a new
+    folder with the files moved into it and the old one left live beside it."""
+    write(home, "d/b.ipynb", b'{"cells": []}', T0)
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    for child in list(home.iterdir()):  # the new volume: the credentials come back with a new grant
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    connect(emulator.url, home, EMAIL)
+    pushed(home, emulator)
+    run = run_cli(*restore_argv(home, emulator.url, "--overwrite", "never"))
+    assert run.code == 0 and not run.problems(), run.describe()
+    assert (home / "d" / "b.ipynb").read_bytes() == b'{"cells": []}'
+    before = len(emulator.files(EMAIL))
+    os.rename(home / "d", home / "notebooks")
+    summary = pushed(home, emulator)
+    assert len(emulator.files(EMAIL)) == before, summary
+    assert (summary["moved"], summary["folders_created"], summary["created"]) == (1, 0, 0), summary

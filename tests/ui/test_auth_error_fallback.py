@@ -5,7 +5,7 @@ Normally the callback page in the popup posts `drive-sync:connected` / `drive-sy
 loaded, or the opener link is cut (a Cross-Origin-Opener-Policy on the way through Google's
 pages, a browser or extension that nulls `window.opener`). The main window then learns the
 outcome from `GET drive-sync/status` (`connected`, or `auth_error` set by the failed callback;
-connect.ts `watch` / model.ts `waitForConnection`). These tests lose the message for real and
+connect.ts, signin.ts `watchSignIn`). These tests lose the message for real and
 check that the student still sees the same words as on the normal path (test_account_menu.py
 `test_denied_consent_is_said_in_the_main_window`), and that the window does not stay "waiting".
 """
