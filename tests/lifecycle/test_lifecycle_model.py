@@ -1073,6 +1073,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         if not choices:
             return
         src = data.draw(st.sampled_from(choices))
+        live = self.view().live()
+        if any(not any(f["mimeType"] == FOLDER_MIME for f in live.get(d, [])) for d in self.local_dirs()):
+            return  # a local folder not on Drive yet (an emptied file → folder swap, say): its own create
         dst = f"{parent(src)}/moved-{self.counter}" if parent(src) else f"moved-{self.counter}"
         self.counter += 1
         before = self.view()
