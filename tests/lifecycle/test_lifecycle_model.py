@@ -673,6 +673,12 @@ class LifecycleMachine(RuleBasedStateMachine):
                 return  # made in the web UI (another OAuth client): this app's other copy cannot see it
             raise
         self._op("drive edit" + (" (after 2262)" if odd_time else ""))
+        if f["id"] in self.model.foreign and path in self.alias_targets:
+            # another copy's twin that a restore wrote here under another name (`a~tag.txt`): the
+            # state links it to that local file, and a push renames it on Drive to match, so its
+            # edit is not this path's history (the aliased file itself is not judged)
+            self._then_push(then_push)
+            return
         self.model.drive_edit(self.at_home(self.moved_from.get(f["id"], path)), DriveEdit(f["id"], md5(content), when * 1000))
         self._then_push(then_push)
 
