@@ -75,6 +75,10 @@ class Model:
     foreign: set[str] = field(default_factory=set)  # Drive IDs placed by other clients
     # moved locally while the state is lost: Drive's file at the old path may go along or stay
     moved_in_adoption: set[str] = field(default_factory=set)
+    # Drive's own file at a path a file was moved onto while the state is lost (soak run E): the
+    # push may adopt that path by path (time decides against this entry) or carry the moved
+    # file's item there by ID (this one set aside)
+    displaced_in_adoption: dict[str, DriveEdit] = field(default_factory=dict)
 
     def forget_path(self, path: str) -> None:
         self.local_dirty.discard(path)
@@ -97,11 +101,15 @@ class Model:
         self.forget_path(src)
         self.forget_path(dst)
         self.moved_in_adoption.discard(src)
+        self.displaced_in_adoption.pop(src, None)
         if self.adoption is not None:
             self.local_dirty.add(dst)
+            own = self.adoption.get(dst)
             if src in self.adoption:
                 self.adoption[dst] = self.adoption[src]
                 self.moved_in_adoption.add(dst)
+                if own is not None and own.fid != self.adoption[src].fid:
+                    self.displaced_in_adoption[dst] = own
             else:
                 self.adoption.pop(dst, None)
             return
@@ -131,15 +139,16 @@ class Model:
             self.drive_gone[p] = how  # otherwise the latest event is what a push sees
             if self.adoption is not None and how in GONE_RESPECTED:
                 self.adoption.pop(p, None)
+                self.displaced_in_adoption.pop(p, None)
 
     def drive_edit(self, path: str, edit: DriveEdit) -> None:
-        for records in (self.drive_edits, self.adoption or {}):
+        for records in (self.drive_edits, self.adoption or {}, self.displaced_in_adoption):
             for p, e in list(records.items()):
                 if e.fid == edit.fid:  # the same item, remembered at another path (a rename)
                     records[p] = edit
         self.drive_edits[path] = edit
-        if self.adoption is not None:
-            self.adoption[path] = edit
+        if self.adoption is not None and self.displaced_in_adoption.get(path) is not edit:
+            self.adoption[path] = edit  # (Drive's own item at a moved-onto path keeps its own entry)
 
     def start_adoption(self, drive_files: dict[str, DriveEdit], local_paths: set[str], *,
                        may_know: bool = False) -> None:
@@ -148,6 +157,7 @@ class Model:
         self.adoption_may_know = may_know
         self.adoption_maybe_done = False
         self.moved_in_adoption.clear()
+        self.displaced_in_adoption.clear()
         self.drive_edits.clear()
         self.drive_gone.clear()
         self.local_dirty |= local_paths
@@ -159,6 +169,14 @@ class Model:
             if gone in GONE_RESPECTED:  # since the loss: adopted first (respected) or after (recreated)
                 return Expectation({local_md5}, may_be_absent=True, why=f"adoption: {gone} on Drive since")
             d = self.adoption.get(path)
+            own = self.displaced_in_adoption.get(path)
+            if own is not None and own.md5 != local_md5:
+                # by path, Drive's own copy is judged by time (kept, or replaced with a pin); by
+                # ID, the moved file's item comes here with its content and Drive's is set aside
+                later = local_ms <= carried(own.modified_ms)
+                return Expectation({local_md5, own.md5 or "", *([d.md5 or ""] if d else [])},
+                                   pin=own if later else None,
+                                   why="adoption: moved locally onto a path Drive holds (by path, or by ID)")
             if d is None or d.md5 == local_md5:
                 return Expectation({local_md5}, why="adoption: nothing different on Drive")
             if local_ms >= carried(d.modified_ms):

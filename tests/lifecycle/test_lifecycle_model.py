@@ -375,6 +375,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                     del records[p]
         m.adoption = None
         m.moved_in_adoption.clear()
+        m.displaced_in_adoption.clear()
         for fid, was in list(self.moved_from.items()):
             if fid in view.by_id and view.rel(fid) == self.at_home(was) and view.alive(fid):
                 # put back by ID where the home has it: this home's item again, checked like any

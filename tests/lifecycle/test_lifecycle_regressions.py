@@ -151,6 +151,36 @@ def test_interrupted_adoption_does_not_duplicate(home: Path, emulator: Any) -> N
     assert len(view(emulator).live()) == before
 
 
+@pytest.mark.parametrize("drive_edit_at", [T0 + 500, T0 - 500], ids=["Drive's copy later", "moved file later"])
+def test_lost_state_then_a_rename_onto_a_path_drive_holds_is_judged_by_path(home: Path, emulator: Any,
+                                                                            drive_edit_at: int) -> None:
+    """Soak run E's sequence, cut down: the state DB is lost, folder `e` is deleted and `a.txt`
+    is renamed to `e/c`, a path whose Drive copy another client edited. With no row, the push
+    adopts `e/c` by path and lets time decide: Drive's later copy is kept (conflict reported) or
+    the later local bytes replace it; `a.txt`'s bytes stay in its own Drive item either way
+    (`--delete keep`). One live item a path, nothing lost (model bug 13 in RELIABILITY.md)."""
+    write(home, "a.txt", b"alpha", T0)
+    write(home, "e/c", b"gamma", T0 - 1000)
+    pushed(home, emulator)
+    a_id, c_id = live_file(emulator, "a.txt")["id"], live_file(emulator, "e/c")["id"]
+    OtherClient(emulator.url, EMAIL, full=False).edit(c_id, b"gamma, edited on Drive", rfc3339(drive_edit_at))
+    lose_state(home)
+    shutil.rmtree(home / "e")
+    (home / "e").mkdir()
+    os.rename(home / "a.txt", home / "e" / "c")
+    summary = pushed(home, emulator)
+    kept = live_file(emulator, "e/c")
+    assert kept["id"] == c_id, summary
+    if drive_edit_at > T0:
+        assert kept["md5Checksum"] == md5(b"gamma, edited on Drive"), summary
+        assert (summary["kept_drive_copy"], summary["conflicts"]) == (1, 1), summary
+    else:
+        assert kept["md5Checksum"] == md5(b"alpha"), summary
+    assert live_file(emulator, "a.txt")["id"] == a_id
+    assert live_file(emulator, "a.txt")["md5Checksum"] == md5(b"alpha")
+    no_duplicates(emulator)
+
+
 # -- times out of range --------------------------------------------------------------------------
 
 

@@ -240,6 +240,12 @@ def screenshot(page: Any, name: str, locator: Any | None = None) -> None:
     (locator or page).screenshot(path=str(Path(out) / f"{name}.png"))
 
 
+def popup_opened_by(page: Any, button: Any) -> Any:
+    """Click `button` and return the window it opens (the Google sign-in popup)."""
+    with page.expect_popup() as popup_info:
+        button.click()
+    return popup_info.value
+
 
 def close_menus(page: Any) -> None:
     """Close any open Lumino menu: Escape reaches a menu only when it has the focus (a submenu

@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import EMAIL, close_menus, connect_without_ui, drive_paths, screenshot
+from .conftest import EMAIL, close_menus, connect_without_ui, drive_paths, popup_opened_by, screenshot
 
 OTHER = "alice.personal@example.com"
 
@@ -77,9 +77,7 @@ def test_file_menu_switch_account_and_disconnect(page: Any, server: Any, emulato
     menu_item(menu, "Switch Google Account…").click()
     dialog = page.locator(".jp-Dialog")
     expect(dialog).to_contain_text(f"The backup already in {EMAIL}'s Drive stays there")
-    with page.expect_popup() as popup_info:
-        dialog.get_by_role("button", name="Choose another account").click()
-    popup = popup_info.value
+    popup = popup_opened_by(page, dialog.get_by_role("button", name="Choose another account"))
     popup.locator("input[name=new_email]").wait_for()
     assert server.status()["connected"] is False  # the old account was let go first
     popup.locator("input[name=new_email]").fill(OTHER)
@@ -108,9 +106,7 @@ def test_file_menu_switch_account_and_disconnect(page: Any, server: Any, emulato
 def test_denied_consent_is_said_in_the_main_window(page: Any, server: Any, emulator: Any) -> None:
     page.goto(server.page_url("lab"))
     dialog = page.locator(".jp-Dialog")
-    with page.expect_popup() as popup_info:
-        dialog.get_by_role("button", name="Connect Google Drive").click()
-    popup = popup_info.value
+    popup = popup_opened_by(page, dialog.get_by_role("button", name="Connect Google Drive"))
     popup.locator("#deny").click()
     error = page.locator(".Toastify__toast--error")
     expect(error).to_contain_text("Google Drive was not connected")
@@ -130,9 +126,7 @@ def test_classic_google_drive_menu(page: Any, server: Any, emulator: Any, sample
     page.locator(".modal-dialog").get_by_role("button", name="Not now").click()
     # Denying consent from the classic page is said there too.
     manual_consent(emulator)
-    with page.expect_popup() as popup_info:
-        page.locator("#drive-sync-button").click()
-    popup_info.value.locator("#deny").click()
+    popup_opened_by(page, page.locator("#drive-sync-button")).locator("#deny").click()
     expect(page.locator(".modal-dialog")).to_contain_text("you did not allow access")
     page.locator(".modal-dialog").get_by_role("button", name="OK").click()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import EMAIL
+from .conftest import EMAIL, popup_opened_by
 
 CALLBACK = re.compile(r"/drive-sync/oauth2callback(\?|$)")
 CONSENT_POST = re.compile(r"/o/oauth2/auth$")  # the emulator's consent form (emulator/oauth.py)
@@ -42,9 +42,7 @@ def open_sign_in(page: Any, server: Any) -> Any:
     """Lab's first-login dialog → Connect Google Drive; returns the popup (on the consent page)."""
     page.goto(server.page_url("lab"))
     page.evaluate(LISTEN)
-    with page.expect_popup() as popup_info:
-        page.locator(".jp-Dialog").get_by_role("button", name="Connect Google Drive").click()
-    popup = popup_info.value
+    popup = popup_opened_by(page, page.locator(".jp-Dialog").get_by_role("button", name="Connect Google Drive"))
     popup.locator("#deny").wait_for()
     expect(page.locator("body")).to_have_attribute("data-drive-sync-signin", "waiting")
     return popup

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 from playwright.sync_api import expect
 
-from .conftest import EMAIL, connect_without_ui
+from .conftest import EMAIL, connect_without_ui, popup_opened_by
 
 
 def status_item(page: Any) -> Any:
@@ -53,9 +53,7 @@ def test_drive_full_then_reconnect_needed(page: Any, server: Any, emulator: Any,
     expect(item).to_contain_text("Reconnect Google Drive", timeout=30_000)
     assert item.get_attribute("data-state") == "reconnect"
     # "Sync now" leads to the sign-in again instead of a failure.
-    with page.expect_popup() as popup_info:
-        sync_button(page).click()
-    popup = popup_info.value
+    popup = popup_opened_by(page, sync_button(page))
     popup.wait_for_load_state()
     expect(popup.locator("body")).to_contain_text(re.compile("allow access|connected", re.I))
     no_traceback(page)

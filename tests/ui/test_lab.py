@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import EMAIL, USERNAME, close_menus, drive_paths, screenshot
+from .conftest import EMAIL, USERNAME, close_menus, drive_paths, popup_opened_by, screenshot
 
 PROMPT = "Back up your home folder to Google Drive?"
 KIND = r"(notebooks|code and text|data and media|folders)"
@@ -41,9 +41,7 @@ def test_fresh_user_prompt_connect_sync(page: Any, server: Any, emulator: Any, s
     expect(dialog).to_contain_text(f"home/{USERNAME}")
     screenshot(page, "prompt")
 
-    with page.expect_popup() as popup_info:
-        dialog.get_by_role("button", name="Connect Google Drive").click()
-    allow_in_popup(popup_info.value)
+    allow_in_popup(popup_opened_by(page, dialog.get_by_role("button", name="Connect Google Drive")))
 
     # Connected without a reload; the first sync starts by itself and shows live progress:
     # which kind of files it is on, how many, and the time left that the push estimates.

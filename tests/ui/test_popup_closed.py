@@ -14,7 +14,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from .conftest import EMAIL
+from .conftest import EMAIL, popup_opened_by
 
 CLOSED = "The Google sign-in window was closed before you chose. Connect again when you are ready."
 NOTICE_MS = 8_000  # the close is seen within 250 ms, then two status answers 1 s apart
@@ -22,9 +22,7 @@ NOTICE_MS = 8_000  # the close is seen within 250 ms, then two status answers 1 
 
 def test_closing_the_popup_before_choosing_offers_connect_again(page: Any, server: Any) -> None:
     page.goto(server.page_url("lab"))
-    with page.expect_popup() as popup_info:
-        page.locator(".jp-Dialog").get_by_role("button", name="Connect Google Drive").click()
-    popup = popup_info.value
+    popup = popup_opened_by(page, page.locator(".jp-Dialog").get_by_role("button", name="Connect Google Drive"))
     popup.locator("#deny").wait_for()  # the consent page: the student has not chosen yet
     body = page.locator("body")
     expect(body).to_have_attribute("data-drive-sync-signin", "waiting")
@@ -39,9 +37,7 @@ def test_closing_the_popup_before_choosing_offers_connect_again(page: Any, serve
     assert not status["connected"] and not status["auth_error"]
 
     # The way back in: the toast's button opens a fresh sign-in that can still connect.
-    with page.expect_popup() as again_info:
-        toast.get_by_role("button", name="Connect again").click()
-    again = again_info.value
+    again = popup_opened_by(page, toast.get_by_role("button", name="Connect again"))
     expect(body).to_have_attribute("data-drive-sync-signin", "waiting")
     again.locator("input[name=new_email]").fill(EMAIL)
     again.locator("#allow").click()
@@ -53,9 +49,7 @@ def test_classic_says_the_popup_was_closed(page: Any, server: Any) -> None:
     """nbclassic's tree page: the same words in its Drive widget, beside its Connect button."""
     page.goto(server.page_url("nbclassic/tree"))
     modal = page.locator(".modal-dialog")
-    with page.expect_popup() as popup_info:
-        modal.get_by_role("button", name="Connect Google Drive").click()
-    popup = popup_info.value
+    popup = popup_opened_by(page, modal.get_by_role("button", name="Connect Google Drive"))
     popup.locator("#deny").wait_for()
     body = page.locator("body")
     expect(body).to_have_attribute("data-drive-sync-signin", "waiting")
@@ -67,8 +61,6 @@ def test_classic_says_the_popup_was_closed(page: Any, server: Any) -> None:
     expect(widget).to_contain_text(CLOSED)
     expect(widget).to_have_attribute("data-state", "disconnected")  # not shown as an error
     expect(page.locator(".modal-dialog")).to_have_count(0)
-    with page.expect_popup() as again_info:
-        page.locator("#drive-sync-button", has_text="Connect Google Drive").click()
-    again_info.value.locator("#deny").wait_for()
+    popup_opened_by(page, page.locator("#drive-sync-button", has_text="Connect Google Drive")).locator("#deny").wait_for()
     expect(body).to_have_attribute("data-drive-sync-signin", "waiting")
     expect(widget).not_to_contain_text(CLOSED)

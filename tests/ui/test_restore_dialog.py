@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 
 from jupyter_drive_sync.emulator.sample import connect_home
 
-from .conftest import EMAIL, USERNAME, connect_without_ui, drive_paths, make_sample_home, screenshot
+from .conftest import EMAIL, USERNAME, connect_without_ui, drive_paths, make_sample_home, popup_opened_by, screenshot
 
 
 def open_lab(page: Any, server: Any) -> None:
@@ -161,9 +161,7 @@ def test_new_volume_offers_restore_after_connecting(page: Any, start_server: Any
     open_lab(page, server)
     prompt = page.locator(".jp-Dialog")
     expect(prompt).to_contain_text("Back up your home folder to Google Drive?")
-    with page.expect_popup() as popup_info:
-        prompt.get_by_role("button", name="Connect Google Drive").click()
-    popup = popup_info.value
+    popup = popup_opened_by(page, prompt.get_by_role("button", name="Connect Google Drive"))
     popup.wait_for_load_state()
     popup.locator("input[name=new_email]").fill(EMAIL)
     popup.locator("#allow").click()

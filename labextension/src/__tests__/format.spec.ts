@@ -18,6 +18,7 @@ import {
   timeAgo
 } from '../format';
 import type { IFileProblem, IJob, IPushSummary, IRestoreSummary, IStatus } from '../types';
+import { statusWith } from './fixtures';
 
 /** A left-out path as the server categorizes it (engine/status.py). */
 function entry(
@@ -72,22 +73,13 @@ function lastPush(fields: Partial<IPushSummary> = {}): IPushSummary {
 }
 
 function status(fields: Partial<IStatus> = {}): IStatus {
-  return {
-    configured: true,
+  return statusWith({
     connected: true,
     account: 'alice@example.org',
-    needsReauth: false,
-    prompt: false,
     rootFolderUrl: 'https://drive.google.com/drive/folders/ROOT',
     folder: 'home/alice',
-    lastPush: null,
-    lastError: null,
-    job: null,
-    hasBackup: false,
-    authError: null,
-    authErrorAt: null,
     ...fields
-  };
+  });
 }
 
 function restoreSummary(fields: Partial<IRestoreSummary> = {}): IRestoreSummary {

@@ -15,6 +15,7 @@ import {
   parseSummary,
   parseTime
 } from '../parse';
+import { statusWith } from './fixtures';
 
 /** A running push as `GET drive-sync/push/<id>` returns it. */
 const RUNNING_PUSH = {
@@ -355,21 +356,7 @@ describe('parseStatus', () => {
   });
 
   it.each([[null], [undefined], [{}]])('gives a disconnected status for %p', value => {
-    expect(parseStatus(value)).toEqual({
-      configured: true,
-      connected: false,
-      account: null,
-      needsReauth: false,
-      prompt: false,
-      rootFolderUrl: null,
-      folder: null,
-      lastPush: null,
-      lastError: null,
-      job: null,
-      hasBackup: false,
-      authError: null,
-      authErrorAt: null
-    });
+    expect(parseStatus(value)).toEqual(statusWith());
   });
 });
 

@@ -12,24 +12,10 @@ import {
   watchSignIn
 } from '../signin';
 import type { IRunError, IStatus } from '../types';
+import { statusWith } from './fixtures';
 
 function status(extra: Partial<IStatus> = {}): IStatus {
-  return {
-    configured: true,
-    connected: false,
-    account: null,
-    needsReauth: false,
-    prompt: true,
-    rootFolderUrl: null,
-    folder: null,
-    lastPush: null,
-    lastError: null,
-    job: null,
-    hasBackup: false,
-    authError: null,
-    authErrorAt: null,
-    ...extra
-  };
+  return statusWith({ prompt: true, ...extra });
 }
 
 const DENIED: IRunError = { kind: 'denied', message: '' };
