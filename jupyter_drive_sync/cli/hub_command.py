@@ -113,7 +113,8 @@ def dispatch_options_from_args(args: argparse.Namespace, namespace: str) -> Disp
         folder_template=args.folder_template if args.folder_template != DEFAULT_FOLDER_TEMPLATE else None,
         push_workers=args.workers,
         max_minutes_per_home=args.max_minutes_per_home,
-        write_rate=args.write_rate,
+        # the flag, else the dispatcher's JUPYTER_DRIVE_SYNC_WRITE_RATE: the Jobs get it as a flag
+        write_rate=resolve_write_rate(args.write_rate, name="--write-rate"),
         project_quota_per_minute=args.project_quota_per_minute,
         poll_seconds=args.poll_seconds,
         wait_timeout=args.wait_timeout,

@@ -71,6 +71,7 @@ class PushOptions:
     order: str = WORK_FIRST
     # time.monotonic() after which no further file is started (those in flight finish and are
     # recorded); what is left is planned again by the next push. The hub's nightly time budget.
+    # A run always starts one file, move or trash, even past it: every night gets ahead.
     deadline: float | None = None
 
 

@@ -37,7 +37,7 @@ class EmptyFileBatches(ExecutorBase):
             wait(waits)
         placed = [(a, pid) for a in group if (pid := self._placed_in(a, [], lazy, parent_id)) is not None]
         if placed:
-            self._unless_ending(self._empty_batch, placed)
+            self._unless_ending(self._empty_batch, placed, gets_ahead=True)
 
     def _empty_batch(self, group: list[tuple[Action, str]]) -> None:
         """Create files that were empty at the scan in one batch request (metadata only).

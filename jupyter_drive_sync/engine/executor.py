@@ -32,7 +32,6 @@ from .executor_base import T, resume_key, synced_row
 from .id_supply import id_refused
 from .lazy_folders import LazyFolders
 from .plan import after_moves
-from .plan_moves import moved_row
 from .plan_order import PATH_ORDER, folders_just_in_time, waves
 from .pool import raise_first_error
 from .set_aside import SetAside
@@ -125,7 +124,7 @@ class Executor(SetAside, EmptyFileBatches):
                 layers.setdefault(a.path.count("/") if moving else 0, []).append(a)
         for depth in sorted(layers):
             for a in layers[depth]:
-                if a.kind is ActionKind.MOVE and not self._move_here(a, parent_id(a)):
+                if a.kind is ActionKind.MOVE and not self._move_here(a, parent_id(a)) and not self._stopping():
                     prefix = a.path + "/"
                     failed_folders.update([a.path, *(p for p in folder_ids if p.startswith(prefix))])
             self._mkdirs([a for a in layers[depth] if a.kind is ActionKind.MKDIR], folder_ids, failed_folders,
@@ -278,8 +277,7 @@ class Executor(SetAside, EmptyFileBatches):
         f = self.client.update_metadata(a.drive_id or "", name=a.path.rpartition("/")[2],
                                         move_from=a.source_parent_id or self.root_id, move_to=parent_id,
                                         modified_ms=a.modified_ms)
-        self.db.record_move(a.source_path or "", moved_row(old, a, md5=f.md5, modified_ms=f.modified_ms,
-                                                           head_revision=f.head_revision, trashed=f.trashed))
+        self._record_moved(a.source_path or "", old, a, f)
         self.report.count(a)
         return True
 

@@ -18,7 +18,7 @@ from concurrent.futures import Future, wait
 from typing import Any, BinaryIO, Callable, Protocol, TypeVar
 
 from ..core.errors import DriveRefused, EnvironmentProblem, NotConnected
-from ..core.model import Action, EntryStatus, LocalEntry, StateEntry, clamp_mtime_ns
+from ..core.model import Action, ActionKind, EntryStatus, LocalEntry, StateEntry, clamp_mtime_ns
 from ..drive.client import DriveClient
 from ..drive.errors import DriveApiError
 from ..drive.types import DriveFile
@@ -28,6 +28,7 @@ from ..home.state_db import StateDB
 from .id_supply import IdSupply
 from .lazy_folders import LazyFolders
 from .plan import PlanRows
+from .plan_moves import moved_row
 from .plan_order import PATH_ORDER
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,15 @@ def resume_key(st: os.stat_result | None, local: LocalEntry) -> tuple[int, int]:
     return st.st_size, clamp_mtime_ns(st.st_mtime_ns)
 
 
+def _folder_step(a: Action) -> bool:
+    """A folder's creation or metadata: needed before the work, but not progress of its own."""
+    return a.kind in (ActionKind.MKDIR, ActionKind.UPDATE_MTIME) and a.local is not None and a.local.is_dir
+
+
 class PushReport(Protocol):
     """Where the executor reports (the push run: its summary and progress)."""
+
+    cut_short: bool  # set when the time budget stopped a task from starting
 
     def skip(self, path: str, reason: str) -> None: ...
 
@@ -100,13 +108,17 @@ class ExecutorBase:
         self._ending = threading.Event()
         self.root_id = ""
         self._before_moves: dict[str, StateEntry] = {}
+        # Whether a piece of work that the next run need not redo (a file, a move, a trash) has
+        # started: until then the budget cuts nothing, so a home whose scan alone outlasts its
+        # nightly budget still gets ahead every night instead of never.
+        self._got_ahead = False
 
     # -- guarding ------------------------------------------------------------------------------
 
     def guard(self, a: Action, fn: Callable[[], T]) -> T | None:
         """Run one action; per-file errors go to the summary (then None), run-ending ones propagate."""
         try:
-            return self._unless_ending(fn)
+            return self._unless_ending(fn, gets_ahead=not _folder_step(a))
         except RUN_ENDING:
             raise
         except FileNotFoundError:
@@ -124,21 +136,37 @@ class ExecutorBase:
 
     def _out_of_time(self) -> bool:
         """Whether the time budget is spent; if so the run is cut short (the hub's report says
-        it continues next night, whatever was left: files, renames or trashes)."""
-        if self.deadline is None or time.monotonic() < self.deadline:
+        it continues next night, whatever was left: files, renames or trashes). Not before the
+        run got ahead by one piece of work (`_got_ahead`): each budgeted run makes progress."""
+        if self.deadline is None or time.monotonic() < self.deadline or not self._got_ahead:
             return False
         self.report.cut_short = True
         return True
 
-    def _unless_ending(self, fn: Callable[..., T], *args: Any) -> T | None:
-        """Run a pool task unless the run is ending; a run-ending error it raises ends it."""
+    def _stopping(self) -> bool:
+        """Whether no further task starts (out of time, or the run ending): both only ever
+        become true. A guarded step that returned nothing then may simply not have started,
+        which is no failure: the next push does it, and nothing after it starts either."""
+        return self._ending.is_set() or self.report.cut_short
+
+    def _unless_ending(self, fn: Callable[..., T], *args: Any, gets_ahead: bool = False) -> T | None:
+        """Run a pool task unless the run is ending; a run-ending error it raises ends it.
+        `gets_ahead`: the task is work the next run need not redo (not a folder step)."""
         if self._ending.is_set() or self._out_of_time():
             return None  # out of time: not started, so neither sent nor recorded; the next push does it
+        if gets_ahead:
+            self._got_ahead = True  # (workers racing here may start one task each: a bounded overrun)
         try:
             return fn(*args)
         except RUN_ENDING:
             self._ending.set()
             raise
+
+    def _record_moved(self, from_path: str, old: StateEntry, a: Action, f: DriveFile) -> None:
+        """After Drive confirmed a move (or a set-aside) of `old`'s item as `f`: its row, and a
+        folder's rows below it, follow to `a.path` in one transaction."""
+        self.db.record_move(from_path, moved_row(old, a, md5=f.md5, modified_ms=f.modified_ms,
+                                                 head_revision=f.head_revision, trashed=f.trashed))
 
     # -- placing -------------------------------------------------------------------------------
 

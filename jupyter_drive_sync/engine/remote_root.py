@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..core.model import EntryStatus, LocalEntry, Snapshot, StateEntry
+from ..core.model import EntryStatus, LocalEntry, Snapshot, StateEntry, ns_to_ms
 from ..drive.client import DriveClient
 from ..drive.errors import NotFound
 from ..drive.types import DriveFile, NewFolder
@@ -239,7 +239,7 @@ def _same_file(local: LocalEntry | None, f: DriveFile) -> bool:
     """Whether Drive's file is the local file as we uploaded it: same size, and the mtime equal
     to the millisecond (Drive keeps no finer time; every upload sets modifiedTime = mtime)."""
     return (local is not None and not local.is_dir and not f.is_folder
-            and local.size == (f.size or 0) and local.mtime_ns // 1_000_000 == f.modified_ms)
+            and local.size == (f.size or 0) and ns_to_ms(local.mtime_ns) == f.modified_ms)
 
 
 def _local_md5(home: Path | str, path: str) -> str | None:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from ..core.model import Action, ActionKind
+from ..core.model import Action, ActionKind, StateEntry
 from ..drive.errors import NotFound
 from .executor_base import ExecutorBase
 from .plan_aside import aside_path
-from .plan_moves import moved_row
 
 
 class SetAside(ExecutorBase):
@@ -43,8 +42,9 @@ class SetAside(ExecutorBase):
                 done = self.guard(a, lambda a=a: self._trash(a, replaced=True))
             if not done:
                 blocked.add(a.source_path or a.path)
-        for path in sorted(blocked):
-            self.report.fail(path, "the Drive item it replaces could not be set aside: not backed up this time")
+        if not self._stopping():  # else not started, or nothing after it would be: left for the next push
+            for path in sorted(blocked):
+                self.report.fail(path, "the Drive item it replaces could not be set aside: not backed up this time")
         firsts = {id(a) for a in first}
         return [a for a in actions if id(a) not in firsts and not (
             (a.kind in (ActionKind.MKDIR, ActionKind.CREATE) or (a.kind is ActionKind.MOVE and a.local is not None))
@@ -64,10 +64,18 @@ class SetAside(ExecutorBase):
         path = aside_path(a.source_path or a.path, was_dir, taken, a.aside_label)
         return a if path == a.path else replace(a, path=path)
 
+    def _row_of(self, a: Action) -> StateEntry | None:
+        """The row planning saw for `a`'s Drive item: at the path it leaves (or holds), else by ID."""
+        for path in (a.source_path, a.path):
+            row = self.state.get(path) if path else None
+            if row is not None and row.drive_id == a.drive_id:
+                return row
+        return next((r for r in self.state.entries() if r.drive_id == a.drive_id), None)
+
     def _set_aside(self, a: Action) -> bool:
         """Rename a replaced item beside its path, keeping its modifiedTime; its row (and a
         folder's rows, marked deleted here) follow it. Gone from Drive already: nothing to keep."""
-        old = next((r for r in self.state.entries() if r.drive_id == a.drive_id), None)
+        old = self._row_of(a)
         if old is None:
             return True
         a = self._free_aside_name(a, old.is_dir)
@@ -77,8 +85,7 @@ class SetAside(ExecutorBase):
         except NotFound:
             self.db.forget([old.path], recursive=old.is_dir)
             return True
-        self.db.record_move(old.path, moved_row(old, a, md5=f.md5, modified_ms=f.modified_ms,
-                                                head_revision=f.head_revision, trashed=f.trashed))
+        self._record_moved(old.path, old, a, f)
         if old.is_dir:
             self.db.mark_local_deleted([a.path], recursive=True)
         self.report.count(a)
@@ -90,7 +97,7 @@ class SetAside(ExecutorBase):
         except NotFound:
             pass  # never created, or already gone: the goal is reached
         if replaced:  # in the trash with its subtree: no path of the home maps to those rows any more
-            old = next((r for r in self.state.entries() if r.drive_id == a.drive_id), None)
+            old = self._row_of(a)
             if old is not None:
                 self.db.forget([old.path], recursive=old.is_dir)
             self.report.count(a)

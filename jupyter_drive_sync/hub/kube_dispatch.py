@@ -48,7 +48,7 @@ from .manifest import (
     tonight,
     with_release,
 )
-from .report import count_by_status, emit, is_failure, needs_action, parse_line, run_exit_code
+from .report import continues, count_by_status, emit, is_failure, needs_action, parse_line, run_exit_code
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ class Dispatcher:
         emit(self.out, {
             "type": "summary", "mode": "kubernetes", "night": self.night, "users": len(users),
             "failed": failed, "by_status": by_status, **self.counts,
-            "continues": sum(1 for ln in users if ln.get("continues")),
+            "continues": sum(1 for ln in users if continues(ln)),  # report.continues: nothing failed
             "seconds": round(self.clock() - started, 3),
         })
         return run_exit_code(users)

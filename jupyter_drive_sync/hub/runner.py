@@ -39,7 +39,7 @@ from ..engine.progress import ProgressCallback, ProgressEvent
 from ..engine.push import run_push
 from .problems import classify, client_secrets_problem
 from .project_bucket import DEFAULT_USER_QUOTA_PER_MINUTE, ProjectBucket
-from .report import compact, emit, exit_code, needs_action, run_exit_code
+from .report import compact, continues, emit, exit_code, needs_action, run_exit_code
 
 SHARD_INDEX_ENV = "JOB_COMPLETION_INDEX"  # set by Kubernetes in every pod of an Indexed Job
 SHARD_COUNT_ENV = "JOB_COMPLETIONS"  # set by our manifest to the Job's `completions`
@@ -172,8 +172,8 @@ def push_home(user: str, home: Path, options: HubOptions, bucket: ProjectBucket,
         line.update(status=status, reason=reason)
     else:
         # Out of time only if the engine says so: it marks the run cut short when a task, a wave or
-        # a trash did not start because the budget was spent (executor_base._out_of_time), also
-        # when the budget ran out before the push reached its first action. Not the clock here: a
+        # a trash did not start because the budget was spent (executor_base._out_of_time; never
+        # before the run got ahead by one file, move or trash). Not the clock here: a
         # push whose last uploads finish after the deadline, with a file that vanished (skipped,
         # so neither done nor failed), left nothing for the next night.
         out_of_time = files.cut_short
@@ -252,7 +252,7 @@ def run_homes_root(options: HubOptions, out: TextIO) -> int:
         "type": "summary", "mode": "homes-root", "shard_index": options.shard_index,
         "shard_count": options.shard_count, "homes": homes, "failed": failed,
         "by_status": dict(sorted(counts.items())), "seconds": round(time.monotonic() - started, 3),
-        "continues": sum(1 for line in lines if line.get("continues")),
+        "continues": sum(1 for line in lines if continues(line)),  # report.continues: nothing failed
     }
     if problems:
         summary["config_problems"] = problems

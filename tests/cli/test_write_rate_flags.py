@@ -46,3 +46,23 @@ def test_the_flag_wins_over_a_bad_variable_in_the_hub(tmp_path: Path, capsys, mo
     code = cli_main(["hub", "--homes-root", str(tmp_path), "--write-rate", "0"])
     err = capsys.readouterr().err
     assert code == 0 and WRITE_RATE_ENV not in err, err
+
+
+@pytest.mark.parametrize("flag,variable,job_gets", [(None, "1.5", "1.5"), ("2", "1.5", "2"), (None, None, None)])
+def test_the_dispatchers_write_rate_reaches_each_job(monkeypatch, flag, variable, job_gets):
+    """Found by review: `hub --kubernetes` checked the dispatcher's own variable as "what each
+    home's push would use", but the Job manifest never carried it: the Jobs ran at Google's
+    default. Now the rate checked is the rate each Job is given, as `--write-rate`."""
+    from jupyter_drive_sync.cli import build_parser
+    from jupyter_drive_sync.cli.hub_command import dispatch_options_from_args
+    from jupyter_drive_sync.hub.manifest import Target, build_job
+
+    if variable is None:
+        monkeypatch.delenv(WRITE_RATE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(WRITE_RATE_ENV, variable)
+    argv = ["hub", "--kubernetes", "--image", "img", *(["--write-rate", flag] if flag else [])]
+    options = dispatch_options_from_args(build_parser().parse_args(argv), namespace="jhub")
+    args = build_job(Target("ana", "claim-ana"), options, "2026-05-01")["spec"]["template"]["spec"]["containers"][0]["args"]
+    got = args[args.index("--write-rate") + 1] if "--write-rate" in args else None
+    assert got == job_gets, args

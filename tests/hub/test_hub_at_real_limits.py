@@ -161,9 +161,10 @@ def test_dispatcher_keeps_continuing_homes_apart_from_failures(kube, kube_api):
 
     from jupyter_drive_sync.hub import kube_dispatch, manifest
 
-    for name in ("big", "keyless", "fine"):
+    names = ("big", "keyless", "fine", "mixed")
+    for name in names:
         kube.add_pvc(f"claim-{name}", name)
-    kube.hub_users = [{"name": n, "last_activity": None} for n in ("big", "keyless", "fine")]
+    kube.hub_users = [{"name": n, "last_activity": None} for n in names]
 
     def outcome(job):
         user = job["metadata"]["annotations"]["hub.jupyter.org/username"]
@@ -172,6 +173,10 @@ def test_dispatcher_keeps_continuing_homes_apart_from_failures(kube, kube_api):
             line.update(status="partial", continues=True, files_done=1200, files_total=20000,
                         reason="continues next night (1200 of 20000 files)",
                         summary={"created": 1200, "failed": 0})
+        if user == "mixed":  # out of time too, but with failed files: someone must look (report.continues)
+            line.update(status="partial", continues=True, files_done=10, files_total=30,
+                        reason="continues next night (10 of 30 files); 2 file(s) failed",
+                        summary={"created": 10, "failed": 2})
         if user == "keyless":
             return 2, json.dumps({**line, "status": "config_error", "reason": "no encryption key"})
         return 0, json.dumps(line)
@@ -188,10 +193,11 @@ def test_dispatcher_keeps_continuing_homes_apart_from_failures(kube, kube_api):
     assert big["reason"] == "continues next night (1200 of 20000 files)"
     assert by_user["keyless"]["status"] == "config_error"
     summary = lines[-1]
-    assert summary["failed"] == 1 and summary["continues"] == 1  # only the admin's problem needs action
+    # the admin's problem and the failed files need action; only the clean budget stop continues
+    assert summary["failed"] == 2 and summary["continues"] == 1, summary
     assert code == 2
     # Only the finished push is recorded as one: the continuing home is not "idle" tomorrow.
-    annotated = {n for n in ("big", "keyless", "fine")
+    annotated = {n for n in names
                  if manifest.LAST_PUSH_ANNOTATION in (kube.pvcs[f"claim-{n}"]["metadata"].get("annotations") or {})}
     assert annotated == {"fine"}
 

@@ -229,7 +229,10 @@ define([
   function refresh() {
     return call('GET', ['status']).then(function (st) {
       state.status = st;
-      if (st.connected && !st.needs_reauth && state.error === 'reconnect') { state.error = null; }
+      if (st.connected && !st.needs_reauth) {
+        if (state.error === 'reconnect') { state.error = null; }
+        state.note = null; // a closed sign-in is old news once connected: a later revocation says its own words
+      }
       if (st.job && !isFinished(progress(st.job).state) && (st.job.id || st.job.job_id)) {
         follow(st.job);
       }
