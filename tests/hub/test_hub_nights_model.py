@@ -14,8 +14,9 @@ small `--max-minutes-per-home`. After every night, against the model:
   of the student's CURRENT account holds exactly the home's files (same bytes; secrets and the
   tool's own state never; with `--delete keep`, files the home once had may stay);
 - a push that continues never has more left the next night with no other changes, and reaches
-  `ok` within as many such nights as it had files left (and two more, for nights a loaded
-  machine spends the whole budget before the first upload);
+  `ok` within as many such nights as it had files left (each night gets ahead by at least one
+  file, rename or trash however loaded the machine is; two more for nights whose one step was
+  a rename or a trash);
 - the admin's overview of all nights so far (hub/overview.py, and `hub report`) puts each student
   in the group of their latest line, with the right last backup, and never prints a secret;
 - no refresh or access token, no encryption key and no secret file's bytes appear in any output.
@@ -474,8 +475,8 @@ class HubNights(RuleBasedStateMachine):
 
     def nights_until_caught_up(self) -> None:
         """Nights with the budget and no other change: a continuing push never has more left
-        than the night before and ends ok within as many nights as it had files left (and two
-        more, for nights a loaded machine spends its second before the first upload)."""
+        than the night before and ends ok within as many nights as it had files left (a night
+        always gets ahead by one file, rename or trash; two more for renames and trashes)."""
         for s in self.students.values():
             s.busy = False
         self.key_env = self.key

@@ -122,3 +122,27 @@ def test_sign_in_that_succeeded_is_seen_when_the_opener_is_cut(page: Any, server
     expect(status_item).to_contain_text("Synced just now", timeout=60_000)
     assert server.status()["account"] == EMAIL
     assert messages_seen(page) == []
+
+
+def test_classic_learns_the_outcome_when_the_opener_is_cut(page: Any, server: Any, context: Any) -> None:
+    """nbclassic's tree page has the same fallback (its status poll in nbextension main.js):
+    with the opener link cut, a Deny is said in its dialog, then a second sign-in's Allow
+    connects it, both with no message reaching the page."""
+    context.add_init_script(CUT_OPENER)
+    page.goto(server.page_url("nbclassic/tree"))
+    page.evaluate(LISTEN)
+    body = page.locator("body")
+    popup = popup_opened_by(page, page.locator(".modal-dialog").get_by_role("button", name="Connect Google Drive"))
+    popup.locator("#deny").click()
+    expect(page.locator(".modal-dialog")).to_contain_text("you did not allow access", timeout=15_000)
+    expect(body).to_have_attribute("data-drive-sync-signin", "denied")
+    page.locator(".modal-dialog").get_by_role("button", name="OK").click()
+    expect(page.locator(".modal-dialog")).to_have_count(0)
+
+    again = popup_opened_by(page, page.locator("#drive-sync-button"))
+    again.locator("input[name=new_email]").fill(EMAIL)
+    again.locator("#allow").click()
+    expect(body).to_have_attribute("data-drive-sync-signin", "connected", timeout=15_000)
+    expect(page.locator("#drive-sync-widget")).not_to_have_attribute("data-state", "disconnected")
+    assert server.status()["account"] == EMAIL
+    assert messages_seen(page) == []
