@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from ..core.errors import EXIT_OK, EXIT_USAGE, AlreadyRunning, DriveRefused
+from ..core.errors import EXIT_USAGE, AlreadyRunning, DriveRefused
 from ..core.model import DeletePolicy, Policy, PushSummary
 from ..core.options import push_options
 from ..core.settings import DEFAULT_FOLDER_TEMPLATE, SyncSettings, default_credentials_path
