@@ -480,17 +480,29 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.model.local_dirty.add(src)
         self.kept_by_adoption.discard(src)
         self.model.local_renamed(src, dst)
-        self.renamed_to[src] = dst
+        self.follow_rename(src, dst)
         self.deleted_since_push.setdefault(src, False)  # vacated: its row stays live until a push
+
+    def follow_rename(self, src: str, dst: str) -> None:
+        """`renamed_to` maps a Drive path to where the home has that item's file now. The file
+        at `src` is the one some entry points at (moved there earlier), or `src`'s own if it
+        never left; a path left and filled again by another file is not followed through
+        (model bug 14: a chain `d/b → d/c`, `e/c → d/b`, `d/b → a` sent `d/b`'s item to `a`)."""
+        followed = False
+        for drive_path, at in list(self.renamed_to.items()):
+            if at == src:
+                followed = True
+                if drive_path == dst:
+                    del self.renamed_to[drive_path]  # back where it came from
+                else:
+                    self.renamed_to[drive_path] = dst
+        if not followed and src not in self.renamed_to:
+            self.renamed_to[src] = dst
 
     def at_home(self, drive_path: str) -> str:
         """Where the home has the file Drive holds at `drive_path`: a local rename not pushed yet
         moved it (a push carries the Drive item, and what happens to it meanwhile, along)."""
-        seen = set()
-        while drive_path in self.renamed_to and drive_path not in seen:
-            seen.add(drive_path)
-            drive_path = self.renamed_to[drive_path]
-        return drive_path
+        return self.renamed_to.get(drive_path, drive_path)
 
     def _then_push(self, then_push: bool) -> None:
         """Most steps may be followed by a push at once: what a student's "Sync now" does."""
@@ -688,7 +700,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         """The same file edited here and on Drive since the last push: the later timestamp wins."""
         view = self.view()
         local = self.local()
-        items = [(p, f) for p, f in self.live_items(view) if p in local and f["id"] not in self.model.foreign]
+        # the same file: the local file at the path is that Drive item's (not renamed away since,
+        # with another file moved in: model bug 14)
+        items = [(p, f) for p, f in self.live_items(view) if p in local and f["id"] not in self.model.foreign
+                 and self.at_home(self.moved_from.get(f["id"], p)) == p]
         if not items:
             return
         path, f = data.draw(st.sampled_from(items), label="file on both sides")

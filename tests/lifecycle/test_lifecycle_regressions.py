@@ -308,6 +308,28 @@ def test_drive_side_move_keeps_backup_complete(home: Path, emulator: Any, how: s
         assert moved["md5Checksum"] == md5(b"alpha") and not moved["trashed"]
 
 
+def test_renames_through_a_path_left_and_filled_again_follow_each_file(home: Path, emulator: Any) -> None:
+    """Soak run F's sequence, cut down (model bug 14): `d/b.ipynb` renamed to `d/c`, `e/c` moved
+    into the freed `d/b.ipynb`, Drive's `d/b.ipynb` item edited by another client, then the new
+    `d/b.ipynb` renamed to `a.txt`; one push. Each item follows its own file by identity: `d/c`
+    is `d/b.ipynb`'s item with Drive's later edit kept (the local file is unchanged), `a.txt` is
+    `e/c`'s item; no bytes sent, no new item, one live item a path."""
+    write(home, "d/b.ipynb", b"notebook", T0)
+    write(home, "e/c", b"gamma", T0)
+    pushed(home, emulator)
+    b_id, c_id = live_file(emulator, "d/b.ipynb")["id"], live_file(emulator, "e/c")["id"]
+    os.rename(home / "d" / "b.ipynb", home / "d" / "c")
+    os.rename(home / "e" / "c", home / "d" / "b.ipynb")
+    OtherClient(emulator.url, EMAIL, full=False).edit(b_id, b"notebook, edited on Drive", rfc3339(T0 + 500))
+    os.rename(home / "d" / "b.ipynb", home / "a.txt")
+    summary = pushed(home, emulator)
+    moved = live_file(emulator, "d/c")
+    assert (moved["id"], moved["md5Checksum"]) == (b_id, md5(b"notebook, edited on Drive")), summary
+    assert live_file(emulator, "a.txt")["id"] == c_id, summary
+    assert (summary["moved"], summary["created"], summary["bytes_uploaded"]) == (2, 0, 0), summary
+    no_duplicates(emulator)
+
+
 # -- kinds ---------------------------------------------------------------------------------------
 
 
