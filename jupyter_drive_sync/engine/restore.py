@@ -196,7 +196,7 @@ class _Run(RunProgress):
         survey = Survey(self, fs, state, overwrite=self.overwrite, dry_run=self.o.dry_run)
         node, rel = root, ""
         for i, part in enumerate(parts):
-            match = match_child(client.list_children(node.id), part)
+            match = match_child(client.list_children(node.id), part, survey.known_names)
             if match is None:
                 raise NothingToRestore(f"nothing called {display_path(join(rel, part))!r} in the Drive backup. "
                                        f"{SCOPE_NOTE}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass
-from typing import Generic, Iterable, Protocol, TypeVar
+from typing import Generic, Iterable, Mapping, Protocol, TypeVar
 
 from ..core.model import RESTORE_PART_SUFFIX
 
@@ -129,14 +129,18 @@ class Named(Generic[Item]):
     skipped: str | None = None  # why it is not restored
 
 
-def safe_names(children: Iterable[Item]) -> list[Named[Item]]:
+def safe_names(children: Iterable[Item], known: Mapping[str, str] | None = None) -> list[Named[Item]]:
     """Map one Drive folder's children to distinct, safe local names (deterministic).
 
     Drive allows duplicate names, '/', '..' and very long names; a folder holds at most one of
     each local name. On a clash (the same name, or the same after NFC normalisation), the item
-    whose name needed no change keeps it, then the oldest (modifiedTime, id) — the one push's
-    adoption would pick; the others get a `~<hash of their ID>` tag before the extension.
+    the state DB links to that very name keeps it (`known`: Drive ID → the name of its row's
+    path), so a later edit on Drive never swaps which twin is which; then the item whose name
+    needed no change, then the oldest
+    (modifiedTime, id), as push's adoption picks; the others get a `~<hash of their ID>` tag
+    before the extension.
     """
+    names = known or {}
     out: list[Named[Item]] = []
     groups: dict[str, list[tuple[Named[Item], bool]]] = {}
     for f in children:
@@ -153,7 +157,7 @@ def safe_names(children: Iterable[Item]) -> list[Named[Item]]:
     for local, members in groups.items():
         if len(members) < 2:
             continue
-        members.sort(key=lambda m: (not m[1], m[0].file.modified_ms, m[0].file.id))
+        members.sort(key=lambda m: (names.get(m[0].file.id) != local, not m[1], m[0].file.modified_ms, m[0].file.id))
         for named, _ in members[1:]:
             n = 8
             new = with_tag(local, _tag(named.file.id, n))
@@ -174,6 +178,6 @@ def _nfc_clash(members: list[tuple[Named[Item], bool]]) -> bool:
     return len(names) > 1 and len({unicodedata.normalize("NFC", n) for n in names}) < len(names)
 
 
-def match_child(children: Iterable[Item], local: str) -> Item | None:
+def match_child(children: Iterable[Item], local: str, known: Mapping[str, str] | None = None) -> Item | None:
     """The Drive child that restores to the local name `local` (None: there is none)."""
-    return next((n.file for n in safe_names(children) if n.local == local), None)
+    return next((n.file for n in safe_names(children, known) if n.local == local), None)

@@ -101,6 +101,8 @@ class Survey:
         self.report = report
         self.fs = fs
         self.state = state
+        # Drive ID → the name the state DB links it to: of same-name twins, that one keeps it
+        self.known_names = {r.drive_id: r.path.rpartition("/")[2] for r in state.values()}
         self.overwrite = overwrite
         self.dry_run = dry_run
         self.folders: list[FolderTask] = []
@@ -158,7 +160,7 @@ class Survey:
 
     def _walk_folder(self, client: DriveClient, rel: str, folder: DriveFile, dfd: int | None,
                      queue: deque[tuple[str, DriveFile]]) -> None:
-        for n in sorted(safe_names(client.list_children(folder.id)), key=lambda n: n.local or ""):
+        for n in sorted(safe_names(client.list_children(folder.id), self.known_names), key=lambda n: n.local or ""):
             f = n.file
             if n.local is None:
                 self.report.skip(join(rel, f.name), n.skipped or "not restorable")

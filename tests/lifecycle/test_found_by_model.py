@@ -156,3 +156,27 @@ def test_folder_restored_after_a_new_volume_renames_by_id(home: Path, emulator: 
     summary = pushed(home, emulator)
     assert len(emulator.files(EMAIL)) == before, summary
     assert (summary["moved"], summary["folders_created"], summary["created"]) == (1, 0, 0), summary
+
+
+def test_a_drive_edit_never_swaps_which_same_name_twin_a_restore_calls_by_the_name(home: Path, emulator: Any) -> None:
+    """Found by the model (an exploring soak, 2026-12-03): this app on another hub put a
+    same-name twin `a.txt` beside ours; then Drive's copy of ours was edited, so ours became
+    the newer one. A restore named twins by age alone: the twin took `a.txt`, ours (the one
+    the state DB links to `a.txt`) came back as `a~<tag>.txt`, and the next push renamed ours
+    on Drive to that and wrote the local `a.txt` into the other copy's file. The item the
+    state DB links to a name keeps it."""
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    ours = live_files(emulator)["a.txt"][0]
+    other_copy = OtherClient(emulator.url, EMAIL, full=False)
+    twin = other_copy.create("a.txt", ours["parents"][0], b"the other hub's a.txt", rfc3339(T0 + 100))
+    other_copy.edit(ours["id"], b"alpha, edited on Drive", rfc3339(T0 + 500))
+    run = run_cli(*restore_argv(home, emulator.url, "--overwrite", "older"))
+    assert run.code == 0 and not run.problems(), run.describe()
+    assert (home / "a.txt").read_bytes() == b"alpha, edited on Drive"  # ours, the later write
+    (aside,) = [p.name for p in home.glob("a~*.txt")]
+    assert (home / aside).read_bytes() == b"the other hub's a.txt"
+    summary = pushed(home, emulator)
+    now = {f["id"]: f for fs in live_files(emulator).values() for f in fs}
+    assert now[ours["id"]]["name"] == "a.txt" and now[ours["id"]]["md5Checksum"] == md5(b"alpha, edited on Drive")
+    assert now[twin["id"]]["md5Checksum"] == md5(b"the other hub's a.txt"), summary  # the other copy's file untouched
