@@ -26,8 +26,8 @@ from ..home.state_db import (
     META_ACCOUNT_GRANT,
     META_ACCOUNT_PERMISSION_ID,
     StateDB,
-    read_state_meta,
 )
+from ..home.state_read import read_state_meta
 
 if TYPE_CHECKING:  # status reads this module too, and must not pull in the HTTP client
     from google.oauth2.credentials import Credentials

@@ -23,6 +23,7 @@ from ..drive.client import DriveClient
 from ..drive.types import DriveFile, to_rfc3339
 from ..home.excludes import never_synced
 from ..home.scan import display_path
+from ..home.state_read import read_state_names
 from .account_check import stored_ids_usable
 from .remote_root import stored_folder, walk_folder_path
 from .restore_names import join, match_child, safe_names, split_subpath
@@ -88,6 +89,15 @@ def _stored_root(options: RestoreOptions, client: DriveClient) -> DriveFile | No
     return find_root(client, stored, backup_parts(options))
 
 
+def _known_names(options: RestoreOptions, client: DriveClient, root: DriveFile) -> dict[str, str]:
+    """What the state DB links each Drive ID to (by name), when its rows are about this backup
+    folder in this account, so same-name twins are listed under the names a restore gives."""
+    home_state = state_dir(Path(options.home))
+    if stored_root_folder_id(home_state) != root.id or not stored_ids_usable(home_state, client.credentials):
+        return {}
+    return read_state_names(home_state)
+
+
 def list_remote(options: RestoreOptions, path: str = "") -> dict[str, Any]:
     """The Drive folder at `path` (local names, relative to the home): folders first, by name.
 
@@ -100,14 +110,15 @@ def list_remote(options: RestoreOptions, path: str = "") -> dict[str, Any]:
         root = _stored_root(options, client)
         if root is None:
             raise no_backup(backup_parts(options))
+        known = _known_names(options, client, root)
         node, rel = root, ""
         for part in parts:
-            match = match_child(client.list_children(node.id), part)
+            match = match_child(client.list_children(node.id), part, known)
             if match is None or not match.is_folder:
                 raise NothingToRestore(f"no folder called {display_path(join(rel, part))!r} in the Drive backup")
             node, rel = match, join(rel, part)
         entries = []
-        for n in safe_names(client.list_children(node.id)):
+        for n in safe_names(client.list_children(node.id), known):
             f = n.file
             name = n.local if n.local is not None else f.name
             refused = never_synced(join(rel, name), f.is_folder)

@@ -20,7 +20,8 @@ from ..core.settings import SyncSettings, folder_name
 from ..home.excludes import KIND_TEXT, OWN_STATE, SECRETS
 from ..home.lock import HomeLock
 from ..home.private_dir import ensure_private_dir, read_small_json
-from ..home.state_db import META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID, read_state_meta
+from ..home.state_db import META_LAST_PUSH, META_LAST_PUSH_TIME, META_ROOT_FOLDER_ID
+from ..home.state_read import read_state_meta
 from .account_check import account_status
 
 LAST_JOB_FILENAME = "last_job.json"  # the last push the server ran (a restore: last_restore.json)

@@ -474,27 +474,3 @@ class _Tx:
         raise_if_machine_problem(exc, self._db.path)  # a full disk ends the run in one line, not per file
         if exc is not None and exc_type is None:
             raise exc
-
-
-def read_state_meta(state_dir: Path | str, keys: Iterable[str]) -> dict[str, str]:
-    """A few meta values of a home's state DB, opened read-only; {} when there is none.
-
-    For status displays: unlike `StateDB`, this never creates, repairs or writes the DB (a
-    status poll must not change a home, and must not wait long on a run's transaction).
-    """
-    wanted = tuple(keys)
-    path = Path(state_dir) / DB_NAME
-    try:  # is_file() raises on a folder this user may not enter (another owner's state dir)
-        if not wanted or not path.is_file():
-            return {}
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
-    except (OSError, sqlite3.Error):
-        return {}
-    try:
-        marks = ",".join("?" * len(wanted))
-        rows = conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", wanted).fetchall()
-        return {k: v for k, v in rows if v is not None}
-    except sqlite3.Error:
-        return {}
-    finally:
-        conn.close()

@@ -17,7 +17,8 @@ from jupyter_drive_sync.core.model import EntryStatus, RemoteChange, StateEntry
 from jupyter_drive_sync.core.settings import state_dir
 from jupyter_drive_sync.home.lock import LOCK_NAME, HomeLock
 from jupyter_drive_sync.home.private_dir import ensure_private_dir
-from jupyter_drive_sync.home.state_db import DB_NAME, StateDB, read_state_meta
+from jupyter_drive_sync.home.state_db import DB_NAME, StateDB
+from jupyter_drive_sync.home.state_read import read_state_meta
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from jupyter_drive_sync.core.options import RestoreOptions
+from jupyter_drive_sync.engine.drive_browse import list_remote
+
 from .fixtures import connected_home, lose_state, rfc3339, write
 from .harness import FOLDER_MIME, CliRun, DriveView, OtherClient, connect, md5, push_argv, restore_argv, run_cli
 
@@ -171,6 +174,9 @@ def test_a_drive_edit_never_swaps_which_same_name_twin_a_restore_calls_by_the_na
     other_copy = OtherClient(emulator.url, EMAIL, full=False)
     twin = other_copy.create("a.txt", ours["parents"][0], b"the other hub's a.txt", rfc3339(T0 + 100))
     other_copy.edit(ours["id"], b"alpha, edited on Drive", rfc3339(T0 + 500))
+    # the restore dialog's listing names them as the restore will
+    listing = {e["name"]: e for e in list_remote(RestoreOptions(home=home, api_root=emulator.url))["entries"]}
+    assert listing["a.txt"]["md5"] == md5(b"alpha, edited on Drive"), listing
     run = run_cli(*restore_argv(home, emulator.url, "--overwrite", "older"))
     assert run.code == 0 and not run.problems(), run.describe()
     assert (home / "a.txt").read_bytes() == b"alpha, edited on Drive"  # ours, the later write
