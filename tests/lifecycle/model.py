@@ -203,7 +203,11 @@ class Model:
             assert edit is not None
             return Expectation({edit.md5 or "", local_md5}, why="edited on Drive; local change maybe sent before")
         if gone in GONE_MOVED:
-            return Expectation({local_md5} | ({edit.md5} if edit and edit.md5 and not dirty else set()),
+            # the item moved on Drive may also have been edited there: unchanged here, or changed
+            # earlier than that edit, Drive's copy is the later write and may stay (model bug 15)
+            drive_later = edit is not None and bool(edit.md5) and (not dirty or local_ms < carried(edit.modified_ms))
+            return Expectation({local_md5} | ({edit.md5 or ""} if drive_later else set()),
+                               pin=edit if drive_later and dirty else None,
                                why="renamed or moved on Drive: the backup folder must still hold the file")
         if gone in GONE_RESPECTED:
             if dirty:

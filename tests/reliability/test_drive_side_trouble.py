@@ -26,6 +26,7 @@ from jupyter_drive_sync.core.errors import DriveRefused, NotConnected
 from jupyter_drive_sync.core.options import PushOptions, push_options
 from jupyter_drive_sync.engine.push import run_push
 from jupyter_drive_sync.core.settings import state_dir
+from jupyter_drive_sync.drive.errors import DailyCapWatch
 from jupyter_drive_sync.home.state_db import StateDB
 
 from .conftest import CREATE_ROUTES, Mirror, route_count, run_cli
@@ -104,7 +105,12 @@ def test_full_drive_or_daily_cap_stops_with_exit_4_then_resumes_without_duplicat
     word = "full" if limit == "storage_quota_bytes" else "daily"
     assert word in err.lower(), err
     uploads = route_count(emulator, "POST /upload/")
-    assert uploads <= 9 + 2 * 2, uploads  # stopped at once: no retry storm (2 workers in flight)
+    # Stopped at once, no retry storm: 9 taken, then a few refused (2 workers in flight). The
+    # daily cap is worded like the write rate, so DailyCapWatch (drive/errors.py) needs a streak
+    # of 2 refusals, then its 2 probes one at a time; the other worker may have started one more
+    # upload before the streak reached 2 (seen once on a loaded machine: 14).
+    most = 9 + 2 * 2 if limit == "storage_quota_bytes" else 9 + 2 + (2 - 1) + len(DailyCapWatch().probe_delays)
+    assert uploads <= most, uploads
     mirror = Mirror(emulator, EMAIL, USER)
     partial = mirror.compare(home, download=False)
     assert not partial.duplicates and not partial.extra and not partial.wrong
