@@ -170,7 +170,7 @@ function watch(
       if (outcome.kind === 'failed') {
         finish(false, outcome.error);
       } else {
-        // 'stopped': the message answered first, or ten minutes passed with no answer.
+        // 'stopped': the message answered first (ten minutes with no answer end as 'failed').
         finish(outcome.kind === 'connected', null, outcome.kind === 'closed');
       }
     });

@@ -22,8 +22,14 @@ export type SignInOutcome =
   | { kind: 'failed'; error: IRunError }
   /** The popup closed and the server recorded no outcome: the student closed it on purpose. */
   | { kind: 'closed' }
-  /** Given up: the time ran out with the popup still open, or the caller stopped the watch. */
+  /** The caller stopped the watch (it had its answer another way). */
   | { kind: 'stopped' };
+
+/**
+ * How long a sign-in may stay open: the server's sign-in link lasts ten minutes
+ * (auth/web_flow.py STATE_TTL_SECONDS), so a later Allow could only fail as expired.
+ */
+export const SIGN_IN_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** Status polls while the popup is open (the message is the fast path; this is the fallback). */
 export const POLL_MS = 1500;
@@ -63,7 +69,7 @@ export function judgeStatus(status: IStatus | null, earlier: number | null): Sig
 
 /** Poll the status until the sign-in has an outcome; see the module comment for "closed". */
 export async function watchSignIn(watch: ISignInWatch): Promise<SignInOutcome> {
-  const deadline = watch.now() + (watch.timeoutMs ?? 10 * 60 * 1000);
+  const deadline = watch.now() + (watch.timeoutMs ?? SIGN_IN_TIMEOUT_MS);
   const stopped = () => !!watch.stopped?.();
   let earlier: number | null | undefined = undefined;
   let checksAfterClose = 0;
@@ -86,7 +92,11 @@ export async function watchSignIn(watch: ISignInWatch): Promise<SignInOutcome> {
     }
     await sleepWhileOpen(watch, closedBefore ? AFTER_CLOSE_MS : POLL_MS);
   }
-  return { kind: 'stopped' };
+  if (stopped()) {
+    return { kind: 'stopped' };
+  }
+  // Out of time with the popup still open: its link has expired, so say so (not "waiting").
+  return { kind: 'failed', error: { kind: 'signin', message: '' } };
 }
 
 /** Sleep `ms`, but wake early when the popup closes (or the caller stops the watch). */

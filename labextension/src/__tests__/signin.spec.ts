@@ -9,6 +9,7 @@ import {
   CLOSE_CHECK_MS,
   judgeStatus,
   POLL_MS,
+  SIGN_IN_TIMEOUT_MS,
   watchSignIn
 } from '../signin';
 import type { IRunError, IStatus } from '../types';
@@ -127,15 +128,22 @@ describe('watchSignIn', () => {
     expect(run.asked[1]).toBeLessThanOrEqual(closeAt + CLOSE_CHECK_MS);
   });
 
+  it('lasts as long as the server keeps a sign-in link (ten minutes)', async () => {
+    const run = scenario({ closeAt: null, serverAt: () => status() });
+    expect(await run.result).toEqual({ kind: 'failed', error: { kind: 'signin', message: '' } });
+    expect(run.now()).toBeGreaterThanOrEqual(SIGN_IN_TIMEOUT_MS);
+    expect(run.now()).toBeLessThan(SIGN_IN_TIMEOUT_MS + POLL_MS + CLOSE_CHECK_MS);
+  });
+
   it('stops asking once the caller has its answer (the popup message came first)', async () => {
     const run = scenario({ closeAt: null, serverAt: () => status(), stopAt: 4000 });
     expect(await run.result).toEqual({ kind: 'stopped' });
     expect(Math.max(...run.asked)).toBeLessThan(4000);
   });
 
-  it('gives up after its time limit with the popup still open', async () => {
+  it('gives up after its time limit with the popup still open: the sign-in expired', async () => {
     const run = scenario({ closeAt: null, serverAt: () => status(), timeoutMs: 60_000 });
-    expect(await run.result).toEqual({ kind: 'stopped' });
+    expect(await run.result).toEqual({ kind: 'failed', error: { kind: 'signin', message: '' } });
     expect(run.now()).toBeGreaterThanOrEqual(60_000);
     expect(run.asked.length).toBeLessThanOrEqual(Math.ceil(60_000 / POLL_MS) + 1);
   });
