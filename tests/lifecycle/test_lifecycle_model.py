@@ -380,10 +380,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             if fid in view.by_id and view.rel(fid) == self.at_home(was) and view.alive(fid):
                 # put back by ID where the home has it: this home's item again, checked like any
                 # other from now on (an item of the account not connected now is not in `view`)
-                del self.moved_from[fid]
-                if fid in self.moved_ours:
-                    self.moved_ours.discard(fid)
-                    m.foreign.discard(fid)
+                self.ours_again(fid)
         self.renamed_to.clear()
         self.deleted_since_push.clear()
         self.known_rows = dict.fromkeys(pre_local, True)
@@ -1003,6 +1000,17 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.kept_by_adoption.discard(path)
                 self.known_rows[path] = True
                 self.path_rewritten(path, after)
+                for f in live.get(path, []):  # restored from an item moved on Drive: linked here now (model bug 16)
+                    if f["id"] in self.moved_from:
+                        self.ours_again(f["id"])
+
+    def ours_again(self, fid: str) -> None:
+        """An item moved on Drive is where the home has it again (put back by a push, or its
+        path written from it by a restore): its history is its current path's from now on."""
+        del self.moved_from[fid]
+        if fid in self.moved_ours:
+            self.moved_ours.discard(fid)
+            self.model.foreign.discard(fid)
 
     def path_rewritten(self, path: str, local: dict[str, bytes]) -> None:
         """`path`'s row is its Drive item's again (a restore wrote the path from it, or a file
