@@ -79,6 +79,8 @@ class Model:
     # push may adopt that path by path (time decides against this entry) or carry the moved
     # file's item there by ID (this one set aside)
     displaced_in_adoption: dict[str, DriveEdit] = field(default_factory=dict)
+    # renamed onto a path that once held the same bytes, which the state DB may still remember
+    may_reappear: set[str] = field(default_factory=set)
 
     def forget_path(self, path: str) -> None:
         self.local_dirty.discard(path)
@@ -163,6 +165,15 @@ class Model:
         self.local_dirty |= local_paths
 
     def expectation(self, path: str, local_md5: str, local_ms: int) -> Expectation:
+        exp = self._expectation(path, local_md5, local_ms)
+        if path in self.may_reappear and local_md5 not in exp.md5s:
+            # the same bytes as a file once backed up at this path: the product may take it as
+            # that file come back (its row's own item) rather than the rename (model bug 17)
+            exp.md5s.add(local_md5)
+            exp.why += "; or the file back at a path that once held these bytes"
+        return exp
+
+    def _expectation(self, path: str, local_md5: str, local_ms: int) -> Expectation:
         local_ms = carried(local_ms)
         if self.adoption is not None:
             gone = self.drive_gone.get(path)

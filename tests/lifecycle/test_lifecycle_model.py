@@ -170,6 +170,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.moved_ours: set[str] = set()  # of those, the items this home's pushes had made
         self.kept_by_adoption: set[str] = set()  # local files whose adoption kept Drive's differing copy
         self.renamed_to: dict[str, str] = {}  # local renames no push has carried to Drive yet
+        self.ever_backed_up: dict[str, set[str]] = {}  # path → contents a push left on Drive there
         self.visible_twins: set[str] = set()  # same-name files this app made elsewhere (the app sees them)
         self.adopted_twins: set[str] = set()  # paths where an adoption met such a twin beside ours
         # files deleted locally since the last push that exited 0: True once a push without a
@@ -363,6 +364,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         live = view.live()
         for path, data in pre_local.items():
             if any(f["md5Checksum"] == md5(data) for f in live.get(path, [])):
+                self.ever_backed_up.setdefault(path, set()).add(md5(data))
+            if any(f["md5Checksum"] == md5(data) for f in live.get(path, [])):
                 m.drive_edits.pop(path, None)
                 m.drive_gone.pop(path, None)
                 self.kept_by_adoption.discard(path)
@@ -382,6 +385,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         m.adoption = None
         m.moved_in_adoption.clear()
         m.displaced_in_adoption.clear()
+        m.may_reappear.clear()
         for fid, was in list(self.moved_from.items()):
             if fid in view.by_id and view.rel(fid) == self.at_home(was) and view.alive(fid):
                 # put back by ID where the home has it: this home's item again, checked like any
@@ -483,6 +487,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.model.local_dirty.add(src)
         self.kept_by_adoption.discard(src)
         self.model.local_renamed(src, dst)
+        dst_file = self.home / dst
+        if dst_file.is_file() and not dst_file.is_symlink() and \
+                md5(dst_file.read_bytes()) in self.ever_backed_up.get(dst, set()):
+            self.model.may_reappear.add(dst)
         self.follow_rename(src, dst)
         self.deleted_since_push.setdefault(src, False)  # vacated: its row stays live until a push
 

@@ -330,6 +330,38 @@ def test_renames_through_a_path_left_and_filled_again_follow_each_file(home: Pat
     no_duplicates(emulator)
 
 
+def test_a_file_renamed_back_onto_a_path_that_remembers_its_bytes_is_that_file_come_back(home: Path,
+                                                                                         emulator: Any) -> None:
+    """RELIABILITY.md known limit 14 (an exploring soak's sequence, cut down): `a.txt` is
+    deleted for good in the Drive web UI and renamed here to `b.ipynb`, which is trashed on
+    Drive and renamed here to `A.txt`; Drive's `A.txt` is edited in the web UI; then `A.txt`
+    is renamed back to `a.txt`. The state DB still remembers `a.txt` with these very bytes, so
+    the push takes the file as `a.txt` come back (a new item, its old one being gone), not as
+    the rename: Drive's later edit stays in `A.txt`'s item, under its name. Nothing is lost,
+    one live item a path."""
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    web, app = OtherClient(emulator.url, EMAIL, full=True), OtherClient(emulator.url, EMAIL, full=False)
+    web.delete(live_file(emulator, "a.txt")["id"])
+    os.rename(home / "a.txt", home / "b.ipynb")
+    pushed(home, emulator)
+    b_id = live_file(emulator, "b.ipynb")["id"]
+    app.patch(b_id, {"trashed": True})
+    os.rename(home / "b.ipynb", home / "A.txt")
+    pushed(home, emulator)
+    web.patch(b_id, {"trashed": False})
+    pushed(home, emulator)
+    big_a = live_file(emulator, "A.txt")["id"]
+    web.edit(big_a, b"alpha, edited on Drive", rfc3339(T0 + 900))
+    pushed(home, emulator)
+    os.rename(home / "A.txt", home / "a.txt")
+    summary = pushed(home, emulator)
+    assert live_file(emulator, "a.txt")["md5Checksum"] == md5(b"alpha"), summary
+    kept = live_file(emulator, "A.txt")
+    assert (kept["id"], kept["md5Checksum"]) == (big_a, md5(b"alpha, edited on Drive")), summary
+    no_duplicates(emulator)
+
+
 # -- kinds ---------------------------------------------------------------------------------------
 
 
