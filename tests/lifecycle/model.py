@@ -81,6 +81,9 @@ class Model:
     displaced_in_adoption: dict[str, DriveEdit] = field(default_factory=dict)
     # renamed onto a path that once held the same bytes, which the state DB may still remember
     may_reappear: set[str] = field(default_factory=set)
+    # written by a restore while the state is lost: the state DB has their rows, so a later Drive
+    # edit there is judged like any other, not by time as adoption would (model bug 18)
+    known_in_adoption: set[str] = field(default_factory=set)
 
     def forget_path(self, path: str) -> None:
         self.local_dirty.discard(path)
@@ -149,7 +152,8 @@ class Model:
                 if e.fid == edit.fid:  # the same item, remembered at another path (a rename)
                     records[p] = edit
         self.drive_edits[path] = edit
-        if self.adoption is not None and self.displaced_in_adoption.get(path) is not edit:
+        if self.adoption is not None and path not in self.known_in_adoption \
+                and self.displaced_in_adoption.get(path) is not edit:
             self.adoption[path] = edit  # (Drive's own item at a moved-onto path keeps its own entry)
 
     def start_adoption(self, drive_files: dict[str, DriveEdit], local_paths: set[str], *,
@@ -160,6 +164,7 @@ class Model:
         self.adoption_maybe_done = False
         self.moved_in_adoption.clear()
         self.displaced_in_adoption.clear()
+        self.known_in_adoption.clear()
         self.drive_edits.clear()
         self.drive_gone.clear()
         self.local_dirty |= local_paths
@@ -175,7 +180,7 @@ class Model:
 
     def _expectation(self, path: str, local_md5: str, local_ms: int) -> Expectation:
         local_ms = carried(local_ms)
-        if self.adoption is not None:
+        if self.adoption is not None and path not in self.known_in_adoption:
             gone = self.drive_gone.get(path)
             if gone in GONE_RESPECTED:  # since the loss: adopted first (respected) or after (recreated)
                 return Expectation({local_md5}, may_be_absent=True, why=f"adoption: {gone} on Drive since")

@@ -386,6 +386,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         m.moved_in_adoption.clear()
         m.displaced_in_adoption.clear()
         m.may_reappear.clear()
+        m.known_in_adoption.clear()
         for fid, was in list(self.moved_from.items()):
             if fid in view.by_id and view.rel(fid) == self.at_home(was) and view.alive(fid):
                 # put back by ID where the home has it: this home's item again, checked like any
@@ -1010,6 +1011,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.model.drive_gone.pop(path, None)
                 if self.model.adoption is not None:  # and the state DB has its row: nothing to adopt there
                     self.model.adoption.pop(path, None)
+                    self.model.known_in_adoption.add(path)
                 self.model.forget_path(path)
                 self.kept_by_adoption.discard(path)
                 self.known_rows[path] = True
