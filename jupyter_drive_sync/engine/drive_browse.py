@@ -81,21 +81,11 @@ def _connect(options: RestoreOptions) -> DriveClient:
     return connect(Path(options.home), options.credentials_path, options.encryption_key, options.api_root)
 
 
-def _stored_root(options: RestoreOptions, client: DriveClient) -> DriveFile | None:
-    """The backup folder: by the stored ID only if it is the connected account's (after an
-    account switch, the other account's folder must not be listed), else by path."""
+def _usable_stored_id(options: RestoreOptions, client: DriveClient) -> str | None:
+    """The stored backup folder ID, only if the state DB is the connected account's (after an
+    account switch, the other account's folder and rows must not be used)."""
     home_state = state_dir(Path(options.home))
-    stored = stored_root_folder_id(home_state) if stored_ids_usable(home_state, client.credentials) else None
-    return find_root(client, stored, backup_parts(options))
-
-
-def _known_names(options: RestoreOptions, client: DriveClient, root: DriveFile) -> dict[str, str]:
-    """What the state DB links each Drive ID to (by name), when its rows are about this backup
-    folder in this account, so same-name twins are listed under the names a restore gives."""
-    home_state = state_dir(Path(options.home))
-    if stored_root_folder_id(home_state) != root.id or not stored_ids_usable(home_state, client.credentials):
-        return {}
-    return read_state_names(home_state)
+    return stored_root_folder_id(home_state) if stored_ids_usable(home_state, client.credentials) else None
 
 
 def list_remote(options: RestoreOptions, path: str = "") -> dict[str, Any]:
@@ -107,10 +97,13 @@ def list_remote(options: RestoreOptions, path: str = "") -> dict[str, Any]:
     parts = restorable_subpath(path)
     client = _connect(options)
     try:
-        root = _stored_root(options, client)
+        stored = _usable_stored_id(options, client)
+        root = find_root(client, stored, backup_parts(options))
         if root is None:
             raise no_backup(backup_parts(options))
-        known = _known_names(options, client, root)
+        # the state DB's names for same-name twins, when its rows are about this very folder:
+        # the listing then names them as a restore will
+        known = read_state_names(state_dir(Path(options.home))) if root.id == stored else {}
         node, rel = root, ""
         for part in parts:
             match = match_child(client.list_children(node.id), part, known)
@@ -145,7 +138,7 @@ def probe_backup(options: RestoreOptions) -> bool:
     """Whether the user's Drive folder exists and holds anything (≤ 1 + folders-deep requests)."""
     client = _connect(options)
     try:
-        root = _stored_root(options, client)
+        root = find_root(client, _usable_stored_id(options, client), backup_parts(options))
         return root is not None and next(iter(client.list_children(root.id)), None) is not None
     finally:
         client.close()
