@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -32,13 +31,12 @@ from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.home.lock import LOCK_NAME
 from jupyter_drive_sync.home.state_db import DB_NAME, SCHEMA_VERSION
 
-from tests.support import helpers
+from tests.support import helpers, unprivileged
 
 EMAIL = "env@uni.edu"
 USER = "eve"
-NOBODY = 65534
-AS_ROOT = os.geteuid() == 0
-REPO = Path(__file__).resolve().parents[2]
+NOBODY = unprivileged.NOBODY
+AS_ROOT = unprivileged.AS_ROOT
 FILES = {"a.txt": b"alpha\n", "notes/b.md": b"# beta\n", "notes/deep/c.csv": b"x,y\n1,2\n"}
 
 needs_root = pytest.mark.skipif(not AS_ROOT, reason="needs root to make files of another owner / mount a tmpfs")
@@ -73,16 +71,16 @@ def cli(home: Path, emulator, *args: str, as_user: bool = True, nofile: int | No
     """Run `jupyter-drive-sync COMMAND --home HOME ...` (as uid 65534 when we are root)."""
     cmd = [sys.executable, "-m", "jupyter_drive_sync", command, "--home", str(home), "--user", USER,
            "--api-root", emulator.url, *args]
-    if as_user and AS_ROOT:
-        cmd = [shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-               *cmd]
+    env, kw = {**os.environ, "HOME": str(home)}, {}
+    if as_user:
+        cmd, env, kw = unprivileged.as_nobody(cmd, env)
 
     def limit() -> None:
         if nofile is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-    proc = subprocess.run(cmd, capture_output=True, timeout=180, stdin=subprocess.DEVNULL, cwd=str(REPO),
-                          env={**os.environ, "HOME": str(home)}, preexec_fn=limit)
+    proc = subprocess.run(cmd, capture_output=True, timeout=180, stdin=subprocess.DEVNULL, cwd="/",
+                          env=env, preexec_fn=limit, **kw)
     return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -32,12 +31,12 @@ from jupyter_drive_sync.core.options import PushOptions
 from jupyter_drive_sync.engine.push import run_push
 from jupyter_drive_sync.core.settings import state_dir
 
-from tests.support import helpers
+from tests.support import helpers, unprivileged
 
 EMAIL = "odd@uni.edu"
 USER = "nina"
-NOBODY = 65534
-AS_ROOT = os.geteuid() == 0
+NOBODY = unprivileged.NOBODY
+AS_ROOT = unprivileged.AS_ROOT
 
 SYNCED = {
     "it's a \"quoted\" name.txt": b"quotes\n",
@@ -70,24 +69,12 @@ def drive_files(emulator) -> dict[str, dict]:
     return helpers.drive_tree(emulator, EMAIL, f"home/{USER}")
 
 
-def as_user(cmd: list[str]) -> tuple[list[str], dict]:
-    """The command and Popen arguments that run it as an unprivileged user (uid 65534 when we
-    are root). `setpriv` drops root (uid, gid, groups, capabilities) right before the exec;
-    Popen's own `user=` cannot exec this venv's interpreter here (it lives under /root), while
-    setpriv can, and the push itself then has no privilege at all (checked by the test)."""
-    if not AS_ROOT:
-        return cmd, {}
-    setpriv = shutil.which("setpriv")
-    if setpriv:
-        return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd], {}
-    return cmd, {"user": NOBODY, "group": NOBODY, "extra_groups": []}
-
-
 def run_cli(home: Path, emulator, timeout: float = 120) -> tuple[int, dict | None, str]:
-    cmd, kw = as_user([sys.executable, "-m", "jupyter_drive_sync", "push", "--home", str(home), "--user", USER,
-                       "--api-root", emulator.url, "--json", "--workers", "3"])
+    cmd, env, kw = unprivileged.as_nobody(
+        [sys.executable, "-m", "jupyter_drive_sync", "push", "--home", str(home), "--user", USER,
+         "--api-root", emulator.url, "--json", "--workers", "3"], {**os.environ, "HOME": str(home)})
     proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          cwd=str(home.parent), env={**os.environ, "HOME": str(home)}, **kw)
+                          cwd=str(home.parent), env=env, **kw)
     err = proc.stderr.decode("utf-8", "replace")
     out = json.loads(proc.stdout) if proc.stdout.strip() else None
     return proc.returncode, out, err
