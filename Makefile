@@ -44,10 +44,12 @@ test: install browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 # The reliability suite at its long counts (50 fault seeds, 30 kills, 50,000 files...) and the
-# lifecycle model at thousands of sequences (-s prints its examples and operations): not in CI.
+# lifecycle model at thousands of sequences (-s prints its examples and operations; each failing
+# example's steps and traceback go to build/lifecycle-failures.log as it fails): not in CI.
 soak: install
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/reliability
-	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/lifecycle/test_lifecycle_model.py
+	mkdir -p build && DRIVE_SYNC_SOAK=1 LIFECYCLE_FAILURE_LOG=$(CURDIR)/build/lifecycle-failures.log \
+	  $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/lifecycle/test_lifecycle_model.py
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/hub/test_hub_nights_model.py
 	DRIVE_SYNC_SOAK=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/emulator/test_oauth_model.py
 

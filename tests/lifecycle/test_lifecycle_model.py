@@ -26,7 +26,9 @@ examples, steps, operations by family and wall time. On a failure Hypothesis pri
 failing sequence and a `@reproduce_failure` blob. Exploring: `LIFECYCLE_EXAMPLES=n`,
 `LIFECYCLE_NO_SHRINK=1` (the first failure as found; the soak's default, `LIFECYCLE_SHRINK=1`
 shrinks there), `LIFECYCLE_REPRODUCE=<version>:<blob>`
-(replay a reported failure), `LIFECYCLE_UNGATE=all|name,...`.
+(replay a reported failure), `LIFECYCLE_UNGATE=all|name,...`, `LIFECYCLE_FAILURE_LOG=file`
+(each failing example's steps and traceback, written as it fails: before Hypothesis replays it,
+since a replay against the emulator's changed state can draw otherwise and lose it, soak run K).
 """
 
 from __future__ import annotations
@@ -35,13 +37,16 @@ import json
 import os
 import random
 import shutil
+import sys
 import time
+import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, reproduce_failure, settings
+from hypothesis import HealthCheck, Phase, Verbosity, reproduce_failure, settings
+from hypothesis.reporting import with_reporter
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
@@ -101,8 +106,42 @@ def lifecycle_settings() -> settings:
     no_shrink = os.environ.get("LIFECYCLE_NO_SHRINK") or (SOAK and not os.environ.get("LIFECYCLE_SHRINK"))
     if no_shrink:
         profile = {**profile, "phases": [Phase.explicit, Phase.generate]}
+    if FAILURE_LOG:  # every step and draw is then reported (to StepLog, not the terminal)
+        profile = {**profile, "verbosity": Verbosity.debug}
     return settings(deadline=None, print_blob=True, database=None,
                     suppress_health_check=list(HealthCheck), **profile)
+
+
+FAILURE_LOG = os.environ.get("LIFECYCLE_FAILURE_LOG", "")
+
+
+class StepLog:
+    """The steps and draws of the example running now, as Hypothesis reports them at debug
+    verbosity, so that a failing example can be written down the moment it fails."""
+
+    lines: list[str] = []
+
+    def __call__(self, value: object) -> None:
+        text = str(value)
+        if text.startswith("state = "):
+            type(self).lines = []
+        if text.startswith(("state", "Draw ")) and text not in self.invariant_calls():
+            type(self).lines.append(text)
+        elif "reproduce_failure" in text:  # the blob that replays a reported failure, as without the log
+            print(text)
+
+    @staticmethod
+    def invariant_calls() -> set[str]:
+        """The invariants' lines ("state.count_step()"), reported after every step: left out."""
+        return {f"state.{name}()" for name, f in vars(LifecycleMachine).items()
+                if getattr(f, "hypothesis_stateful_invariant", None)}
+
+    @classmethod
+    def write_failure(cls, where: Path, exc: BaseException) -> None:
+        with open(FAILURE_LOG, "a", encoding="utf-8") as log:
+            log.write(f"=== failing example at {where} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC)\n")
+            log.write("\n".join(cls.lines) + "\n")
+            log.write("".join(traceback.format_exception(exc)) + "\n")
 
 
 # Faults per request while a push runs: high rates make the product's retries back off for long.
@@ -188,6 +227,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         for rel in ("a.txt", "d/b.ipynb", "e/c"):
             self._write(rel, self._content(rel), self._tick())
         self._push()
+
+    def teardown(self) -> None:
+        """Write a failing example down before Hypothesis replays it (LIFECYCLE_FAILURE_LOG)."""
+        exc = sys.exc_info()[1]
+        if FAILURE_LOG and exc is not None:
+            StepLog.write_failure(getattr(self, "base", self.workdir), exc)
 
     def reconnect(self, email: str) -> None:
         connect(self.url, self.home, email)
@@ -1162,7 +1207,11 @@ def test_lifecycle_model(emulator: Any, tmp_path: Path) -> None:
         version, _, blob = os.environ["LIFECYCLE_REPRODUCE"].partition(":")
         machine = reproduce_failure(version, blob.encode())(LifecycleMachine)
     try:
-        run_state_machine_as_test(machine, settings=lifecycle_settings())
+        if FAILURE_LOG:
+            with with_reporter(StepLog()):
+                run_state_machine_as_test(machine, settings=lifecycle_settings())
+        else:
+            run_state_machine_as_test(machine, settings=lifecycle_settings())
     finally:
         emulator.set_faults(0)
         print(run_report(LifecycleMachine.examples, LifecycleMachine.steps, LifecycleMachine.ops,
