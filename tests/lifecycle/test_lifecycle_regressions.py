@@ -465,3 +465,31 @@ def test_restore_after_a_lost_state_leaves_no_path_unadopted(home: Path, emulato
     cli(*restore_argv(home, emulator.url, "--overwrite", "older"))
     pushed(home, emulator)
     backed_up_with(home, emulator, kept)
+
+
+def test_a_later_drive_copy_renamed_away_while_the_state_is_lost_is_followed_by_id(home: Path,
+                                                                                  emulator: Any) -> None:
+    """RELIABILITY.md model bug 19 (the `make test` model's sequence, cut down): with the state
+    lost, Drive's `b.ipynb` (the later write) is renamed on Drive by another client; a restore
+    writes it into the home under its new name, the student edits it there and pushes. The
+    older local `b.ipynb` is backed up at its own path (nothing is there any more), the renamed
+    item is updated by ID from the local edit: no conflict, nothing duplicated, Drive's copy of
+    the moment before still in the renamed item's history."""
+    write(home, "b.ipynb", b"notebook", T0)
+    pushed(home, emulator)
+    drive_copy = live_file(emulator, "b.ipynb")
+    write(home, "b.ipynb", b"notebook, an old edit", -315_619_200)  # 1960: older than Drive's copy
+    lose_state(home)
+    OtherClient(emulator.url, EMAIL, full=True).patch(drive_copy["id"], {"name": "renamed-b.ipynb"})
+    cli(*restore_argv(home, emulator.url, "--overwrite", "never"))
+    assert (home / "renamed-b.ipynb").read_bytes() == b"notebook"
+    assert (home / "b.ipynb").read_bytes() == b"notebook, an old edit"
+    write(home, "renamed-b.ipynb", b"notebook, edited under its new name", T0 + 500)
+    summary = pushed(home, emulator)
+    assert live_file(emulator, "b.ipynb")["md5Checksum"] == md5(b"notebook, an old edit"), summary
+    renamed = live_file(emulator, "renamed-b.ipynb")
+    assert (renamed["id"], renamed["md5Checksum"]) == (drive_copy["id"], md5(b"notebook, edited under its new name"))
+    assert (summary["created"], summary["updated"], summary["conflicts"]) == (1, 1, 0), summary
+    revisions = OtherClient(emulator.url, EMAIL, full=True).revisions(drive_copy["id"])
+    assert md5(b"notebook") in {r.get("md5Checksum") for r in revisions}, revisions
+    no_duplicates(emulator)
