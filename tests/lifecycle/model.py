@@ -115,8 +115,8 @@ class Model:
                 self.moved_in_adoption.add(dst)
                 if own is not None and own.fid != self.adoption[src].fid:
                     self.displaced_in_adoption[dst] = own
-            else:
-                self.adoption.pop(dst, None)
+            # else: a file Drive never had, renamed onto a path Drive holds: adopted by path,
+            # so Drive's own copy there keeps its entry and time decides (model bug 20)
             return
         records: tuple[dict, dict] = (self.drive_edits, self.drive_gone)
         if not dirty:

@@ -181,6 +181,42 @@ def test_lost_state_then_a_rename_onto_a_path_drive_holds_is_judged_by_path(home
     no_duplicates(emulator)
 
 
+@pytest.mark.parametrize("drive_at", [T0 + 500, T0 - 500], ids=["Drive's copy later", "renamed file later"])
+@pytest.mark.parametrize("how", ["state lost", "another account, then back"])
+def test_a_new_file_renamed_onto_a_path_drive_holds_while_adopting_is_judged_by_time(
+        home: Path, emulator: Any, how: str, drive_at: int) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 20 in RELIABILITY.md): while the next
+    push adopts (state lost, or back from another account), a file Drive never had is renamed
+    onto `d/b.ipynb`, whose Drive copy stays. With no row to follow, the push adopts the path
+    and lets time decide: Drive's later copy is kept (conflict reported), or the later local
+    bytes replace it with Drive's revision pinned; never a second item at the path."""
+    write(home, "d/b.ipynb", b"notebook", T0)
+    pushed(home, emulator)
+    b_id = live_file(emulator, "d/b.ipynb")["id"]
+    OtherClient(emulator.url, EMAIL, full=False).edit(b_id, b"notebook, edited on Drive", rfc3339(drive_at))
+    if how == "state lost":
+        lose_state(home)
+    else:
+        connect(emulator.url, home, "bo@lifecycle.test")
+        pushed(home, emulator)
+        connect(emulator.url, home, EMAIL)
+    write(home, "x.txt", b"a new file", T0)
+    (home / "d" / "b.ipynb").unlink()
+    os.rename(home / "x.txt", home / "d" / "b.ipynb")
+    summary = pushed(home, emulator)
+    kept = live_file(emulator, "d/b.ipynb")
+    assert kept["id"] == b_id, summary
+    if drive_at > T0:
+        assert kept["md5Checksum"] == md5(b"notebook, edited on Drive"), summary
+        assert (summary["kept_drive_copy"], summary["conflicts"]) == (1, 1), summary
+    else:
+        assert kept["md5Checksum"] == md5(b"a new file"), summary
+        revisions = OtherClient(emulator.url, EMAIL, full=True).revisions(b_id)
+        assert any(r.get("md5Checksum") == md5(b"notebook, edited on Drive") and r.get("keepForever")
+                   for r in revisions), revisions
+    no_duplicates(emulator)
+
+
 # -- times out of range --------------------------------------------------------------------------
 
 
@@ -402,6 +438,27 @@ def test_aside_name_held_by_another_copy_of_the_app_is_not_reused(home: Path, em
     backed_up_with(home, emulator, {"results (replaced by a folder 2)": b"a file first",
                                     "results (replaced by a folder)": b"not ours"})
     assert live_file(emulator, "results (replaced by a folder)")["id"] == theirs["id"]
+
+
+def test_a_twin_edited_on_drive_stays_put_when_ours_is_renamed_here(home: Path, emulator: Any) -> None:
+    """The `make test` model's sequence, cut down (model bug 21 in RELIABILITY.md): another copy
+    of this app puts its own `a.txt` beside ours and edits it; here `a.txt` is renamed to
+    `b.ipynb`. The push moves our item by ID (no bytes) and leaves the twin where it is, with
+    its edit. One item a path, the twin never written."""
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    ours = live_file(emulator, "a.txt")
+    other = OtherClient(emulator.url, EMAIL, full=False)
+    theirs = other.create("a.txt", ours["parents"][0], b"their a.txt", rfc3339(T0 + 50))
+    os.rename(home / "a.txt", home / "b.ipynb")
+    other.edit(theirs["id"], b"their a.txt, edited", rfc3339(T0 + 100))
+    summary = pushed(home, emulator)
+    moved = live_file(emulator, "b.ipynb")
+    assert (moved["id"], moved["md5Checksum"]) == (ours["id"], md5(b"alpha")), summary
+    twin = live_file(emulator, "a.txt")
+    assert (twin["id"], twin["md5Checksum"]) == (theirs["id"], md5(b"their a.txt, edited")), summary
+    assert (summary["moved"], summary["created"], summary["bytes_uploaded"]) == (1, 0, 0), summary
+    no_duplicates(emulator)
 
 
 @pytest.mark.parametrize("vacated", ["deleted", "renamed away"])
