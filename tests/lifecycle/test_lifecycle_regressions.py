@@ -74,6 +74,22 @@ def live_file(emulator: Any, rel: str, email: str = EMAIL) -> dict[str, Any]:
     return items[0]
 
 
+def judged_by_time(emulator: Any, summary: dict[str, Any], rel: str, drive_id: str, *, drive: bytes,
+                   local: bytes, drive_later: bool) -> None:
+    """An adopted path where both sides differ, settled by last-write-wins in Drive's own item:
+    Drive's later copy kept (a conflict reported), or the later local bytes written over it with
+    Drive's version pinned."""
+    kept = live_file(emulator, rel)
+    assert kept["id"] == drive_id, summary
+    if drive_later:
+        assert kept["md5Checksum"] == md5(drive), summary
+        assert (summary["kept_drive_copy"], summary["conflicts"]) == (1, 1), summary
+        return
+    assert kept["md5Checksum"] == md5(local), summary
+    revisions = OtherClient(emulator.url, EMAIL, full=True).revisions(drive_id)
+    assert any(r.get("md5Checksum") == md5(drive) and r.get("keepForever") for r in revisions), revisions
+
+
 def no_duplicates(emulator: Any, email: str = EMAIL) -> None:
     dups = {p: len(fs) for p, fs in view(emulator, email).live().items() if len(fs) > 1}
     assert not dups, f"two live items at one path: {dups}"
@@ -169,13 +185,8 @@ def test_lost_state_then_a_rename_onto_a_path_drive_holds_is_judged_by_path(home
     (home / "e").mkdir()
     os.rename(home / "a.txt", home / "e" / "c")
     summary = pushed(home, emulator)
-    kept = live_file(emulator, "e/c")
-    assert kept["id"] == c_id, summary
-    if drive_edit_at > T0:
-        assert kept["md5Checksum"] == md5(b"gamma, edited on Drive"), summary
-        assert (summary["kept_drive_copy"], summary["conflicts"]) == (1, 1), summary
-    else:
-        assert kept["md5Checksum"] == md5(b"alpha"), summary
+    judged_by_time(emulator, summary, "e/c", c_id, drive=b"gamma, edited on Drive", local=b"alpha",
+                   drive_later=drive_edit_at > T0)
     assert live_file(emulator, "a.txt")["id"] == a_id
     assert live_file(emulator, "a.txt")["md5Checksum"] == md5(b"alpha")
     no_duplicates(emulator)
@@ -204,16 +215,8 @@ def test_a_new_file_renamed_onto_a_path_drive_holds_while_adopting_is_judged_by_
     (home / "d" / "b.ipynb").unlink()
     os.rename(home / "x.txt", home / "d" / "b.ipynb")
     summary = pushed(home, emulator)
-    kept = live_file(emulator, "d/b.ipynb")
-    assert kept["id"] == b_id, summary
-    if drive_at > T0:
-        assert kept["md5Checksum"] == md5(b"notebook, edited on Drive"), summary
-        assert (summary["kept_drive_copy"], summary["conflicts"]) == (1, 1), summary
-    else:
-        assert kept["md5Checksum"] == md5(b"a new file"), summary
-        revisions = OtherClient(emulator.url, EMAIL, full=True).revisions(b_id)
-        assert any(r.get("md5Checksum") == md5(b"notebook, edited on Drive") and r.get("keepForever")
-                   for r in revisions), revisions
+    judged_by_time(emulator, summary, "d/b.ipynb", b_id, drive=b"notebook, edited on Drive", local=b"a new file",
+                   drive_later=drive_at > T0)
     no_duplicates(emulator)
 
 
