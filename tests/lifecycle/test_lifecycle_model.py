@@ -506,18 +506,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     def local_renamed(self, src: str, dst: str) -> None:
         if self.renamed_to.get(dst) is not None and self.at_home(dst) == src:
             self.deleted_since_push.pop(dst, None)  # renamed back where it came from: its own row again
-        elif dst in self.deleted_since_push and dst in self.known_rows and self.model.adoption is None:
-            # Onto a file deleted or renamed away since the last push: the state DB still has
-            # that path's row live, so the product sees an edit of it (like an editor's save by
-            # rename), `src` as deleted (its Drive item kept where it is, with its history), and
-            # a file renamed away from `dst` as a new one. After a push without a verdict the
-            # row may have moved or been marked deleted already: then it is a move onto a free
-            # path or a kept leftover; either way is right, so the next push is not judged there.
-            maybe_pushed = self.deleted_since_push[dst] or not self.known_rows[dst]
-            moved_away = self.at_home(dst) if dst in self.renamed_to else None
-            if maybe_pushed:
-                self.unjudgeable.update(p for p in (dst, moved_away) if p is not None)
-            self.path_rewritten(dst, self.local())
+        elif self.vacated(dst):
+            # Onto a file deleted or renamed away since the last push: the product sees an edit
+            # of that path (like an editor's save by rename) and `src` as deleted (its Drive
+            # item kept where it is, with its history).
+            maybe_pushed = self.took_vacated_path(dst)
             self.model.forget_path(src)
             self.model.local_write(dst)
             self.kept_by_adoption.discard(src)
@@ -540,6 +533,29 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.model.may_reappear.add(dst)
         self.follow_rename(src, dst)
         self.deleted_since_push.setdefault(src, False)  # vacated: its row stays live until a push
+
+    def vacated(self, path: str) -> bool:
+        """`path` held a file deleted or renamed away since the last push, and the state DB still
+        has its row live (no adoption pending)."""
+        return path in self.deleted_since_push and path in self.known_rows and self.model.adoption is None
+
+    def took_vacated_path(self, path: str) -> bool:
+        """A file renamed or written onto a vacated `path`: its row makes it an edit of that
+        path, with that path's Drive history, and a file renamed away from it a new one (model
+        bug 22: a new file written there). After a push without a verdict the row may have moved
+        or been marked deleted already: then it is a file on a free path or beside a kept
+        leftover; either way is right, so the next push is not judged there. Says whether such a
+        push ran."""
+        maybe_pushed = self.deleted_since_push[path] or not self.known_rows[path]
+        moved_away = self.at_home(path) if path in self.renamed_to else None
+        if maybe_pushed:
+            self.unjudgeable.update(p for p in (path, moved_away) if p is not None)
+        if moved_away is not None and moved_away != path:
+            for records in (self.model.drive_edits, self.model.drive_gone):
+                if moved_away in records:  # what happened to the path's item on Drive is the path's again
+                    records[path] = records.pop(moved_away)
+        self.path_rewritten(path, self.local())
+        return maybe_pushed
 
     def follow_rename(self, src: str, dst: str) -> None:
         """`renamed_to` maps a Drive path to where the home has that item's file now. The file
@@ -574,7 +590,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         rel = data.draw(st.sampled_from(free))
         self._op("local create")
+        vacated = self.vacated(rel)
         self._write(rel, self._content(rel, empty), self._tick())
+        if vacated:
+            self.took_vacated_path(rel)
         self._then_push(then_push)
 
     @precondition(lambda self: bool(self.local()))

@@ -443,6 +443,27 @@ def test_aside_name_held_by_another_copy_of_the_app_is_not_reused(home: Path, em
     assert live_file(emulator, "results (replaced by a folder)")["id"] == theirs["id"]
 
 
+@pytest.mark.parametrize("drive_at", [T0 + 1000, T0 + 200], ids=["Drive's copy later", "new file later"])
+def test_a_new_file_where_one_was_renamed_away_is_an_edit_of_that_path(home: Path, emulator: Any,
+                                                                      drive_at: int) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 22 in RELIABILITY.md), and what an
+    editor that keeps a backup does (`b.ipynb` renamed to `b.ipynb~`, a new `b.ipynb` written):
+    the path's Drive item stays the path's, and its Drive edit meets the new file by time
+    (Drive's later copy kept with a conflict, or the new bytes over it with Drive's pinned);
+    the renamed-away file is backed up as a new file. One item a path, nothing lost."""
+    write(home, "b.ipynb", b"notebook", T0)
+    pushed(home, emulator)
+    b_id = live_file(emulator, "b.ipynb")["id"]
+    OtherClient(emulator.url, EMAIL, full=True).edit(b_id, b"notebook, edited on Drive", rfc3339(drive_at))
+    os.rename(home / "b.ipynb", home / "b.ipynb~")
+    write(home, "b.ipynb", b"notebook, written anew", T0 + 500)
+    summary = pushed(home, emulator)
+    judged_by_time(emulator, summary, "b.ipynb", b_id, drive=b"notebook, edited on Drive",
+                   local=b"notebook, written anew", drive_later=drive_at > T0 + 500)
+    assert live_file(emulator, "b.ipynb~")["md5Checksum"] == md5(b"notebook"), summary
+    no_duplicates(emulator)
+
+
 def test_a_twin_edited_on_drive_stays_put_when_ours_is_renamed_here(home: Path, emulator: Any) -> None:
     """The `make test` model's sequence, cut down (model bug 21 in RELIABILITY.md): another copy
     of this app puts its own `a.txt` beside ours and edits it; here `a.txt` is renamed to
