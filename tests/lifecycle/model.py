@@ -200,6 +200,13 @@ class Model:
                 return Expectation({local_md5, own.md5 or "", *([d.md5 or ""] if d else [])},
                                    pin=own if later else None,
                                    why="adoption: moved locally onto a path Drive holds (by path, or by ID)")
+            edit = self.drive_edits.get(path)
+            if d is None and self.adoption_may_know and edit is not None and edit.md5:
+                # back to an earlier account whose Drive moved this path's item away: its old
+                # state, if kept, follows the item by ID and puts it back, Drive's later edit
+                # with it; adopted again, nothing is at the path (model bug 23)
+                return Expectation({local_md5, edit.md5},
+                                   why="back to an earlier account: its item put back by ID, or adopted again")
             if d is None or d.md5 == local_md5:
                 return Expectation({local_md5}, why="adoption: nothing different on Drive")
             if local_ms >= carried(d.modified_ms):

@@ -464,6 +464,33 @@ def test_a_new_file_where_one_was_renamed_away_is_an_edit_of_that_path(home: Pat
     no_duplicates(emulator)
 
 
+def test_back_to_an_earlier_account_leaves_its_moved_item_and_backs_the_path_up(home: Path, emulator: Any) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 23 in RELIABILITY.md): on account A,
+    `d/b.ipynb` is edited on Drive (the later write) and then moved out of `d` there; the home
+    switches to account B and pushes, then back to A. The home's state is B's now, so the push
+    adopts A's backup folder again: `d/b.ipynb` is backed up from the home, and the student's
+    moved copy, with Drive's later edit, is left alone where it is. (Had the old state been
+    kept, the item would be put back by ID with that edit; the model accepts either.) Never
+    two items at one path, nothing lost."""
+    write(home, "d/b.ipynb", b"notebook", T0)
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    b = live_file(emulator, "d/b.ipynb")
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    web.edit(b["id"], b"notebook, edited on Drive", rfc3339(T0 + 500))
+    root = view(emulator).by_id[live_file(emulator, "a.txt")["id"]]["parents"][0]
+    web.patch(b["id"], {}, addParents=root, removeParents=b["parents"][0])
+    connect(emulator.url, home, "bo@lifecycle.test")
+    pushed(home, emulator)
+    connect(emulator.url, home, EMAIL)
+    summary = pushed(home, emulator)
+    assert live_file(emulator, "d/b.ipynb")["md5Checksum"] == md5(b"notebook"), summary
+    moved = view(emulator).by_id[b["id"]]
+    assert (moved["md5Checksum"], moved["trashed"]) == (md5(b"notebook, edited on Drive"), False), summary
+    assert summary["created"] == 1 and summary["conflicts"] == 0, summary
+    no_duplicates(emulator)
+
+
 def test_a_twin_edited_on_drive_stays_put_when_ours_is_renamed_here(home: Path, emulator: Any) -> None:
     """The `make test` model's sequence, cut down (model bug 21 in RELIABILITY.md): another copy
     of this app puts its own `a.txt` beside ours and edits it; here `a.txt` is renamed to
