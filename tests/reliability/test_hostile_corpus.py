@@ -33,14 +33,15 @@ from jupyter_drive_sync.emulator.sample import connect_home
 from jupyter_drive_sync.core.options import PushOptions
 from jupyter_drive_sync.engine.push import run_push
 
+from tests.support import unprivileged
 from tests.support.helpers import traversable_dir
 
 from .conftest import CLI, Mirror, drive_paths, md5, trials
 
 EMAIL = "hostile@uni.edu"
 USER = "hal"
-NOBODY = 65534
-AS_ROOT = os.geteuid() == 0
+NOBODY = unprivileged.NOBODY
+AS_ROOT = unprivileged.AS_ROOT
 MIB = 1024 * 1024
 
 
@@ -175,12 +176,6 @@ def base() -> Path:
         yield d
 
 
-def as_user(cmd: list[str]) -> list[str]:
-    if not AS_ROOT:
-        return cmd
-    return [shutil.which("setpriv"), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
-
-
 def chown_tree(root: Path, uid: int) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in [*dirnames, *filenames, ""]:
@@ -188,10 +183,10 @@ def chown_tree(root: Path, uid: int) -> None:
 
 
 def push_as_user(home: Path, emulator, user: str = USER) -> tuple[int, dict | None, str]:
-    proc = subprocess.run(as_user([*CLI, "push", "--home", str(home), "--user", user, "--api-root", emulator.url,
-                                   "--json", "--workers", "3"]),
-                          capture_output=True, timeout=300, stdin=subprocess.DEVNULL, cwd=str(home.parent),
-                          env={**os.environ, "HOME": str(home)})
+    cmd, env, kw = unprivileged.as_nobody([*CLI, "push", "--home", str(home), "--user", user, "--api-root",
+                                           emulator.url, "--json", "--workers", "3"], {**os.environ, "HOME": str(home)})
+    proc = subprocess.run(cmd, capture_output=True, timeout=300, stdin=subprocess.DEVNULL, cwd=str(home.parent),
+                          env=env, **kw)
     err = proc.stderr.decode("utf-8", "replace")
     return proc.returncode, (json.loads(proc.stdout) if proc.stdout.strip() else None), err
 
