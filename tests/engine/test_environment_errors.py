@@ -56,14 +56,8 @@ def home(base: Path, emulator) -> Path:
         helpers.write(home, rel, data)
     connect_home(emulator.url, home, EMAIL)
     if AS_ROOT:
-        chown_tree(home, NOBODY)
+        unprivileged.chown_tree(home, NOBODY)
     return home
-
-
-def chown_tree(root: Path, uid: int) -> None:
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames, ""]:
-            os.lchown(os.path.join(dirpath, name) if name else dirpath, uid, uid)
 
 
 def cli(home: Path, emulator, *args: str, as_user: bool = True, nofile: int | None = None,
@@ -127,7 +121,7 @@ def test_state_db_owned_by_another_user_is_one_line_exit_2(home, emulator):
 def test_state_dir_owned_by_another_user_is_one_line_exit_2(home, emulator):
     first_push(home, emulator)
     sd = state_dir(home)
-    chown_tree(sd, 0)
+    unprivileged.chown_tree(sd, 0)
     os.chmod(sd, 0o700)
     rc, out, err = cli(home, emulator, "--json")
     assert rc == 2, err
@@ -148,7 +142,7 @@ def test_lock_file_owned_by_another_user_is_one_line_exit_2(home, emulator):
 @needs_root
 def test_status_and_restore_with_a_foreign_state_dir_print_no_traceback(home, emulator):
     first_push(home, emulator)
-    chown_tree(state_dir(home), 0)
+    unprivileged.chown_tree(state_dir(home), 0)
     os.chmod(state_dir(home), 0o700)
     rc, out, err = cli(home, emulator, "--offline", command="status")
     assert "Traceback" not in err and rc in (2, 3), (rc, out, err)
@@ -202,13 +196,13 @@ def test_a_full_disk_is_one_line_exit_2(base, emulator, when):
         for rel, data in FILES.items():
             helpers.write(home, rel, data)
         connect_home(emulator.url, home, EMAIL)
-        chown_tree(home, NOBODY)
+        unprivileged.chown_tree(home, NOBODY)
         if when != "first push":
             first_push(home, emulator)
             helpers.write(home, "a.txt", b"alpha, edited\n" * 100)
             for i in range(300 if when == "during the push" else 1):
                 helpers.write(home, f"new/{i}.txt", str(i).encode() * 50)
-            chown_tree(home, NOBODY)
+            unprivileged.chown_tree(home, NOBODY)
         fill(disk, leave=200 * 1024 if when == "during the push" else 0)
         rc, out, err = cli(home, emulator, "--json")
         assert rc == 2, (rc, out, err)
@@ -233,7 +227,7 @@ def test_too_few_file_descriptors_is_one_line_not_a_traceback(home, emulator, no
     for i in range(40):
         helpers.write(home, f"many/{i}.txt", f"{i}\n".encode())
     if AS_ROOT:
-        chown_tree(home, NOBODY)
+        unprivileged.chown_tree(home, NOBODY)
     rc, out, err = cli(home, emulator, "--json", "--workers", "4", nofile=nofile)
     assert "Traceback" not in err, err
     assert rc in (0, 1, 2), (rc, err)
@@ -332,7 +326,7 @@ def test_a_pathological_ignore_file_cannot_stall_a_push(home, emulator):
     ]
     helpers.write(home, ".drivesyncignore", "\n".join(evil).encode())
     if AS_ROOT:
-        chown_tree(home, NOBODY)
+        unprivileged.chown_tree(home, NOBODY)
     started = time.monotonic()
     rc, out, err = cli(home, emulator, "--json")
     assert time.monotonic() - started < 90, "the push stalled on the rules"

@@ -80,13 +80,6 @@ def run_cli(home: Path, emulator, timeout: float = 120) -> tuple[int, dict | Non
     return proc.returncode, out, err
 
 
-def chown_tree(root: Path, uid: int) -> None:
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames, ""]:
-            p = os.path.join(dirpath, name) if name else dirpath
-            os.lchown(p, uid, uid)
-
-
 def build_corpus(base: Path, home: Path) -> dict[str, bytes]:
     """Make the bad-input home; returns outside-the-home contents that must never reach Drive."""
     outside = base / "outside"
@@ -128,7 +121,7 @@ def test_bad_input_corpus_through_the_cli(base, emulator):
     grow = home / "growing.log"
     grow.write_bytes(os.urandom(12 * 1024 * 1024))
     if AS_ROOT:
-        chown_tree(home, NOBODY)
+        unprivileged.chown_tree(home, NOBODY)
         os.chown(home / "unreadable.txt", 0, 0)
     os.chmod(home / "unreadable.txt", 0o600 if AS_ROOT else 0o000)
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, Verbosity, reproduce_failure, settings
+from hypothesis import HealthCheck, Phase, Verbosity, note, reproduce_failure, settings
 from hypothesis.reporting import with_reporter
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
@@ -142,6 +142,28 @@ class StepLog:
             log.write(f"=== failing example at {where} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC)\n")
             log.write("\n".join(cls.lines) + "\n")
             log.write("".join(traceback.format_exception(exc)) + "\n")
+
+
+def pick(data: st.DataObject, items: Any, label: str = "") -> Any:
+    """One of `items`, drawn as an index rather than with `sampled_from`.
+
+    How many items there are depends on the emulator (how far a killed push got), so a replay of
+    the same choices may see another count: `sampled_from` then raises FlakyStrategyDefinition and
+    the failure is lost (soak run O). A wide index taken modulo the count replays whatever it sees.
+    """
+    items = list(items)
+    index = data.draw(st.integers(0, 2**16 - 1), label=label or None) % len(items)
+    note(f"  picked {label or 'item'}: {items[index]!r}")
+    if FAILURE_LOG:
+        StepLog.lines.append(f"  picked {label or 'item'}: {items[index]!r}")
+    return items[index]
+
+
+def pick_some(data: st.DataObject, items: Any, max_size: int) -> list:
+    """Up to `max_size` distinct items, in draw order (see `pick`)."""
+    items = list(items)
+    indexes = data.draw(st.lists(st.integers(0, 2**16 - 1), max_size=max_size))
+    return list(dict.fromkeys(items[i % len(items)] for i in indexes))
 
 
 # Faults per request while a push runs: high rates make the product's retries back off for long.
@@ -588,7 +610,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         free = self.free_paths()
         if not free:
             return
-        rel = data.draw(st.sampled_from(free))
+        rel = pick(data, free)
         self._op("local create")
         vacated = self.vacated(rel)
         self._write(rel, self._content(rel, empty), self._tick())
@@ -600,7 +622,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(data=st.data(), when=st.sampled_from(["now", "now", "old", "pre1970", "post2262"]), then_push=st.booleans())
     def edit_file(self, data: st.DataObject, when: str, then_push: bool) -> None:
         """Edit a file; its mtime is the model's clock, or an odd one."""
-        rel = data.draw(st.sampled_from(sorted(self.local())))
+        rel = pick(data, sorted(self.local()))
         self._op(f"local edit ({when})")
         self._write(rel, self._content(rel), self._odd_time(when))
         self.unreadable.discard(rel)
@@ -609,7 +631,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.local()))
     @rule(data=st.data())
     def delete_file(self, data: st.DataObject) -> None:
-        rel = data.draw(st.sampled_from(sorted(self.local())))
+        rel = pick(data, sorted(self.local()))
         self._op("local delete file")
         os.chmod(self.home / rel, 0o644)
         (self.home / rel).unlink()
@@ -621,7 +643,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.local_dirs()))
     @rule(data=st.data())
     def delete_folder(self, data: st.DataObject) -> None:
-        rel = data.draw(st.sampled_from(self.local_dirs()))
+        rel = pick(data, self.local_dirs())
         self._op("local delete folder")
         self.deleted_since_push.update((p, False) for p in self.local() if p.startswith(rel + "/"))
         shutil.rmtree(self.home / rel)
@@ -636,11 +658,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(data=st.data(), then_push=st.booleans())
     def move_file(self, data: st.DataObject, then_push: bool) -> None:
         """Rename or move a file (case-only renames included: a.txt ↔ A.txt)."""
-        src = data.draw(st.sampled_from(sorted(self.local())))
+        src = pick(data, sorted(self.local()))
         targets = [c for c in self.free_paths() if c != src]
         if not targets:
             return
-        dst = data.draw(st.sampled_from(targets))
+        dst = pick(data, targets)
         self._op("local move file" if parent(src) != parent(dst) else "local rename file")
         (self.home / dst).parent.mkdir(parents=True, exist_ok=True)
         os.rename(self.home / src, self.home / dst)
@@ -654,7 +676,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.local_dirs()))
     @rule(data=st.data(), name=st.sampled_from(["d", "e", "f", "D"]))
     def rename_folder(self, data: st.DataObject, name: str) -> None:
-        src = data.draw(st.sampled_from(self.local_dirs()))
+        src = pick(data, self.local_dirs())
         dst = f"{parent(src)}/{name}" if parent(src) else name
         if local_kind(self.home, dst) is not None:
             return
@@ -674,7 +696,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def swap_file_and_folder(self, data: st.DataObject) -> None:
         """A file replaced by a folder of the same name, or a folder by a file."""
         choices = sorted(self.local()) + self.local_dirs()
-        rel = data.draw(st.sampled_from(choices))
+        rel = pick(data, choices)
         if (self.home / rel).is_dir():
             self._op("local folder → file")
             self.delete_tree(rel)
@@ -699,7 +721,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """A symlink (to outside the home), a FIFO, an unreadable file or a secret appears."""
         self._op(f"local {kind}")
         if kind == "secret":
-            rel = data.draw(st.sampled_from(SECRET_FILES))
+            rel = pick(data, SECRET_FILES)
             content = b"-----SECRET %d-----" % self.counter + os.urandom(8)
             self.counter += 1
             (self.home / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -711,7 +733,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             files = sorted(p for p in self.local() if p not in self.aliases)
             if not files:
                 return
-            rel = data.draw(st.sampled_from(files))
+            rel = pick(data, files)
             os.chmod(self.home / rel, 0)
             self.unreadable.add(rel)
             return
@@ -720,7 +742,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             dirs += [d for d in DIRS if local_kind(self.home, d) is None]
             if not dirs:
                 return
-            rel = data.draw(st.sampled_from(sorted(set(dirs))))
+            rel = pick(data, sorted(set(dirs)))
             if (self.home / rel).exists():
                 self.delete_tree(rel)
             os.symlink(self.outside / "dir", self.home / rel)
@@ -729,7 +751,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         free = self.free_paths()
         if not free:
             return
-        rel = data.draw(st.sampled_from(free))
+        rel = pick(data, free)
         (self.home / rel).parent.mkdir(parents=True, exist_ok=True)
         if kind == "symlink-file":
             os.symlink(self.outside / "secret.txt", self.home / rel)
@@ -745,7 +767,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                  if not is_secret(p) and (not ours_only or f["id"] not in self.model.foreign)]
         if not items:
             return None
-        return data.draw(st.sampled_from(items), label="drive item")
+        return pick(data, items, "drive item")
 
     @rule(data=st.data(), full=st.booleans(), odd_time=st.booleans(), then_push=st.booleans())
     def drive_edit(self, data: st.DataObject, full: bool, odd_time: bool, then_push: bool) -> None:
@@ -788,7 +810,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                  and self.at_home(self.moved_from.get(f["id"], p)) == p]
         if not items:
             return
-        path, f = data.draw(st.sampled_from(items), label="file on both sides")
+        path, f = pick(data, items, "file on both sides")
         when = self._tick()
         self._op("edit on both sides (" + ("local" if local_later else "Drive") + " later)")
         content = self._content(f"drive:{path}")
@@ -820,7 +842,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                            if g["mimeType"] == FOLDER_MIME and p != path and not p.startswith(path + "/")
                            and not any(h["name"] == f["name"] for h in view.files if (h.get("parents") or [None])[0] == g["id"])]
                 folders += view.root_ids()[:1]
-                target = data.draw(st.sampled_from(folders))
+                target = pick(data, folders)
                 if target == f["parents"][0]:
                     return
             other.patch(f["id"], {}, addParents=target, removeParents=f["parents"][0])
@@ -841,7 +863,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             items = [(view.rel(f["id"]), f) for f in view.files if f["trashed"] and view.rel(f["id"])]
             if not items:
                 return
-            path, f = data.draw(st.sampled_from(sorted(items, key=lambda x: (x[0], x[1]["id"]))))
+            path, f = pick(data, sorted(items, key=lambda x: (x[0], x[1]["id"])))
         else:
             picked = self._pick_live(data, files_only=False)
             if picked is None:
@@ -963,7 +985,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.model.local_dirty.clear()
         self.model.uncertain.clear()
         self.reconnect(self.email)
-        starters = data.draw(st.lists(st.sampled_from(paths), unique=True, max_size=4)) if paths else []
+        starters = pick_some(data, paths, 4) if paths else []
         for rel in starters:
             if local_kind(self.home, rel) is None and all(local_kind(self.home, a) in (None, "dir")
                                                            for a in _ancestors(rel)):
@@ -1188,7 +1210,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         choices = self.local_dirs() if folder else sorted(p for p in self.local() if p not in self.aliases)
         if not choices:
             return
-        src = data.draw(st.sampled_from(choices))
+        src = pick(data, choices)
         live = self.view().live()
         if any(not any(f["mimeType"] == FOLDER_MIME for f in live.get(d, [])) for d in self.local_dirs()):
             return  # a local folder not on Drive yet (an emptied file → folder swap, say): its own create

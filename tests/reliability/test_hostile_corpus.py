@@ -21,7 +21,6 @@ import shutil
 import socket
 import stat
 import subprocess
-import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,12 +175,6 @@ def base() -> Path:
         yield d
 
 
-def chown_tree(root: Path, uid: int) -> None:
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames, ""]:
-            os.lchown(os.path.join(dirpath, name) if name else dirpath, uid, uid)
-
-
 def push_as_user(home: Path, emulator, user: str = USER) -> tuple[int, dict | None, str]:
     cmd, env, kw = unprivileged.as_nobody([*CLI, "push", "--home", str(home), "--user", user, "--api-root",
                                            emulator.url, "--json", "--workers", "3"], {**os.environ, "HOME": str(home)})
@@ -204,7 +197,7 @@ def test_hostile_corpus_through_the_cli(base, emulator):
     for c in [c for c in cases if not c.root_only]:
         (c.make or _file(f"content of {c.rel!r}\n".encode()))(home / c.rel, outside)
     if AS_ROOT:
-        chown_tree(home, NOBODY)
+        unprivileged.chown_tree(home, NOBODY)
     for c in [c for c in cases if c.root_only]:
         c.make(home / c.rel, outside)
 

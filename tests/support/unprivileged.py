@@ -39,6 +39,16 @@ def _runs(python: str, env: dict[str, str]) -> bool:
     return done.returncode == 0
 
 
+def _unmount(mount: Path) -> None:
+    """Detach the session's bind mount and remove the directories made for it."""
+    subprocess.run(["umount", "-l", str(mount)], check=False, capture_output=True)
+    for empty in (mount, mount.parent):
+        try:
+            empty.rmdir()
+        except OSError:
+            pass
+
+
 @functools.lru_cache(maxsize=None)
 def python_for_nobody() -> tuple[str, tuple[tuple[str, str], ...]]:
     """The interpreter uid 65534 can run this checkout with, and the environment it needs."""
@@ -49,7 +59,7 @@ def python_for_nobody() -> tuple[str, tuple[tuple[str, str], ...]]:
     mount = where / "repo"
     mount.mkdir()
     done = subprocess.run(["mount", "--bind", str(REPO), str(mount)], capture_output=True, text=True)
-    atexit.register(subprocess.run, ["umount", "-l", str(mount)], check=False, capture_output=True)
+    atexit.register(_unmount, mount)
     python = str(mount / Path(sys.executable).relative_to(REPO)) if Path(sys.executable).is_relative_to(REPO) \
         else sys.executable
     env = (("PYTHONPATH", str(mount)),)
@@ -70,3 +80,10 @@ def as_nobody(cmd: list[str], env: dict[str, str]) -> tuple[list[str], dict[str,
         cmd = [python, *cmd[1:]]
     dropped, kw = _drop(cmd)
     return dropped, {**env, **dict(extra)}, kw
+
+
+def chown_tree(root: Path, uid: int) -> None:
+    """Give `root` and everything below it (links themselves, not their targets) to `uid`."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames, ""]:
+            os.lchown(os.path.join(dirpath, name) if name else dirpath, uid, uid)
