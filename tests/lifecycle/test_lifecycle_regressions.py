@@ -601,3 +601,35 @@ def test_a_later_drive_copy_renamed_away_while_the_state_is_lost_is_followed_by_
     revisions = OtherClient(emulator.url, EMAIL, full=True).revisions(drive_copy["id"])
     assert md5(b"notebook") in {r.get("md5Checksum") for r in revisions}, revisions
     no_duplicates(emulator)
+
+
+@pytest.mark.parametrize("faults", [False, True], ids=["plain", "a push lost after commit between"])
+def test_a_new_file_at_a_path_left_by_a_case_only_folder_rename_pins_drives_edit(home: Path, emulator: Any,
+                                                                                  faults: bool) -> None:
+    """The steps of RELIABILITY.md run O's open check, written out: `d` renamed to `D` here,
+    the state lost, Drive's `d/b.ipynb` edited twice by another client (a push between), then a
+    new, later `d/b.ipynb` written here. The case-only rename is a path of its own on Drive (`D`
+    beside `d`); the new local file wins by time in Drive's own item, Drive's second edit pinned
+    and reported as a conflict, and nothing is duplicated."""
+    write(home, "d/b.ipynb", b"first", T0)
+    pushed(home, emulator)
+    fid = live_file(emulator, "d/b.ipynb")["id"]
+    (home / "d").rename(home / "D")
+    lose_state(home)
+    other = OtherClient(emulator.url, EMAIL, full=True)
+    other.edit(fid, b"Drive's first edit", rfc3339(T0 + 100))
+    pushed(home, emulator)
+    other.edit(fid, b"Drive's second edit", rfc3339(T0 + 200))
+    if faults:
+        emulator.set_faults(0.1, ["lost-after-commit"], 0)
+        try:
+            push(home, emulator)
+        finally:
+            emulator.set_faults(0)
+    write(home, "d/b.ipynb", b"new here, later", T0 + 300)
+    summary = pushed(home, emulator)
+    judged_by_time(emulator, summary, "d/b.ipynb", fid, drive=b"Drive's second edit", local=b"new here, later",
+                   drive_later=False)
+    assert summary["conflicts"] == 1, summary
+    assert live_file(emulator, "D/b.ipynb")["md5Checksum"] == md5(b"first")
+    no_duplicates(emulator)
