@@ -791,8 +791,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             # edit is not this path's history (the aliased file itself is not judged)
             self._then_push(then_push)
             return
-        at = self.moved_from.get(f["id"], path)
-        if f["id"] not in self.model.foreign or f["id"] in self.moved_from:
+        at = self.home_path_of(f["id"], path)
+        if f["id"] not in self.model.foreign or at != path:
             # this home's item: a local rename not pushed yet carries it along. Another client's
             # twin beside it stays where it is (model bug 21)
             at = self.at_home(at)
@@ -884,13 +884,28 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.model.foreign.update(g["id"] for g in view.files
                                       if g["id"] == f["id"] or f["id"] in view.ancestor_ids(g["id"]))
         elif not self.twin_of_ours(view, path, f):
-            home_path = self.moved_from.get(f["id"], path)  # moved on Drive before: where the home has it
+            home_path = self.home_path_of(f["id"], path)  # moved on Drive before: where the home has it
             gone = self.descendants(view, path) + self.descendants(view, home_path)
             # items moved on Drive into this folder before go with it: their home paths too
             gone += [self.moved_from[g["id"]] for g in view.files if g["id"] in self.moved_from
                      and (g["id"] == f["id"] or f["id"] in view.ancestor_ids(g["id"]))]
             self.model.mark_gone([self.at_home(p) for p in gone], "trashed" if how == "trash" else "deleted")
         self._then_push(then_push)
+
+    def home_path_of(self, fid: str, path: str) -> str:
+        """Where the home has the Drive item `fid`, found at `path` now: where it was before
+        another client moved it. Not so for an item the app cannot see (a same-name file made in
+        the web UI): no push ever links it, so moved away from beside ours and edited there, it
+        is no path's history here but its own (model bug 24)."""
+        was = self.moved_from.get(fid)
+        if was is None or (fid not in self.moved_ours and not self.app_sees(fid)):
+            return path
+        return was
+
+    def app_sees(self, fid: str) -> bool:
+        """The app (drive.file) can read item `fid`: one it or another copy of it made."""
+        app = self.client(False)
+        return app.http.get(f"{self.url}drive/v3/files/{fid}", params={"fields": "id"}, timeout=30).status_code != 404
 
     def twin_of_ours(self, view: DriveView, path: str, f: dict) -> bool:
         """`f` is another client's item beside one of this home's at the same path: removing or
@@ -1174,13 +1189,10 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _invisible_ids(self, view: DriveView) -> set[str]:
         """Items the app cannot see (made by the full-scope client): a restore never has them."""
-        app = self.client(False)
         out = set()
         for f in view.files:
-            if f["id"] in self.model.foreign:
-                resp = app.http.get(f"{self.url}drive/v3/files/{f['id']}", params={"fields": "id"}, timeout=30)
-                if resp.status_code == 404:
-                    out.add(f["id"])
+            if f["id"] in self.model.foreign and not self.app_sees(f["id"]):
+                out.add(f["id"])
         # everything below an invisible folder is out of reach too
         changed = True
         while changed:

@@ -633,3 +633,27 @@ def test_a_new_file_at_a_path_left_by_a_case_only_folder_rename_pins_drives_edit
     assert summary["conflicts"] == 1, summary
     assert live_file(emulator, "D/b.ipynb")["md5Checksum"] == md5(b"first")
     no_duplicates(emulator)
+
+
+@pytest.mark.parametrize("lost_state", [False, True], ids=["state kept", "state lost"])
+def test_a_web_ui_twin_renamed_away_and_edited_there_is_not_this_paths_history(home: Path, emulator: Any,
+                                                                             lost_state: bool) -> None:
+    """RELIABILITY.md model bug 24 (clean-clone soak P): in the Drive web UI the student makes a
+    file of the same name beside a backed-up one, renames it and edits it there. The app cannot
+    see that file (drive.file), so the backup's own item stays the path's: a push leaves it
+    alone, whether the state DB survived or adoption runs, and the web UI's file is untouched."""
+    write(home, "e/c", b"the home's c", T0)
+    pushed(home, emulator)
+    ours = live_file(emulator, "e/c")
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    twin = web.create("c", ours["parents"][0], b"a twin made in the web UI", rfc3339(T0 + 100))
+    web.patch(twin["id"], {"name": "renamed-c"})
+    web.edit(twin["id"], b"the twin, edited after its rename", rfc3339(T0 + 200))
+    if lost_state:
+        lose_state(home)
+    summary = pushed(home, emulator)
+    kept = live_file(emulator, "e/c")
+    assert (kept["id"], kept["md5Checksum"]) == (ours["id"], md5(b"the home's c")), summary
+    assert (summary["updated"], summary["conflicts"], summary["kept_drive_copy"]) == (0, 0, 0), summary
+    renamed = live_file(emulator, "e/renamed-c")
+    assert (renamed["id"], renamed["md5Checksum"]) == (twin["id"], md5(b"the twin, edited after its rename"))
