@@ -72,6 +72,10 @@ class Model:
     # (judging each file then, with the content of that moment), so a later local change meets
     # an adopted row, not Drive's copy of the moment the state was lost
     adoption_maybe_done: bool = False
+    # since the last push without a verdict while adopting: paths written here, paths edited on
+    # Drive (a Drive edit after an adoption that push may have finished meets an adopted row)
+    local_since_unverified: set[str] = field(default_factory=set)
+    drive_since_unverified: set[str] = field(default_factory=set)
     foreign: set[str] = field(default_factory=set)  # Drive IDs placed by other clients
     # moved locally while the state is lost: Drive's file at the old path may go along or stay
     moved_in_adoption: set[str] = field(default_factory=set)
@@ -92,6 +96,7 @@ class Model:
     def local_write(self, path: str) -> None:
         self.local_dirty.add(path)
         self.uncertain.discard(path)
+        self.local_since_unverified.add(path)
 
     def local_renamed(self, src: str, dst: str) -> None:
         """A file renamed or moved from `src` to `dst` (same inode, same size).
@@ -105,6 +110,7 @@ class Model:
         dirty = src in self.local_dirty
         self.forget_path(src)
         self.forget_path(dst)
+        self.local_since_unverified.add(dst)
         self.moved_in_adoption.discard(src)
         self.displaced_in_adoption.pop(src, None)
         if self.adoption is not None:
@@ -136,6 +142,8 @@ class Model:
         self.uncertain |= self.local_dirty
         if self.adoption is not None:
             self.adoption_maybe_done = True
+            self.local_since_unverified.clear()
+            self.drive_since_unverified.clear()
 
     def mark_gone(self, paths: list[str], how: str) -> None:
         for p in paths:
@@ -152,6 +160,7 @@ class Model:
                 if e.fid == edit.fid:  # the same item, remembered at another path (a rename)
                     records[p] = edit
         self.drive_edits[path] = edit
+        self.drive_since_unverified.add(path)
         if self.adoption is not None and path not in self.known_in_adoption \
                 and self.displaced_in_adoption.get(path) is not edit:
             self.adoption[path] = edit  # (Drive's own item at a moved-onto path keeps its own entry)
@@ -162,6 +171,8 @@ class Model:
         self.adoption = dict(drive_files)
         self.adoption_may_know = may_know
         self.adoption_maybe_done = False
+        self.local_since_unverified.clear()
+        self.drive_since_unverified.clear()
         self.moved_in_adoption.clear()
         self.displaced_in_adoption.clear()
         self.known_in_adoption.clear()
@@ -210,6 +221,13 @@ class Model:
             if d is None or d.md5 == local_md5:
                 return Expectation({local_md5}, why="adoption: nothing different on Drive")
             if local_ms >= carried(d.modified_ms):
+                if self.adoption_maybe_done and path in self.drive_since_unverified \
+                        and path not in self.local_since_unverified:
+                    # a push without a verdict may have finished the adoption before Drive's edit:
+                    # that edit then meets an adopted row with the local copy unchanged since, and
+                    # Drive's copy stays, whatever its time says (model bug 25)
+                    return Expectation({local_md5, d.md5 or ""}, pin=d if local_ms == carried(d.modified_ms) else None,
+                                       why="adoption maybe finished by a push without verdict, then edited on Drive")
                 return Expectation({local_md5}, pin=d if local_ms == carried(d.modified_ms) else None,
                                    why="adoption: the local copy is later (or as late: both kept)")
             if self.adoption_maybe_done:

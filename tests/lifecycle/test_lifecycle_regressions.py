@@ -657,3 +657,27 @@ def test_a_web_ui_twin_renamed_away_and_edited_there_is_not_this_paths_history(h
     assert (summary["updated"], summary["conflicts"], summary["kept_drive_copy"]) == (0, 0, 0), summary
     renamed = live_file(emulator, "e/renamed-c")
     assert (renamed["id"], renamed["md5Checksum"]) == (twin["id"], md5(b"the twin, edited after its rename"))
+
+
+def test_a_drive_edit_after_an_adoption_stays_though_its_time_is_earlier(home: Path, emulator: Any) -> None:
+    """RELIABILITY.md model bug 25 (an exploring soak): Drive's copy, dated 2300, restored here;
+    the state lost and the home adopted again (both sides agree); then another client edits the
+    file on Drive with an ordinary, earlier modifiedTime. The local copy has not changed since
+    the adoption, so Drive's edit is the later write and stays, its time notwithstanding."""
+    write(home, "d/b.ipynb", b"notebook", T0)
+    pushed(home, emulator)
+    fid = live_file(emulator, "d/b.ipynb")["id"]
+    other = OtherClient(emulator.url, EMAIL, full=True)
+    lose_state(home)
+    other.edit(fid, b"dated 2300 on Drive", rfc3339(POST_2262))
+    cli(*restore_argv(home, emulator.url, "--overwrite", "older"))
+    assert (home / "d/b.ipynb").read_bytes() == b"dated 2300 on Drive"
+    lose_state(home)
+    adopted = pushed(home, emulator)
+    assert (adopted["updated"], adopted["conflicts"]) == (0, 0), adopted
+    other.edit(fid, b"edited on Drive after the adoption", rfc3339(T0 + 500))
+    summary = pushed(home, emulator)
+    kept = live_file(emulator, "d/b.ipynb")
+    assert (kept["id"], kept["md5Checksum"]) == (fid, md5(b"edited on Drive after the adoption")), summary
+    assert (summary["updated"], summary["kept_drive_copy"], summary["conflicts"]) == (0, 1, 0), summary
+    assert (home / "d/b.ipynb").read_bytes() == b"dated 2300 on Drive"
