@@ -46,15 +46,17 @@ from ..core.model import (
     ns_to_ms,
 )
 from .plan_aside import aside_move, aside_path
+from .plan_drive_state import ALIVE as _ALIVE
+from .plan_drive_state import REMOVED as _REMOVED
+from .plan_drive_state import TRASHED as _TRASHED
+from .plan_drive_state import live_after_push
+from .plan_drive_state import own_state as _own_state
 from .plan_moves import MoveFinder, parent_of, swapped_inodes
 from .plan_rows import CleanKey, PlanRows, PlanState, after_moves, as_plan_state
 
 __all__ = ["CleanKey", "PlanRows", "PlanState", "after_moves", "aside_path", "parent_of", "paths_to_hash", "plan",
            "rows_planning_reads"]
 
-_REMOVED = 2
-_TRASHED = 1
-_ALIVE = 0
 
 _WRITES = frozenset({ActionKind.MKDIR, ActionKind.CREATE, ActionKind.UPDATE_CONTENT, ActionKind.UPDATE_MTIME,
                      ActionKind.MOVE})
@@ -88,16 +90,6 @@ def paths_to_hash(snapshot: Snapshot, state: PlanState | Mapping[str, StateEntry
     swapped = swapped_inodes(snapshot, p.state)
     p.find_moves()
     return p.move_finder().wishes | swapped
-
-
-def _own_state(row: StateEntry | None) -> int:
-    if row is None or row.status is EntryStatus.PENDING:
-        return _ALIVE
-    if row.drive_removed:
-        return _REMOVED
-    if row.drive_trashed:
-        return _TRASHED
-    return _ALIVE
 
 
 class _Planner:
@@ -369,7 +361,7 @@ class _Planner:
                 elif not self._under_strict(path, asides):
                     self.add(ActionKind.FORGET_LOCAL, path, drive_id=row.drive_id, reason="deleted locally; Drive copy kept")
                 continue
-            if _own_state(row) != _ALIVE or self.ancestors_state(parent_of(path)) != _ALIVE:
+            if not self.live_after_push(row):
                 if not replaced:
                     self.add(ActionKind.FORGET_LOCAL, path, drive_id=row.drive_id,
                              reason="deleted locally; already gone from Drive")
@@ -388,14 +380,19 @@ class _Planner:
     def _set_aside(self, path: str, row: StateEntry, label: str | None = None) -> bool:
         """Under `keep`, the Drive item of a path the home now holds as the other kind, or a
         deleted file's kept copy where another file moves, is renamed beside it (`plan_aside`).
-        False when nothing of ours is live there (trashed or removed on Drive)."""
-        if _own_state(row) != _ALIVE or self.ancestors_state(parent_of(path)) != _ALIVE:
+        False when nothing of ours will be live there (trashed or removed on Drive)."""
+        if not self.live_after_push(row):
             return False
         parent = self.state.get(parent_of(path)) if parent_of(path) else None
         a = aside_move(path, row, parent, self._taken, label)
         self.aside_taken.add(a.path)
         self.asides.append(a)
         return True
+
+    def live_after_push(self, row: StateEntry) -> bool:
+        """`row`'s Drive item is, or may be, live after this push (`plan_drive_state`): planned
+        after `revive_parents`, whose untrash actions bring back what a trashed folder held."""
+        return live_after_push(row, self.state.get, lambda f: bool((a := self.actions.get(f)) and a.untrash))
 
     def _taken(self, path: str) -> bool:
         return path in self.state or path in self.snap.entries or path in self.aside_taken

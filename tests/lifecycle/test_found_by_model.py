@@ -186,3 +186,40 @@ def test_a_drive_edit_never_swaps_which_same_name_twin_a_restore_calls_by_the_na
     now = {f["id"]: f for fs in live_files(emulator).values() for f in fs}
     assert now[ours["id"]]["name"] == "a.txt" and now[ours["id"]]["md5Checksum"] == md5(b"alpha, edited on Drive")
     assert now[twin["id"]]["md5Checksum"] == md5(b"the other hub's a.txt"), summary  # the other copy's file untouched
+
+
+# Fixed: the planner counts a trashed item below a folder the push takes out of the trash as live
+# (`_Planner.live_after_push`). An exploring soak at 14a0c82 (an account switch, a folder made a
+# file, its folder trashed in the web UI).
+@pytest.mark.parametrize("delete", ["keep", "trash"])
+@pytest.mark.parametrize("change", ["folder-then-file", "file-then-folder", "deleted"])
+def test_a_folder_trashed_on_drive_and_revived_by_a_push_brings_back_nothing_twice(home: Path, emulator: Any,
+                                                                                change: str, delete: str) -> None:
+    """`d` is trashed in the Drive web UI, which trashes what it holds too. Meanwhile, here,
+    `d/b.ipynb` changed kind (or was deleted) and `d/A.txt` is still there. The push writes into
+    `d`, so it takes `d` out of the trash, and everything `d` held comes back with it: the old
+    `d/b.ipynb` must first be set aside (`keep`) or trashed on its own (`trash`), never left live
+    beside the new item or, deleted here, live at all under `trash`."""
+    write(home, "d/A.txt", b"stays", T0)
+    write(home, "d/b.ipynb/x.txt" if change == "folder-then-file" else "d/b.ipynb", b"old work", T0)
+    pushed(home, emulator)
+    d_id = DriveView(emulator.files(EMAIL)).live()["d"][0]["id"]
+    shutil.rmtree(home / "d/b.ipynb") if change == "folder-then-file" else (home / "d/b.ipynb").unlink()
+    if change != "deleted":
+        write(home, "d/b.ipynb" if change == "folder-then-file" else "d/b.ipynb/x.txt", b"new kind", T0 + 100)
+    else:
+        write(home, "d/new.txt", b"a new file in d", T0 + 100)
+    OtherClient(emulator.url, EMAIL, full=True).patch(d_id, {"trashed": True})
+    run = run_cli(*push_argv(home, emulator.url, "--delete", delete))
+    assert not run.problems() and run.code == 0, run.describe()
+    live = DriveView(emulator.files(EMAIL)).live()
+    assert {p: len(fs) for p, fs in live.items() if len(fs) > 1} == {}, (sorted(live), run.summary)
+    assert [f["id"] for f in live["d"]] == [d_id]
+    assert live["d/A.txt"][0]["md5Checksum"] == md5(b"stays")
+    if change == "deleted":
+        assert ("d/b.ipynb" in live) == (delete == "keep"), (sorted(live), run.summary)
+        return
+    now_dir = change == "file-then-folder"
+    assert [f["mimeType"] == FOLDER_MIME for f in live["d/b.ipynb"]] == [now_dir], (sorted(live), run.summary)
+    aside = "d/b.ipynb (replaced by a file)" if change == "folder-then-file" else "d/b (replaced by a folder).ipynb"
+    assert (aside in live) == (delete == "keep"), (sorted(live), run.summary)
