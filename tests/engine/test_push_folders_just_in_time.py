@@ -67,8 +67,11 @@ def test_a_push_stopped_after_two_notebooks_wrote_only_their_folders(home, emula
     folders, files = on_drive(emulator)
     newest_first = NOTEBOOKS[::-1]
     # the newest notebooks, three folders deep, made it; no folder was made that nothing needed
-    # (beyond the chains of the uploads in flight when Drive filled up: one per other worker)
-    assert set(newest_first[:KEPT]) <= files and files <= set(newest_first[:KEPT + workers - 1]), files
+    # (beyond the chains of the uploads in flight when Drive filled up: one per other worker).
+    # Uploads in flight together finish in any order: with 3 workers the third newest may take
+    # the room before the second newest (seen on a loaded machine)
+    in_flight = set(newest_first[:KEPT + workers - 1])
+    assert len(files) >= KEPT and files <= in_flight, files
     needed = set().union(*(ancestors(p) for p in newest_first[:KEPT + workers]))
     assert folders <= needed, folders - needed
     assert len(folders) < len(FOLDERS)
@@ -77,6 +80,7 @@ def test_a_push_stopped_after_two_notebooks_wrote_only_their_folders(home, emula
     assert ROOT_CHAIN + len(folders) + len(files) < stats["writes"] <= \
         ROOT_CHAIN + len(folders) + len(files) + workers, stats
     if workers == 1:  # one at a time: exactly the first notebooks' chains, then the refused upload
+        assert files == set(newest_first[:KEPT])
         assert folders == set().union(*(ancestors(p) for p in newest_first[:KEPT + 1]))
         assert stats["writes"] == ROOT_CHAIN + len(folders) + KEPT + 1
 
