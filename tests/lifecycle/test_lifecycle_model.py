@@ -144,26 +144,41 @@ class StepLog:
             log.write("".join(traceback.format_exception(exc)) + "\n")
 
 
-def pick(data: st.DataObject, items: Any, label: str = "") -> Any:
-    """One of `items`, drawn as an index rather than with `sampled_from`.
+class Picks:
+    """The indexes a step picks its items with, drawn with the step's other arguments before it
+    runs. Which items there are, and whether a step needs a pick at all, depends on what the
+    emulator holds (how far a killed push got). Drawn inside the step, one prefix of choices
+    could then draw a value of another range or kind than before, and Hypothesis stops the run
+    with FlakyStrategyDefinition (soak runs O and R); drawn before, every step draws alike."""
 
-    How many items there are depends on the emulator (how far a killed push got), so a replay of
-    the same choices may see another count: `sampled_from` then raises FlakyStrategyDefinition and
-    the failure is lost (soak run O). A wide index taken modulo the count replays whatever it sees.
-    """
+    def __init__(self, indexes: list[int]) -> None:
+        self.indexes = list(indexes)
+
+    def take(self) -> int:
+        return self.indexes.pop(0) if self.indexes else 0
+
+    def __repr__(self) -> str:
+        return f"Picks({self.indexes})"
+
+
+PICKS = st.lists(st.integers(0, 2**16 - 1), min_size=6, max_size=6).map(Picks)
+
+
+def pick(data: Picks, items: Any, label: str = "") -> Any:
+    """One of `items` (not empty), the next index modulo their count."""
     items = list(items)
-    index = data.draw(st.integers(0, 2**16 - 1), label=label or None) % len(items)
-    note(f"  picked {label or 'item'}: {items[index]!r}")
+    chosen = items[data.take() % len(items)]
+    note(f"  picked {label or 'item'}: {chosen!r}")
     if FAILURE_LOG:
-        StepLog.lines.append(f"  picked {label or 'item'}: {items[index]!r}")
-    return items[index]
+        StepLog.lines.append(f"  picked {label or 'item'}: {chosen!r}")
+    return chosen
 
 
-def pick_some(data: st.DataObject, items: Any, max_size: int) -> list:
-    """Up to `max_size` distinct items, in draw order (see `pick`)."""
+def pick_some(data: Picks, items: Any, max_size: int) -> list:
+    """Up to `max_size` distinct items, in pick order (see `pick`)."""
     items = list(items)
-    indexes = data.draw(st.lists(st.integers(0, 2**16 - 1), max_size=max_size))
-    return list(dict.fromkeys(items[i % len(items)] for i in indexes))
+    count = data.take() % (max_size + 1)
+    return list(dict.fromkeys(items[data.take() % len(items)] for _ in range(count)))
 
 
 # Faults per request while a push runs: high rates make the product's retries back off for long.
@@ -605,8 +620,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         if then_push:
             self._push()
 
-    @rule(data=st.data(), empty=st.booleans(), then_push=st.booleans())
-    def create_file(self, data: st.DataObject, empty: bool, then_push: bool) -> None:
+    @rule(data=PICKS, empty=st.booleans(), then_push=st.booleans())
+    def create_file(self, data: Picks, empty: bool, then_push: bool) -> None:
         free = self.free_paths()
         if not free:
             return
@@ -619,8 +634,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._then_push(then_push)
 
     @precondition(lambda self: bool(self.local()))
-    @rule(data=st.data(), when=st.sampled_from(["now", "now", "old", "pre1970", "post2262"]), then_push=st.booleans())
-    def edit_file(self, data: st.DataObject, when: str, then_push: bool) -> None:
+    @rule(data=PICKS, when=st.sampled_from(["now", "now", "old", "pre1970", "post2262"]), then_push=st.booleans())
+    def edit_file(self, data: Picks, when: str, then_push: bool) -> None:
         """Edit a file; its mtime is the model's clock, or an odd one."""
         rel = pick(data, sorted(self.local()))
         self._op(f"local edit ({when})")
@@ -629,8 +644,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._then_push(then_push)
 
     @precondition(lambda self: bool(self.local()))
-    @rule(data=st.data())
-    def delete_file(self, data: st.DataObject) -> None:
+    @rule(data=PICKS)
+    def delete_file(self, data: Picks) -> None:
         rel = pick(data, sorted(self.local()))
         self._op("local delete file")
         os.chmod(self.home / rel, 0o644)
@@ -641,8 +656,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.aliases.discard(rel)
 
     @precondition(lambda self: bool(self.local_dirs()))
-    @rule(data=st.data())
-    def delete_folder(self, data: st.DataObject) -> None:
+    @rule(data=PICKS)
+    def delete_folder(self, data: Picks) -> None:
         rel = pick(data, self.local_dirs())
         self._op("local delete folder")
         self.deleted_since_push.update((p, False) for p in self.local() if p.startswith(rel + "/"))
@@ -655,8 +670,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.aliases.discard(p)
 
     @precondition(lambda self: bool(self.local()))
-    @rule(data=st.data(), then_push=st.booleans())
-    def move_file(self, data: st.DataObject, then_push: bool) -> None:
+    @rule(data=PICKS, then_push=st.booleans())
+    def move_file(self, data: Picks, then_push: bool) -> None:
         """Rename or move a file (case-only renames included: a.txt ↔ A.txt)."""
         src = pick(data, sorted(self.local()))
         targets = [c for c in self.free_paths() if c != src]
@@ -674,8 +689,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._then_push(then_push)
 
     @precondition(lambda self: bool(self.local_dirs()))
-    @rule(data=st.data(), name=st.sampled_from(["d", "e", "f", "D"]))
-    def rename_folder(self, data: st.DataObject, name: str) -> None:
+    @rule(data=PICKS, name=st.sampled_from(["d", "e", "f", "D"]))
+    def rename_folder(self, data: Picks, name: str) -> None:
         src = pick(data, self.local_dirs())
         dst = f"{parent(src)}/{name}" if parent(src) else name
         if local_kind(self.home, dst) is not None:
@@ -692,8 +707,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.local_renamed(src + p[len(dst):], p)
 
     @precondition(lambda self: bool(self.local()) or bool(self.local_dirs()))
-    @rule(data=st.data())
-    def swap_file_and_folder(self, data: st.DataObject) -> None:
+    @rule(data=PICKS)
+    def swap_file_and_folder(self, data: Picks) -> None:
         """A file replaced by a folder of the same name, or a folder by a file."""
         choices = sorted(self.local()) + self.local_dirs()
         rel = pick(data, choices)
@@ -716,8 +731,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 if p.startswith(rel + "/"):
                     s.discard(p)
 
-    @rule(data=st.data(), kind=st.sampled_from(["symlink-file", "symlink-dir", "fifo", "unreadable", "secret"]))
-    def special_file(self, data: st.DataObject, kind: str) -> None:
+    @rule(data=PICKS, kind=st.sampled_from(["symlink-file", "symlink-dir", "fifo", "unreadable", "secret"]))
+    def special_file(self, data: Picks, kind: str) -> None:
         """A symlink (to outside the home), a FIFO, an unreadable file or a secret appears."""
         self._op(f"local {kind}")
         if kind == "secret":
@@ -761,7 +776,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # -- another client, on Drive ---------------------------------------------------------------
 
-    def _pick_live(self, data: st.DataObject, *, files_only: bool, ours_only: bool = False) -> tuple[str, dict] | None:
+    def _pick_live(self, data: Picks, *, files_only: bool, ours_only: bool = False) -> tuple[str, dict] | None:
         view = self.view()
         items = [(p, f) for p, f in self.live_items(view, files_only=files_only)
                  if not is_secret(p) and (not ours_only or f["id"] not in self.model.foreign)]
@@ -769,8 +784,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             return None
         return pick(data, items, "drive item")
 
-    @rule(data=st.data(), full=st.booleans(), odd_time=st.booleans(), then_push=st.booleans())
-    def drive_edit(self, data: st.DataObject, full: bool, odd_time: bool, then_push: bool) -> None:
+    @rule(data=PICKS, full=st.booleans(), odd_time=st.booleans(), then_push=st.booleans())
+    def drive_edit(self, data: Picks, full: bool, odd_time: bool, then_push: bool) -> None:
         """Another client (the Drive web UI, or this app on another hub) edits a backed-up file."""
         picked = self._pick_live(data, files_only=True)
         if picked is None:
@@ -799,8 +814,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.model.drive_edit(at, DriveEdit(f["id"], md5(content), when * 1000))
         self._then_push(then_push)
 
-    @rule(data=st.data(), local_later=st.booleans(), full=st.booleans(), then_push=st.booleans())
-    def edit_both_sides(self, data: st.DataObject, local_later: bool, full: bool, then_push: bool) -> None:
+    @rule(data=PICKS, local_later=st.booleans(), full=st.booleans(), then_push=st.booleans())
+    def edit_both_sides(self, data: Picks, local_later: bool, full: bool, then_push: bool) -> None:
         """The same file edited here and on Drive since the last push: the later timestamp wins."""
         view = self.view()
         local = self.local()
@@ -820,8 +835,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._tick()
         self._then_push(then_push)
 
-    @rule(data=st.data(), how=st.sampled_from(["rename", "move inside", "move out"]))
-    def drive_reorganise(self, data: st.DataObject, how: str) -> None:
+    @rule(data=PICKS, how=st.sampled_from(["rename", "move inside", "move out"]))
+    def drive_reorganise(self, data: Picks, how: str) -> None:
         """The student renames or moves a backed-up file or folder on Drive."""
         picked = self._pick_live(data, files_only=False)
         if picked is None:
@@ -846,8 +861,16 @@ class LifecycleMachine(RuleBasedStateMachine):
                 if target == f["parents"][0]:
                     return
             other.patch(f["id"], {}, addParents=target, removeParents=f["parents"][0])
-        if not self.twin_of_ours(view, path, f):
-            self.model.mark_gone([self.at_home(p) for p in gone], "moved")
+        twin = self.twin_of_ours(view, path, f)
+        if twin:
+            # another client's file beside ours, moved away: no push ever linked it (the state DB
+            # links ours), so it is that client's file elsewhere now, with no home path, and its
+            # edits are no history of this path (model bug 26)
+            for p, e in list(self.model.drive_edits.items()):
+                if e.fid == f["id"]:
+                    del self.model.drive_edits[p]
+            return
+        self.model.mark_gone([self.at_home(p) for p in gone], "moved")
         for g in view.files:  # where the home has them: a push may put them back there
             if g["id"] == f["id"] or f["id"] in view.ancestor_ids(g["id"]):
                 self.moved_from.setdefault(g["id"], view.rel(g["id"]) or "")
@@ -855,9 +878,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                     self.moved_ours.add(g["id"])
                 self.model.foreign.add(g["id"])  # placed by another client now
 
-    @rule(data=st.data(), how=st.sampled_from(["trash", "untrash", "delete"]), full=st.booleans(),
+    @rule(data=PICKS, how=st.sampled_from(["trash", "untrash", "delete"]), full=st.booleans(),
           then_push=st.booleans())
-    def drive_remove(self, data: st.DataObject, how: str, full: bool, then_push: bool) -> None:
+    def drive_remove(self, data: Picks, how: str, full: bool, then_push: bool) -> None:
         view = self.view()
         if how == "untrash":
             items = [(view.rel(f["id"]), f) for f in view.files if f["trashed"] and view.rel(f["id"])]
@@ -913,8 +936,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         return f["id"] in self.model.foreign and any(
             g["id"] != f["id"] and g["id"] not in self.model.foreign for g in view.live().get(path, []))
 
-    @rule(data=st.data(), full=st.booleans())
-    def drive_same_name(self, data: st.DataObject, full: bool) -> None:
+    @rule(data=PICKS, full=st.booleans())
+    def drive_same_name(self, data: Picks, full: bool) -> None:
         """Another client puts a file with the same name beside a backed-up one."""
         picked = self._pick_live(data, files_only=True, ours_only=True)
         if picked is None:
@@ -982,8 +1005,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             for p in state.glob("state.sqlite3*"):
                 p.unlink()
 
-    @rule(data=st.data(), newer=st.booleans())
-    def new_volume(self, data: st.DataObject, newer: bool) -> None:
+    @rule(data=PICKS, newer=st.booleans())
+    def new_volume(self, data: Picks, newer: bool) -> None:
         """The home's volume is replaced: no state, no files but starter files of the same names."""
         view = self.view()
         paths = sorted(p for p, _ in self.live_items(view) if not is_secret(p))
@@ -1215,8 +1238,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.last_push_ok and not self.model.local_dirty and not self.model.drive_edits
                   and not self.model.drive_gone and self.model.adoption is None and not self.unreadable
                   and not self.renamed_to)  # an unpushed move (into a new folder, onto a kept leftover) adds its own requests
-    @rule(data=st.data(), folder=st.booleans())
-    def rename_then_push(self, data: st.DataObject, folder: bool) -> None:
+    @rule(data=PICKS, folder=st.booleans())
+    def rename_then_push(self, data: Picks, folder: bool) -> None:
         """A local rename or move of a backed-up file or folder is one metadata update: no bytes
         uploaded, no new Drive item."""
         choices = self.local_dirs() if folder else sorted(p for p in self.local() if p not in self.aliases)

@@ -635,17 +635,19 @@ def test_a_new_file_at_a_path_left_by_a_case_only_folder_rename_pins_drives_edit
     no_duplicates(emulator)
 
 
+@pytest.mark.parametrize("full", [True, False], ids=["made in the web UI", "made by another copy of this app"])
 @pytest.mark.parametrize("lost_state", [False, True], ids=["state kept", "state lost"])
-def test_a_web_ui_twin_renamed_away_and_edited_there_is_not_this_paths_history(home: Path, emulator: Any,
-                                                                             lost_state: bool) -> None:
-    """RELIABILITY.md model bug 24 (clean-clone soak P): in the Drive web UI the student makes a
-    file of the same name beside a backed-up one, renames it and edits it there. The app cannot
-    see that file (drive.file), so the backup's own item stays the path's: a push leaves it
-    alone, whether the state DB survived or adoption runs, and the web UI's file is untouched."""
+def test_a_twin_renamed_away_and_edited_there_is_not_this_paths_history(home: Path, emulator: Any,
+                                                                        lost_state: bool, full: bool) -> None:
+    """RELIABILITY.md model bugs 24 (clean-clone soak P) and 26 (`make test`'s model): a file of
+    the same name is made beside a backed-up one, in the Drive web UI (the app cannot see it)
+    or by this app on another hub, then renamed and edited there. The state DB links the
+    backup's own item to the path, so that item stays the path's: a push leaves it alone,
+    whether the state DB survived or adoption runs, and the other file is untouched."""
     write(home, "e/c", b"the home's c", T0)
     pushed(home, emulator)
     ours = live_file(emulator, "e/c")
-    web = OtherClient(emulator.url, EMAIL, full=True)
+    web = OtherClient(emulator.url, EMAIL, full=full)
     twin = web.create("c", ours["parents"][0], b"a twin made in the web UI", rfc3339(T0 + 100))
     web.patch(twin["id"], {"name": "renamed-c"})
     web.edit(twin["id"], b"the twin, edited after its rename", rfc3339(T0 + 200))
