@@ -46,10 +46,7 @@ from ..core.model import (
     ns_to_ms,
 )
 from .plan_aside import aside_move, aside_path
-from .plan_drive_state import ALIVE as _ALIVE
-from .plan_drive_state import REMOVED as _REMOVED
-from .plan_drive_state import TRASHED as _TRASHED
-from .plan_drive_state import live_after_push
+from .plan_drive_state import ALIVE as _ALIVE, REMOVED as _REMOVED, TRASHED as _TRASHED, live_after_push
 from .plan_drive_state import own_state as _own_state
 from .plan_moves import MoveFinder, parent_of, swapped_inodes
 from .plan_rows import CleanKey, PlanRows, PlanState, after_moves, as_plan_state
