@@ -26,7 +26,8 @@ examples, steps, operations by family and wall time. On a failure Hypothesis pri
 failing sequence and a `@reproduce_failure` blob. Exploring: `LIFECYCLE_EXAMPLES=n`,
 `LIFECYCLE_NO_SHRINK=1` (the first failure as found; the soak's default, `LIFECYCLE_SHRINK=1`
 shrinks there), `LIFECYCLE_REPRODUCE=<version>:<blob>`
-(replay a reported failure), `LIFECYCLE_UNGATE=all|name,...`, `LIFECYCLE_FAILURE_LOG=file`
+(replay a reported failure; `LIFECYCLE_TRACE=1` prints the model's records after each step),
+`LIFECYCLE_UNGATE=all|name,...`, `LIFECYCLE_FAILURE_LOG=file`
 (each failing example's steps and traceback, written as it fails: before Hypothesis replays it,
 since a replay against the emulator's changed state can draw otherwise and lose it, soak run K).
 """
@@ -113,6 +114,7 @@ def lifecycle_settings() -> settings:
 
 
 FAILURE_LOG = os.environ.get("LIFECYCLE_FAILURE_LOG", "")
+TRACE = bool(os.environ.get("LIFECYCLE_TRACE"))
 
 
 class StepLog:
@@ -454,9 +456,15 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.kept_by_adoption.discard(path)
             elif m.adoption is not None:
                 self.kept_by_adoption.add(path)
-                d = m.adoption.get(path)
+                # Drive's later copy was kept: it stays the later write. At a path a file was
+                # moved onto, that is the item there now: the moved file's, carried along by ID,
+                # or Drive's own, judged by path (model bug 27)
+                here = {f["id"] for f in live.get(path, [])}
+                kept = [e for e in (m.adoption.get(path), m.displaced_in_adoption.get(path))
+                        if e is not None and e.fid in here]
+                d = kept[0] if kept else m.adoption.get(path)
                 if d is not None and path not in m.drive_edits and path not in m.drive_gone:
-                    m.drive_edits[path] = d  # Drive's later copy was kept: it stays the later write
+                    m.drive_edits[path] = d
             m.local_dirty.discard(path)
             m.uncertain.discard(path)
         for records in (m.drive_edits, m.drive_gone):
@@ -506,6 +514,23 @@ class LifecycleMachine(RuleBasedStateMachine):
         """Not a check: Hypothesis runs invariants once after every step, so this counts steps."""
         if hasattr(self, "model"):
             type(self).steps += 1
+            if TRACE:
+                self.trace()
+
+    def trace(self) -> None:
+        """LIFECYCLE_TRACE=1: after each step, print the home, Drive, and the model's records, so
+        that a replayed failure shows where the model and the product parted (soak S: model bug 27)."""
+        m, view = self.model, self.view()
+        short = lambda e: (e.fid[:6], (e.md5 or "")[:6], e.modified_ms)  # noqa: E731
+        print(f"TRACE step {type(self).steps} local", {p: md5(d)[:6] for p, d in self.local().items()})
+        print("  drive", sorted((view.rel(f["id"]) or "(elsewhere)", f["id"][:6], (f.get("md5Checksum") or "-")[:6],
+                                 "" if view.alive(f["id"]) else "trashed")
+                                for f in view.files if f["mimeType"] != FOLDER_MIME))
+        print("  edits", {p: short(e) for p, e in m.drive_edits.items()}, "gone", m.drive_gone,
+              "dirty", m.local_dirty, "uncertain", m.uncertain)
+        print("  adoption", None if m.adoption is None else {p: short(e) for p, e in m.adoption.items()},
+              "displaced", {p: short(e) for p, e in m.displaced_in_adoption.items()},
+              "foreign", sorted(x[:6] for x in m.foreign), "moved_from", {k[:6]: v for k, v in self.moved_from.items()})
 
     @invariant()
     def no_two_live_items_at_one_path(self) -> None:

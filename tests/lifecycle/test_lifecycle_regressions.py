@@ -683,3 +683,37 @@ def test_a_drive_edit_after_an_adoption_stays_though_its_time_is_earlier(home: P
     assert (kept["id"], kept["md5Checksum"]) == (fid, md5(b"edited on Drive after the adoption")), summary
     assert (summary["updated"], summary["kept_drive_copy"], summary["conflicts"]) == (0, 1, 0), summary
     assert (home / "d/b.ipynb").read_bytes() == b"dated 2300 on Drive"
+
+
+def test_an_older_file_moved_onto_a_backed_up_path_while_adopting_keeps_drives_own_item(home: Path,
+                                                                                        emulator: Any) -> None:
+    """RELIABILITY.md model bug 27 (clean-clone soak S): a new volume brings an older starter
+    `d/b.ipynb` and no state; the student moves it onto `e/c`, a path Drive holds a later copy
+    of. Adoption judges the path by time: Drive's own `e/c` item is the later write and is kept,
+    by ID, untouched, and the conflict reported; `d/b.ipynb` stays on Drive as it was. Later
+    pushes, one lost after commit among them, change nothing: Drive's `e/c` is the later edit."""
+    write(home, "d/b.ipynb", b"the notebook", T0)
+    write(home, "e/c", b"the home's c", T0)
+    pushed(home, emulator)
+    before = {rel: live_file(emulator, rel) for rel in ("d/b.ipynb", "e/c")}
+    shutil.rmtree(home / "d")
+    shutil.rmtree(home / "e")
+    lose_state(home)
+    write(home, "d/b.ipynb", b"a starter notebook", -315_619_200)  # 1960: older than Drive's copies
+    (home / "e").mkdir()
+    (home / "d/b.ipynb").rename(home / "e/c")
+    summary = pushed(home, emulator)
+    emulator.set_faults(0.6, ["lost-after-commit"], 69)
+    try:
+        push(home, emulator)
+    finally:
+        emulator.set_faults(0)
+    again = pushed(home, emulator)
+    for rel, f in before.items():
+        now = live_file(emulator, rel)
+        assert (now["id"], now["md5Checksum"]) == (f["id"], f["md5Checksum"]), (rel, summary, again)
+    # the conflict is reported once; after it, the local copy is known and Drive's is the later edit
+    assert (summary["kept_drive_copy"], summary["conflicts"], summary["created"], summary["updated"]) == (1, 1, 0, 0)
+    assert (again["kept_drive_copy"], again["conflicts"], again["created"], again["updated"]) == (1, 0, 0, 0), again
+    assert (home / "e/c").read_bytes() == b"a starter notebook"
+    no_duplicates(emulator)
