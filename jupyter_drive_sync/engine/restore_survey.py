@@ -137,7 +137,9 @@ class Survey:
             finally:
                 os.close(fd)
             row = self.state.get(rel)
-            if row is None or row.drive_id != f.id or not row.is_dir:
+            # a row of this folder noting another inode (the folder was made anew here since the
+            # last push) is noted again: planning finds folder moves by inode (defect 20)
+            if row is None or row.drive_id != f.id or not row.is_dir or row.local_ino != st.st_ino:
                 self.rows.append(folder_row(rel, f, st))
         self.folders.append(FolderTask(rel, f, exists))
         return True

@@ -161,6 +161,31 @@ def test_folder_restored_after_a_new_volume_renames_by_id(home: Path, emulator: 
     assert (summary["moved"], summary["folders_created"], summary["created"]) == (1, 0, 0), summary
 
 
+def test_a_folder_made_anew_here_and_restored_into_renames_by_id(home: Path, emulator: Any) -> None:
+    """Found by an exploring soak (2026-12-04, product defect 20): a backed-up folder `d` was
+    replaced here by another folder of that name (the model: `d` deleted, `e` renamed to `d`),
+    with no push between; a restore filled it from Drive, then the student renamed it. The
+    restore linked the folder to Drive's `d` by path but left the state DB's inode of the old
+    one, so the rename was a new folder with the children moved into it, Drive's `d` left
+    behind. It must be one move by ID of Drive's `d`."""
+    write(home, "d/e/a.txt", b"alpha", T0)
+    write(home, "d/b.ipynb", b'{"cells": []}', T0)
+    pushed(home, emulator)
+    folder_id = DriveView(emulator.files(EMAIL)).live()["d"][0]["id"]
+    os.rename(home / "d", home.parent / "elsewhere")  # still held: the new `d` gets another inode
+    (home / "d").mkdir()
+    shutil.rmtree(home.parent / "elsewhere")
+    run = run_cli(*restore_argv(home, emulator.url, "--overwrite", "never"))
+    assert run.code == 0 and not run.problems(), run.describe()
+    assert (home / "d/e/a.txt").read_bytes() == b"alpha"
+    before = len(emulator.files(EMAIL))
+    os.rename(home / "d", home / "moved")
+    summary = pushed(home, emulator)
+    assert len(emulator.files(EMAIL)) == before, summary
+    assert (summary["moved"], summary["folders_created"], summary["created"]) == (1, 0, 0), summary
+    assert [f["id"] for f in DriveView(emulator.files(EMAIL)).live()["moved"]] == [folder_id]
+
+
 def test_a_drive_edit_never_swaps_which_same_name_twin_a_restore_calls_by_the_name(home: Path, emulator: Any) -> None:
     """Found by the model (an exploring soak, 2026-12-03): this app on another hub put a
     same-name twin `a.txt` beside ours; then Drive's copy of ours was edited, so ours became
