@@ -69,6 +69,9 @@ class LocalEntry(NamedTuple):
 class Skipped:
     path: str
     reason: str
+    # a symlink, FIFO, socket or device stands at the path: whatever the backup held there is
+    # not there any more (it may have moved), unlike a file or folder the scan could not read
+    other_kind: bool = False
 
 
 @dataclass(slots=True)

@@ -276,7 +276,8 @@ class _Planner:
 
     def move_finder(self) -> MoveFinder:
         if self._finder is None:
-            protected = {s.path for s in self.snap.skipped}
+            # what a symlink or special file stands on is not here: it may be a move's source
+            protected = {s.path for s in self.snap.skipped if not s.other_kind}
             protected.update(self.snap.excluded)
             self._finder = MoveFinder(
                 self.snap, self.state, in_scope=self.in_scope,

@@ -195,7 +195,7 @@ def scan(home: Path | str, excludes: Excludes | None, *, max_file_size: int) -> 
                         if (user_rules or key(name) in by_name) and why(rel, False) is not None:
                             excluded.append(rel)
                             continue
-                        skipped.append(Skipped(rel, _kind_of(mode)))
+                        skipped.append(Skipped(rel, _kind_of(mode), other_kind=True))
         except OSError as exc:  # the directory read itself failed part-way (EIO, stale NFS handle)
             skipped.append(Skipped(display_path(prefix[:-1]), f"listing stopped early: {exc.strerror or exc}"))
     _drop_bare_state_ancestors(entries)

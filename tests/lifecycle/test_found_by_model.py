@@ -186,6 +186,33 @@ def test_a_folder_made_anew_here_and_restored_into_renames_by_id(home: Path, emu
     assert [f["id"] for f in DriveView(emulator.files(EMAIL)).live()["moved"]] == [folder_id]
 
 
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+@pytest.mark.parametrize("what", ["folder", "file"])
+def test_a_rename_is_one_move_though_a_symlink_now_stands_at_the_old_name(home: Path, emulator: Any, what: str,
+                                                                           kind: str) -> None:
+    """Found by an exploring soak (2026-12-04, product defect 21): the folder `e` renamed to `f`,
+    then a symlink put where `e` was. The push took the symlink for `e` still being there, not
+    seen, so it neither moved Drive's `e` nor its file: it made `f` anew and sent `f/c`'s bytes
+    again, Drive's `e` left behind with the file twice in the backup. A symlink or special
+    file at the old name holds nothing of the backup: the rename is one move by ID."""
+    write(home, "e/c", b"the home's c", T0)
+    pushed(home, emulator)
+    src, dst = ("e", "f") if what == "folder" else ("e/c", "e/renamed-c")
+    moved_id = DriveView(emulator.files(EMAIL)).live()[src][0]["id"]
+    before = len(emulator.files(EMAIL))
+    os.rename(home / src, home / dst)
+    if kind == "symlink":
+        os.symlink(home.parent, home / src)
+    else:
+        os.mkfifo(home / src)
+    summary = pushed(home, emulator)
+    assert (summary["moved"], summary["created"], summary["folders_created"], summary["bytes_uploaded"]) == \
+        (1, 0, 0, 0), summary
+    assert len(emulator.files(EMAIL)) == before, summary
+    assert [f["id"] for f in DriveView(emulator.files(EMAIL)).live()[dst]] == [moved_id]
+    assert src not in DriveView(emulator.files(EMAIL)).live()
+
+
 def test_a_drive_edit_never_swaps_which_same_name_twin_a_restore_calls_by_the_name(home: Path, emulator: Any) -> None:
     """Found by the model (an exploring soak, 2026-12-03): this app on another hub put a
     same-name twin `a.txt` beside ours; then Drive's copy of ours was edited, so ours became
