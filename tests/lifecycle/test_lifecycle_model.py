@@ -251,6 +251,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.ever_backed_up: dict[str, set[str]] = {}  # path → contents a push left on Drive there
         self.visible_twins: set[str] = set()  # same-name files this app made elsewhere (the app sees them)
         self.adopted_twins: set[str] = set()  # paths where an adoption met such a twin beside ours
+        # another client's same-name file edited beside ours: Drive ID → its content then
+        self.twin_edits: dict[str, str] = {}
         # files deleted locally since the last push that exited 0: True once a push without a
         # verdict ran since (it may or may not have noted the deletion in the state DB)
         self.deleted_since_push: dict[str, bool] = {}
@@ -430,6 +432,18 @@ class LifecycleMachine(RuleBasedStateMachine):
                 revs = self.client(True).revisions(edit.fid)
                 assert any(r.get("md5Checksum") == edit.md5 and r.get("keepForever") for r in revs), \
                     f"(b) Drive's edit of {path!r} was replaced, unpinned, and the home has no such file: {revs}\n{run.describe()}"
+        # (b) for another client's same-name file edited beside ours: never written over unpinned
+        for fid, want in list(self.twin_edits.items()):
+            before = pre_view.by_id.get(fid)
+            at = pre_view.rel(fid) if before is not None else None
+            if at is None or at in self.adopted_twins or not self.twin_of_ours(pre_view, at, before):
+                del self.twin_edits[fid]  # not beside ours now: judged like any item from here on
+                continue
+            f = view.by_id.get(fid)
+            if f is not None and f["md5Checksum"] != want:
+                revs = self.client(True).revisions(fid)
+                assert any(r.get("md5Checksum") == want and r.get("keepForever") for r in revs), \
+                    f"(b) another client's file beside {at!r} was written over, unpinned: {revs}\n{run.describe()}"
         self.learn_after_push(pre_local, view)
 
     @staticmethod
@@ -829,6 +843,14 @@ class LifecycleMachine(RuleBasedStateMachine):
             # another copy's twin that a restore wrote here under another name (`a~tag.txt`): the
             # state links it to that local file, and a push renames it on Drive to match, so its
             # edit is not this path's history (the aliased file itself is not judged)
+            self._then_push(then_push)
+            return
+        self.twin_edits.pop(f["id"], None)
+        if self.twin_of_ours(self.view(), path, f):
+            # another client's same-name file beside ours: the state DB links ours to the path,
+            # so this is no history of it, and recorded there it would replace ours' (model bug
+            # 28); a push must still never write over it (verify_push)
+            self.twin_edits[f["id"]] = md5(content)
             self._then_push(then_push)
             return
         at = self.home_path_of(f["id"], path)

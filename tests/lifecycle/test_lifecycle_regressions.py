@@ -717,3 +717,27 @@ def test_an_older_file_moved_onto_a_backed_up_path_while_adopting_keeps_drives_o
     assert (again["kept_drive_copy"], again["conflicts"], again["created"], again["updated"]) == (1, 0, 0, 0), again
     assert (home / "e/c").read_bytes() == b"a starter notebook"
     no_duplicates(emulator)
+
+
+def test_a_web_ui_twins_edit_beside_ours_is_not_our_history_when_ours_moves(home: Path, emulator: Any) -> None:
+    """RELIABILITY.md model bug 28 (clean-clone soak U): `e/c` edited on Drive (the later copy,
+    kept), then a file of the same name made beside it in the Drive web UI and edited there;
+    the student moves `e/c` to `d/c`. The push moves the backup's own item by ID, Drive's later
+    edit with it, and leaves the other file at `e/c` as it is."""
+    write(home, "e/c", b"the home's c", T0)
+    pushed(home, emulator)
+    ours = live_file(emulator, "e/c")
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    web.edit(ours["id"], b"edited in Colab, dated 2300", rfc3339(POST_2262))
+    assert pushed(home, emulator)["kept_drive_copy"] == 1
+    twin = web.create("c", ours["parents"][0], b"a twin made in the web UI", rfc3339(T0 + 100))
+    web.edit(twin["id"], b"the twin, edited there", rfc3339(POST_2262 + 5))
+    (home / "d").mkdir()
+    (home / "e/c").rename(home / "d/c")
+    summary = pushed(home, emulator)
+    moved = live_file(emulator, "d/c")
+    assert (moved["id"], moved["md5Checksum"]) == (ours["id"], md5(b"edited in Colab, dated 2300")), summary
+    left = live_file(emulator, "e/c")
+    assert (left["id"], left["md5Checksum"]) == (twin["id"], md5(b"the twin, edited there")), summary
+    assert (summary["moved"], summary["updated"], summary["created"]) == (1, 0, 0), summary
+    assert (home / "d/c").read_bytes() == b"the home's c"
