@@ -1196,6 +1196,22 @@ class LifecycleMachine(RuleBasedStateMachine):
                 for f in live.get(path, []):  # restored from an item moved on Drive: linked here now (model bug 16)
                     if f["id"] in self.moved_from:
                         self.ours_again(f["id"])
+        if self.model.adoption is not None:
+            for path, data in after.items():
+                items = [f for f in live.get(path, []) if f["mimeType"] != FOLDER_MIME]
+                if (before.get(path) == data and len(items) == 1 and items[0]["id"] not in invisible
+                        and items[0]["md5Checksum"] == md5(data) and not self.aliased(path)
+                        and all(len(live.get(a, [])) == 1 for a in _ancestors(path))):
+                    # found the same on both sides: the restore gives the path a row linking it to
+                    # Drive's item, so a later change on either side meets that row, not an
+                    # adoption that judges by time (model bug 29)
+                    self.model.adoption.pop(path, None)
+                    self.model.known_in_adoption.add(path)
+                    self.model.drive_edits.pop(path, None)
+                    self.model.drive_gone.pop(path, None)
+                    self.model.forget_path(path)
+                    self.kept_by_adoption.discard(path)
+                    self.known_rows[path] = True
 
     def ours_again(self, fid: str) -> None:
         """An item moved on Drive is where the home has it again (put back by a push, or its

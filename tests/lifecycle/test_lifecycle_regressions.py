@@ -741,3 +741,25 @@ def test_a_web_ui_twins_edit_beside_ours_is_not_our_history_when_ours_moves(home
     assert (left["id"], left["md5Checksum"]) == (twin["id"], md5(b"the twin, edited there")), summary
     assert (summary["moved"], summary["updated"], summary["created"]) == (1, 0, 0), summary
     assert (home / "d/c").read_bytes() == b"the home's c"
+
+
+def test_a_drive_edit_after_a_restore_found_both_sides_the_same_stays(home: Path, emulator: Any) -> None:
+    """RELIABILITY.md model bug 29 (clean-clone soak V): `e/c`, dated 2300 on Drive, restored
+    here (`--overwrite older`), the state lost, and a restore that finds both sides the same and
+    links the path to Drive's item. Another client then edits the file on Drive with an
+    ordinary, earlier time. The local copy has not changed since the two agreed, so Drive's
+    edit is the later write and stays: no adoption by time (which would take the local 2300)."""
+    write(home, "e/c", b"the home's c", T0)
+    pushed(home, emulator)
+    fid = live_file(emulator, "e/c")["id"]
+    other = OtherClient(emulator.url, EMAIL, full=True)
+    other.edit(fid, b"dated 2300 on Drive", rfc3339(POST_2262))
+    cli(*restore_argv(home, emulator.url, "--overwrite", "older"))
+    lose_state(home)
+    found = cli(*restore_argv(home, emulator.url, "--overwrite", "older"))
+    assert found.code == 0 and (home / "e/c").read_bytes() == b"dated 2300 on Drive", found.describe()
+    other.edit(fid, b"edited on Drive after the restore", rfc3339(T0 + 500))
+    summary = pushed(home, emulator)
+    kept = live_file(emulator, "e/c")
+    assert (kept["id"], kept["md5Checksum"]) == (fid, md5(b"edited on Drive after the restore")), summary
+    assert (summary["updated"], summary["kept_drive_copy"], summary["conflicts"]) == (0, 1, 0), summary
