@@ -74,6 +74,12 @@ def live_file(emulator: Any, rel: str, email: str = EMAIL) -> dict[str, Any]:
     return items[0]
 
 
+def holds(emulator: Any, rel: str, drive_id: str, data: bytes, summary: Any = None) -> None:
+    """The one live file at `rel` is the Drive item `drive_id`, holding `data`."""
+    f = live_file(emulator, rel)
+    assert (f["id"], f["md5Checksum"]) == (drive_id, md5(data)), (rel, summary)
+
+
 def judged_by_time(emulator: Any, summary: dict[str, Any], rel: str, drive_id: str, *, drive: bytes,
                    local: bytes, drive_later: bool) -> None:
     """An adopted path where both sides differ, settled by last-write-wins in Drive's own item:
@@ -362,8 +368,7 @@ def test_renames_through_a_path_left_and_filled_again_follow_each_file(home: Pat
     OtherClient(emulator.url, EMAIL, full=False).edit(b_id, b"notebook, edited on Drive", rfc3339(T0 + 500))
     os.rename(home / "d" / "b.ipynb", home / "a.txt")
     summary = pushed(home, emulator)
-    moved = live_file(emulator, "d/c")
-    assert (moved["id"], moved["md5Checksum"]) == (b_id, md5(b"notebook, edited on Drive")), summary
+    holds(emulator, "d/c", b_id, b"notebook, edited on Drive", summary)
     assert live_file(emulator, "a.txt")["id"] == c_id, summary
     assert (summary["moved"], summary["created"], summary["bytes_uploaded"]) == (2, 0, 0), summary
     no_duplicates(emulator)
@@ -396,8 +401,7 @@ def test_a_file_renamed_back_onto_a_path_that_remembers_its_bytes_is_that_file_c
     os.rename(home / "A.txt", home / "a.txt")
     summary = pushed(home, emulator)
     assert live_file(emulator, "a.txt")["md5Checksum"] == md5(b"alpha"), summary
-    kept = live_file(emulator, "A.txt")
-    assert (kept["id"], kept["md5Checksum"]) == (big_a, md5(b"alpha, edited on Drive")), summary
+    holds(emulator, "A.txt", big_a, b"alpha, edited on Drive", summary)
     no_duplicates(emulator)
 
 
@@ -504,10 +508,8 @@ def test_a_twin_edited_on_drive_stays_put_when_ours_is_renamed_here(home: Path, 
     os.rename(home / "a.txt", home / "b.ipynb")
     other.edit(theirs["id"], b"their a.txt, edited", rfc3339(T0 + 100))
     summary = pushed(home, emulator)
-    moved = live_file(emulator, "b.ipynb")
-    assert (moved["id"], moved["md5Checksum"]) == (ours["id"], md5(b"alpha")), summary
-    twin = live_file(emulator, "a.txt")
-    assert (twin["id"], twin["md5Checksum"]) == (theirs["id"], md5(b"their a.txt, edited")), summary
+    holds(emulator, "b.ipynb", ours["id"], b"alpha", summary)
+    holds(emulator, "a.txt", theirs["id"], b"their a.txt, edited", summary)
     assert (summary["moved"], summary["created"], summary["bytes_uploaded"]) == (1, 0, 0), summary
     no_duplicates(emulator)
 
@@ -533,8 +535,7 @@ def test_rename_onto_a_path_vacated_since_the_last_push_is_an_edit_of_it(home: P
     summary = pushed(home, emulator)
     assert live_file(emulator, "a.txt")["id"] == a_id, summary
     assert live_file(emulator, "a.txt")["md5Checksum"] == md5(b"gamma"), summary
-    kept = live_file(emulator, "e/c")
-    assert (kept["id"], kept["md5Checksum"]) == (c_id, md5(b"gamma, edited on Drive")), summary
+    holds(emulator, "e/c", c_id, b"gamma, edited on Drive", summary)
     if vacated == "renamed away":
         assert live_file(emulator, "x.txt")["md5Checksum"] == md5(b"alpha"), summary
     no_duplicates(emulator)
@@ -595,8 +596,7 @@ def test_a_later_drive_copy_renamed_away_while_the_state_is_lost_is_followed_by_
     write(home, "renamed-b.ipynb", b"notebook, edited under its new name", T0 + 500)
     summary = pushed(home, emulator)
     assert live_file(emulator, "b.ipynb")["md5Checksum"] == md5(b"notebook, an old edit"), summary
-    renamed = live_file(emulator, "renamed-b.ipynb")
-    assert (renamed["id"], renamed["md5Checksum"]) == (drive_copy["id"], md5(b"notebook, edited under its new name"))
+    holds(emulator, "renamed-b.ipynb", drive_copy["id"], b"notebook, edited under its new name")
     assert (summary["created"], summary["updated"], summary["conflicts"]) == (1, 1, 0), summary
     revisions = OtherClient(emulator.url, EMAIL, full=True).revisions(drive_copy["id"])
     assert md5(b"notebook") in {r.get("md5Checksum") for r in revisions}, revisions
@@ -654,11 +654,9 @@ def test_a_twin_renamed_away_and_edited_there_is_not_this_paths_history(home: Pa
     if lost_state:
         lose_state(home)
     summary = pushed(home, emulator)
-    kept = live_file(emulator, "e/c")
-    assert (kept["id"], kept["md5Checksum"]) == (ours["id"], md5(b"the home's c")), summary
+    holds(emulator, "e/c", ours["id"], b"the home's c", summary)
     assert (summary["updated"], summary["conflicts"], summary["kept_drive_copy"]) == (0, 0, 0), summary
-    renamed = live_file(emulator, "e/renamed-c")
-    assert (renamed["id"], renamed["md5Checksum"]) == (twin["id"], md5(b"the twin, edited after its rename"))
+    holds(emulator, "e/renamed-c", twin["id"], b"the twin, edited after its rename")
 
 
 def test_a_drive_edit_after_an_adoption_stays_though_its_time_is_earlier(home: Path, emulator: Any) -> None:
@@ -679,8 +677,7 @@ def test_a_drive_edit_after_an_adoption_stays_though_its_time_is_earlier(home: P
     assert (adopted["updated"], adopted["conflicts"]) == (0, 0), adopted
     other.edit(fid, b"edited on Drive after the adoption", rfc3339(T0 + 500))
     summary = pushed(home, emulator)
-    kept = live_file(emulator, "d/b.ipynb")
-    assert (kept["id"], kept["md5Checksum"]) == (fid, md5(b"edited on Drive after the adoption")), summary
+    holds(emulator, "d/b.ipynb", fid, b"edited on Drive after the adoption", summary)
     assert (summary["updated"], summary["kept_drive_copy"], summary["conflicts"]) == (0, 1, 0), summary
     assert (home / "d/b.ipynb").read_bytes() == b"dated 2300 on Drive"
 
@@ -735,10 +732,8 @@ def test_a_web_ui_twins_edit_beside_ours_is_not_our_history_when_ours_moves(home
     (home / "d").mkdir()
     (home / "e/c").rename(home / "d/c")
     summary = pushed(home, emulator)
-    moved = live_file(emulator, "d/c")
-    assert (moved["id"], moved["md5Checksum"]) == (ours["id"], md5(b"edited in Colab, dated 2300")), summary
-    left = live_file(emulator, "e/c")
-    assert (left["id"], left["md5Checksum"]) == (twin["id"], md5(b"the twin, edited there")), summary
+    holds(emulator, "d/c", ours["id"], b"edited in Colab, dated 2300", summary)
+    holds(emulator, "e/c", twin["id"], b"the twin, edited there", summary)
     assert (summary["moved"], summary["updated"], summary["created"]) == (1, 0, 0), summary
     assert (home / "d/c").read_bytes() == b"the home's c"
 
@@ -760,6 +755,5 @@ def test_a_drive_edit_after_a_restore_found_both_sides_the_same_stays(home: Path
     assert found.code == 0 and (home / "e/c").read_bytes() == b"dated 2300 on Drive", found.describe()
     other.edit(fid, b"edited on Drive after the restore", rfc3339(T0 + 500))
     summary = pushed(home, emulator)
-    kept = live_file(emulator, "e/c")
-    assert (kept["id"], kept["md5Checksum"]) == (fid, md5(b"edited on Drive after the restore")), summary
+    holds(emulator, "e/c", fid, b"edited on Drive after the restore", summary)
     assert (summary["updated"], summary["kept_drive_copy"], summary["conflicts"]) == (0, 1, 0), summary
