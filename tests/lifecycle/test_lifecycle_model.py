@@ -1198,8 +1198,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                         self.ours_again(f["id"])
         if self.model.adoption is not None:
             for path, data in after.items():
-                items = [f for f in live.get(path, []) if f["mimeType"] != FOLDER_MIME]
-                if (before.get(path) == data and len(items) == 1 and items[0]["id"] not in invisible
+                # the items the app sees: a same-name file made in the web UI is not one (soak W)
+                items = [f for f in live.get(path, []) if f["mimeType"] != FOLDER_MIME and f["id"] not in invisible]
+                if (before.get(path) == data and len(items) == 1
                         and items[0]["md5Checksum"] == md5(data) and not self.aliased(path)
                         and all(len(live.get(a, [])) == 1 for a in _ancestors(path))):
                     # found the same on both sides: the restore gives the path a row linking it to

@@ -757,3 +757,24 @@ def test_a_drive_edit_after_a_restore_found_both_sides_the_same_stays(home: Path
     summary = pushed(home, emulator)
     holds(emulator, "e/c", fid, b"edited on Drive after the restore", summary)
     assert (summary["updated"], summary["kept_drive_copy"], summary["conflicts"]) == (0, 1, 0), summary
+
+
+def test_a_local_edit_after_a_restore_found_both_sides_the_same_is_the_later_write(home: Path, emulator: Any) -> None:
+    """Model bug 29 again (clean-clone soak W), beside a file of the same name made in the Drive
+    web UI (the app cannot see it): the state lost, a restore finds `a.txt` the same on both
+    sides and links it; then the student edits it with an old mtime (a copy from an archive).
+    It is the later write all the same: it goes into the backup's own item, no conflict, and
+    the other file is left as it is."""
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    ours = live_file(emulator, "a.txt")
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    twin = web.create("a.txt", ours["parents"][0], b"a twin made in the web UI", rfc3339(T0 + 100))
+    lose_state(home)
+    found = cli(*restore_argv(home, emulator.url, "--overwrite", "never"))
+    assert found.code == 0 and (home / "a.txt").read_bytes() == b"alpha", found.describe()
+    write(home, "a.txt", b"alpha, from an old archive", -315_619_200)  # 1960
+    summary = pushed(home, emulator)
+    items = {f["id"]: f["md5Checksum"] for f in view(emulator).live()["a.txt"]}
+    assert items == {ours["id"]: md5(b"alpha, from an old archive"), twin["id"]: md5(b"a twin made in the web UI")}
+    assert (summary["updated"], summary["conflicts"], summary["created"]) == (1, 0, 0), summary
