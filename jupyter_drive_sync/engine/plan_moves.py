@@ -219,7 +219,8 @@ class MoveFinder:
         by_md5: dict[tuple[int, str], list[str]] = {}
         for p in sorted(sources):
             r = sources[p]
-            if p not in used and r.md5 is not None:
+            # an empty file's content names no file: every empty file has it (defect 22)
+            if p not in used and r.md5 is not None and r.local_size > 0:
                 by_md5.setdefault((r.local_size, r.md5), []).append(p)
         sizes = {size for size, _ in by_md5}
         for e in rest:

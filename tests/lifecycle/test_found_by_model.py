@@ -213,6 +213,26 @@ def test_a_rename_is_one_move_though_a_symlink_now_stands_at_the_old_name(home: 
     assert src not in DriveView(emulator.files(EMAIL)).live()
 
 
+def test_a_new_empty_file_is_not_taken_for_a_gone_empty_one(home: Path, emulator: Any) -> None:
+    """Found by clean-clone soak X (2026-12-04, product defect 22): `A.txt`, empty when backed
+    up, edited on Drive since; here it was edited and moved (a new size: no identity), and a new
+    empty `d/e/a.txt` made. The push matched the new empty file to `A.txt`'s Drive item by
+    content (every empty file has the same md5), moved that item there and kept Drive's edit in
+    it: the backup showed `A.txt`'s Drive text as `d/e/a.txt`. An empty file is never known by
+    its content: it is a new file, and `A.txt`'s item stays where it is."""
+    write(home, "A.txt", b"", T0)
+    pushed(home, emulator)
+    fid = live_files(emulator)["A.txt"][0]["id"]
+    OtherClient(emulator.url, EMAIL, full=True).edit(fid, b"written on Drive", rfc3339(T0 + 100))
+    (home / "A.txt").unlink()
+    write(home, "d/e/a.txt", b"", T0 + 200)
+    summary = pushed(home, emulator)
+    files = live_files(emulator)
+    assert [(f["id"], f["md5Checksum"]) for f in files["A.txt"]] == [(fid, md5(b"written on Drive"))], summary
+    assert [f["md5Checksum"] for f in files["d/e/a.txt"]] == [md5(b"")], summary
+    assert (summary["moved"], summary["created"]) == (0, 1), summary
+
+
 def test_a_drive_edit_never_swaps_which_same_name_twin_a_restore_calls_by_the_name(home: Path, emulator: Any) -> None:
     """Found by the model (an exploring soak, 2026-12-03): this app on another hub put a
     same-name twin `a.txt` beside ours; then Drive's copy of ours was edited, so ours became
