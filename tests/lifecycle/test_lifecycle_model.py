@@ -649,6 +649,19 @@ class LifecycleMachine(RuleBasedStateMachine):
         if not followed and src not in self.renamed_to:
             self.renamed_to[src] = dst
 
+    def renames_ended(self, rel: str) -> None:
+        """The file at `rel` (or every file below the folder `rel`) is removed here: a file
+        moved there since the last push is gone, so its Drive item is again a deleted path's,
+        and what another client does to it is no history of a file written at `rel` later
+        (model bug 30: moved, replaced by a folder and by a new file, then its item edited on
+        Drive with a later time: the model expected the edit at the new file's path)."""
+        for drive_path, at in list(self.renamed_to.items()):
+            if at == rel or at.startswith(rel + "/"):
+                del self.renamed_to[drive_path]
+                for records in (self.model.drive_edits, self.model.drive_gone):
+                    if at in records:  # back with the item's own (deleted) path
+                        records[drive_path] = records.pop(at)
+
     def at_home(self, drive_path: str) -> str:
         """Where the home has the file Drive holds at `drive_path`: a local rename not pushed yet
         moved it (a push carries the Drive item, and what happens to it meanwhile, along)."""
@@ -690,6 +703,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         os.chmod(self.home / rel, 0o644)
         (self.home / rel).unlink()
         self.deleted_since_push[rel] = False
+        self.renames_ended(rel)
         self.model.forget_path(rel)
         self.unreadable.discard(rel)
         self.aliases.discard(rel)
@@ -700,6 +714,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         rel = pick(data, self.local_dirs())
         self._op("local delete folder")
         self.deleted_since_push.update((p, False) for p in self.local() if p.startswith(rel + "/"))
+        self.renames_ended(rel)
         shutil.rmtree(self.home / rel)
         for p in list(self.model.local_dirty | self.model.uncertain | self.unreadable | self.special | self.aliases):
             if p.startswith(rel + "/"):
@@ -753,10 +768,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         rel = pick(data, choices)
         if (self.home / rel).is_dir():
             self._op("local folder → file")
+            self.renames_ended(rel)
             self.delete_tree(rel)
             self._write(rel, self._content(rel), self._tick())
         else:
             self._op("local file → folder")
+            self.renames_ended(rel)
             (self.home / rel).unlink()
             self.model.forget_path(rel)
             self.unreadable.discard(rel)

@@ -778,3 +778,26 @@ def test_a_local_edit_after_a_restore_found_both_sides_the_same_is_the_later_wri
     items = {f["id"]: f["md5Checksum"] for f in view(emulator).live()["a.txt"]}
     assert items == {ours["id"]: md5(b"alpha, from an old archive"), twin["id"]: md5(b"a twin made in the web UI")}
     assert (summary["updated"], summary["conflicts"], summary["created"]) == (1, 0, 0), summary
+
+
+def test_a_file_moved_then_replaced_leaves_its_items_later_drive_edit_at_its_old_path(home: Path,
+                                                                                      emulator: Any) -> None:
+    """RELIABILITY.md model bug 30 (clean-clone soak Y): `a.txt` renamed to `b.ipynb` here (no
+    push yet), then `b.ipynb` replaced by a folder and that by a new file; meanwhile this app on
+    another hub edits `a.txt`'s Drive item, dated 2300. The new `b.ipynb` is a new file (a new
+    inode, other bytes): it gets a Drive item of its own with its bytes, and `a.txt`'s item keeps
+    Drive's later edit where it is, since the file deleted here is older than that edit."""
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    ours = live_file(emulator, "a.txt")
+    (home / "a.txt").rename(home / "b.ipynb")
+    (home / "b.ipynb").unlink()
+    write(home, "b.ipynb/x.txt", b"a folder for a while", T0 + 10)
+    shutil.rmtree(home / "b.ipynb")
+    write(home, "b.ipynb", b"a new notebook, not alpha", T0 + 20)
+    OtherClient(emulator.url, EMAIL, full=False).edit(ours["id"], b"alpha, edited on another hub", rfc3339(POST_2262))
+    summary = pushed(home, emulator)
+    holds(emulator, "a.txt", ours["id"], b"alpha, edited on another hub", summary)
+    new = live_file(emulator, "b.ipynb")
+    assert new["id"] != ours["id"] and new["md5Checksum"] == md5(b"a new notebook, not alpha"), summary
+    assert (summary["created"], summary["moved"], summary["updated"], summary["trashed"]) == (1, 0, 0, 0), summary
