@@ -35,28 +35,50 @@ def adoption_rows(client: DriveClient, db: StateDB, root_id: str, entries: Mappi
     and the md5s of local files read to compare contents.
 
     Same-name items at one path are reported, one is adopted (the one the state DB knows, else
-    the kind the home has there, then the one holding the local file, then the oldest) and the
-    others are left alone: never a third one beside them. `known`: the rows to take as the
-    state DB's (default: read from it; a dry run passes what it previews).
+    the kind the home has there, then the one holding the local file, then, of folders, the one
+    holding most of the home's files as uploaded, then the oldest) and the others are left
+    alone: never a third one beside them. `known`: the rows to take as the state DB's (default:
+    read from it; a dry run passes what it previews).
     """
     if known is None:
         known = db.load()
     known_ids = {r.drive_id for r in known.values()}
     rows: list[StateEntry] = []
     hashes: dict[str, str] = {}
+    listed: dict[str, list[DriveFile]] = {}
+
+    def children(folder_id: str) -> list[DriveFile]:
+        if folder_id not in listed:  # a same-name folder weighed below is listed once, not again
+            listed[folder_id] = [f for f in client.list_children(folder_id)
+                                 if "/" not in f.name and f.name not in ("", ".", "..")]  # else never ours
+        return listed[folder_id]
+
+    def holds_of_home(folder: DriveFile, path: str) -> int:
+        """How many of `folder`'s items are the home's (a file as uploaded, a folder it has)."""
+        found = 0
+        for f in children(folder.id):
+            local = entries.get(f"{path}/{f.name}")
+            found += local is not None and (_same_file(local, f) or (local.is_dir and f.is_folder))
+        return found
+
     stack = [(root_id, "")]
     while stack:
         folder_id, prefix = stack.pop()
         by_name: dict[str, list[DriveFile]] = {}
-        for f in client.list_children(folder_id):
-            if "/" not in f.name and f.name not in ("", ".", ".."):  # else no home path: never ours
-                by_name.setdefault(f.name, []).append(f)
+        for f in children(folder_id):
+            by_name.setdefault(f.name, []).append(f)
+        listed.pop(folder_id)
         for name, files in sorted(by_name.items()):
             path = prefix + name
             local = entries.get(path)
             want_folder = local.is_dir if local is not None else None
             ours = known[path].drive_id if path in known else None
+            # two folders of one name (say one back from the trash beside the one a push made
+            # since): the older may hold little of the home, and adopting it would upload a
+            # second copy of everything the other holds (defect 23)
+            weigh = sum(f.is_folder for f in files) > 1
             files.sort(key=lambda f: (f.id != ours, f.is_folder != want_folder, not _same_file(local, f),
+                                      -holds_of_home(f, path) if weigh and f.is_folder else 0,
                                       f.modified_ms, f.id))
             chosen = files[0]
             if len(files) > 1:

@@ -295,3 +295,34 @@ def test_a_folder_trashed_on_drive_and_revived_by_a_push_brings_back_nothing_twi
     assert [f["mimeType"] == FOLDER_MIME for f in live["d/b.ipynb"]] == [now_dir], (sorted(live), run.summary)
     aside = "d/b.ipynb (replaced by a file)" if change == "folder-then-file" else "d/b (replaced by a folder).ipynb"
     assert (aside in live) == (delete == "keep"), (sorted(live), run.summary)
+
+
+# Defect 23, found by an exploring soak (579 examples, 2,178 s; the failure reproduced in 2 of 6
+# replays: which of two same-name folders adoption took hung on their times to the millisecond).
+def test_adoption_takes_the_same_name_folder_that_holds_the_home_not_the_older(home: Path, emulator: Any) -> None:
+    """`e` is trashed on Drive; the state DB is lost; the next push adopts and, finding no live
+    `e`, makes a new one with everything in it. Later `e`'s old folder comes back from the
+    trash (web UI) beside the new one, and the state DB is lost again. Adoption must take the
+    `e` that holds the home's files as they were uploaded, not the older one: taking the old
+    one uploaded a second copy of every file the new one held."""
+    for name in ("a.txt", "b.ipynb", "c"):
+        write(home, f"e/{name}", f"e/{name} v1".encode(), T0)
+    pushed(home, emulator)
+    old_e = DriveView(emulator.files(EMAIL)).live()["e"][0]["id"]
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    web.patch(old_e, {"trashed": True})
+    lose_state(home)
+    write(home, "e/new.txt", b"written after the trash", T0 + 100)
+    first = pushed(home, emulator)
+    new_e = [f["id"] for f in DriveView(emulator.files(EMAIL)).live()["e"]]
+    assert new_e != [old_e] and len(new_e) == 1, first
+    web.patch(old_e, {"trashed": False, "modifiedTime": rfc3339(T0 - 1000)})  # back, and plainly the older
+    lose_state(home)
+    summary = pushed(home, emulator)
+    live = DriveView(emulator.files(EMAIL)).live()
+    ours = {p: [f["id"] for f in fs] for p, fs in live.items() if p.startswith("e/")}
+    assert summary["created"] == 0 and summary["bytes_uploaded"] == 0, (summary, ours)
+    for name in ("a.txt", "b.ipynb", "c", "new.txt"):
+        in_new = [f for f in live[f"e/{name}"] if f["parents"] == new_e]
+        assert len(in_new) == 1 and in_new[0]["md5Checksum"] == md5((home / "e" / name).read_bytes()), (name, ours)
+    assert not [f for f in emulator.files(EMAIL) if f["parents"] == [old_e] and f["name"] == "new.txt"], ours

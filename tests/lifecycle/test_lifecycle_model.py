@@ -766,13 +766,17 @@ class LifecycleMachine(RuleBasedStateMachine):
         """A file replaced by a folder of the same name, or a folder by a file."""
         choices = sorted(self.local()) + self.local_dirs()
         rel = pick(data, choices)
+        # what stood at `rel` is deleted since the last push: its rows stay live until a push, so
+        # a file moved onto one of those paths later is an edit of it (model bug 31)
         if (self.home / rel).is_dir():
             self._op("local folder → file")
+            self.deleted_since_push.update((p, False) for p in self.local() if p.startswith(rel + "/"))
             self.renames_ended(rel)
             self.delete_tree(rel)
             self._write(rel, self._content(rel), self._tick())
         else:
             self._op("local file → folder")
+            self.deleted_since_push[rel] = False
             self.renames_ended(rel)
             (self.home / rel).unlink()
             self.model.forget_path(rel)

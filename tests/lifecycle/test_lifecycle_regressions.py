@@ -801,3 +801,30 @@ def test_a_file_moved_then_replaced_leaves_its_items_later_drive_edit_at_its_old
     new = live_file(emulator, "b.ipynb")
     assert new["id"] != ours["id"] and new["md5Checksum"] == md5(b"a new notebook, not alpha"), summary
     assert (summary["created"], summary["moved"], summary["updated"], summary["trashed"]) == (1, 0, 0, 0), summary
+
+
+@pytest.mark.parametrize("removed", ["deleted", "replaced by a folder, then deleted"])
+def test_a_file_moved_onto_a_path_whose_row_is_live_is_that_paths_edit(home: Path, emulator: Any, removed: str) -> None:
+    """RELIABILITY.md model bug 31 (clean-clone soak Y2): `a.txt`'s Drive copy is edited by this
+    app on another hub, dated 2300, and kept (the later write). Here `a.txt` is then removed (or
+    replaced by a folder, which is deleted in turn) and `d/a.txt` moved onto it, with no push
+    between: the state DB still has `a.txt`'s row, so the push plans `a.txt` in place, as an edit
+    of that path. Drive's later copy stays in `a.txt`'s item with a conflict reported, and
+    `d/a.txt`'s item keeps its bytes where it is (the default `keep`): nothing is moved over it."""
+    write(home, "a.txt", b"alpha", T0)
+    write(home, "d/a.txt", b"the file that moves", T0 + 10)
+    pushed(home, emulator)
+    ours, moving = live_file(emulator, "a.txt"), live_file(emulator, "d/a.txt")
+    OtherClient(emulator.url, EMAIL, full=False).edit(ours["id"], b"alpha, edited on another hub", rfc3339(POST_2262))
+    pushed(home, emulator)  # unchanged here: Drive's later edit stays
+    if removed == "deleted":
+        (home / "a.txt").unlink()
+    else:
+        (home / "a.txt").unlink()
+        write(home, "a.txt/x.txt", b"a folder for a while", T0 + 20)
+        shutil.rmtree(home / "a.txt")
+    os.rename(home / "d/a.txt", home / "a.txt")
+    summary = pushed(home, emulator)
+    holds(emulator, "a.txt", ours["id"], b"alpha, edited on another hub", summary)
+    holds(emulator, "d/a.txt", moving["id"], b"the file that moves", summary)
+    assert (summary["moved"], summary["kept_drive_copy"], summary["conflicts"], summary["created"]) == (0, 1, 1, 0), summary
