@@ -113,7 +113,12 @@ class Model:
         self.local_since_unverified.add(dst)
         self.moved_in_adoption.discard(src)
         self.displaced_in_adoption.pop(src, None)
-        if self.adoption is not None:
+        if self.adoption is not None and src in self.known_in_adoption and dst not in self.adoption:
+            # a file a restore wrote while the state was lost has its row (and inode): a push
+            # moves its item by ID like any other, its Drive history along (model bug 32)
+            self.known_in_adoption.discard(src)
+            self.known_in_adoption.add(dst)
+        elif self.adoption is not None:
             self.local_dirty.add(dst)
             own = self.adoption.get(dst)
             if src in self.adoption:

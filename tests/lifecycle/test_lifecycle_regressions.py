@@ -828,3 +828,25 @@ def test_a_file_moved_onto_a_path_whose_row_is_live_is_that_paths_edit(home: Pat
     holds(emulator, "a.txt", ours["id"], b"alpha, edited on another hub", summary)
     holds(emulator, "d/a.txt", moving["id"], b"the file that moves", summary)
     assert (summary["moved"], summary["kept_drive_copy"], summary["conflicts"], summary["created"]) == (0, 1, 1, 0), summary
+
+
+def test_a_file_restored_while_the_state_is_lost_renames_by_id_with_its_drive_history(home: Path,
+                                                                                     emulator: Any) -> None:
+    """RELIABILITY.md model bug 32 (`make test`'s model): a new volume (no files, no state DB),
+    a restore that writes `a.txt` back, then another copy of this app edits `a.txt` on Drive
+    (the later write), and here `a.txt`, unchanged since the restore, is renamed `b.ipynb`. The
+    restore gave `a.txt` a row and its inode, so the push knows the rename: one move by ID, no
+    bytes, and the item keeps Drive's later edit under its new name; nothing stays at `a.txt`."""
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    ours = live_file(emulator, "a.txt")
+    lose_state(home)
+    (home / "a.txt").unlink()
+    assert cli(*restore_argv(home, emulator.url)).code == 0
+    assert (home / "a.txt").read_bytes() == b"alpha"
+    OtherClient(emulator.url, EMAIL, full=False).edit(ours["id"], b"alpha, edited on another hub", rfc3339(T0 + 300))
+    os.rename(home / "a.txt", home / "b.ipynb")
+    summary = pushed(home, emulator)
+    holds(emulator, "b.ipynb", ours["id"], b"alpha, edited on another hub", summary)
+    assert "a.txt" not in view(emulator).live(), summary
+    assert (summary["moved"], summary["created"], summary["bytes_uploaded"]) == (1, 0, 0), summary
