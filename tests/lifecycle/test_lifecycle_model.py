@@ -1217,6 +1217,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 for f in live.get(path, []):  # restored from an item moved on Drive: linked here now (model bug 16)
                     if f["id"] in self.moved_from:
                         self.ours_again(f["id"])
+                    if f["mimeType"] != FOLDER_MIME and f["md5Checksum"] == md5(data):
+                        self.restored_elsewhere(f["id"], path, after)
         if self.model.adoption is not None:
             for path, data in after.items():
                 # the items the app sees: a same-name file made in the web UI is not one (soak W)
@@ -1234,6 +1236,19 @@ class LifecycleMachine(RuleBasedStateMachine):
                     self.model.forget_path(path)
                     self.kept_by_adoption.discard(path)
                     self.known_rows[path] = True
+
+    def restored_elsewhere(self, fid: str, path: str, local: dict[str, bytes]) -> None:
+        """A restore wrote `path` from the item `fid`, whose history the model kept at another
+        path (a push without a verdict moved it there on Drive, say, with its folder): the item
+        is `path`'s now, and a file at the other path is a new one to the product, with no row
+        and no Drive history (model bug 33: `e` renamed `D`, a push that moved `D` on Drive
+        failed, `D` renamed back to `e` and a restore wrote `D` from Drive)."""
+        for q, e in list(self.model.drive_edits.items()):
+            if q != path and e.fid == fid and q not in self.model.drive_gone:
+                del self.model.drive_edits[q]
+                self.known_rows.pop(q, None)
+                if q in local:
+                    self.model.local_write(q)
 
     def ours_again(self, fid: str) -> None:
         """An item moved on Drive is where the home has it again (put back by a push, or its

@@ -850,3 +850,27 @@ def test_a_file_restored_while_the_state_is_lost_renames_by_id_with_its_drive_hi
     holds(emulator, "b.ipynb", ours["id"], b"alpha, edited on another hub", summary)
     assert "a.txt" not in view(emulator).live(), summary
     assert (summary["moved"], summary["created"], summary["bytes_uploaded"]) == (1, 0, 0), summary
+
+
+def test_a_folder_renamed_back_after_a_restore_wrote_its_new_name_is_a_new_folder(home: Path, emulator: Any) -> None:
+    """RELIABILITY.md model bug 33 (clean-clone soak Z): `e/a.txt`'s Drive copy is the later
+    write (kept). `e` is renamed `D` here and a push moves it on Drive by ID (in the soak, a
+    push that then failed); `D` is renamed back to `e`, and a restore brings `D` back from Drive
+    (nothing is at `D` here), writing Drive's later copy into `D/a.txt` and linking `D` to the
+    item. `e` is then a folder no row knows: the push backs `e/a.txt` up as a new item with its
+    local bytes and leaves `D/a.txt`'s item, with Drive's edit, alone."""
+    write(home, "e/a.txt", b"local, older", T0)
+    pushed(home, emulator)
+    ours = live_file(emulator, "e/a.txt")
+    OtherClient(emulator.url, EMAIL, full=False).edit(ours["id"], b"edited on another hub, later", rfc3339(T0 + 300))
+    pushed(home, emulator)  # unchanged here: Drive's later copy stays
+    os.rename(home / "e", home / "D")
+    assert pushed(home, emulator)["moved"] == 1
+    os.rename(home / "D", home / "e")
+    assert cli(*restore_argv(home, emulator.url)).code == 0
+    assert (home / "D/a.txt").read_bytes() == b"edited on another hub, later"
+    summary = pushed(home, emulator)
+    holds(emulator, "D/a.txt", ours["id"], b"edited on another hub, later", summary)
+    new = live_file(emulator, "e/a.txt")
+    assert new["id"] != ours["id"] and new["md5Checksum"] == md5(b"local, older"), summary
+    assert (summary["created"], summary["folders_created"], summary["moved"], summary["updated"]) == (1, 1, 0, 0), summary
