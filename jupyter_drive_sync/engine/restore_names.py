@@ -136,8 +136,9 @@ def safe_names(children: Iterable[Item], known: Mapping[str, str] | None = None)
     each local name. On a clash (the same name, or the same after NFC normalisation), the item
     the state DB links to that very name keeps it (`known`: Drive ID → the name of its row's
     path), so a later edit on Drive never swaps which twin is which; then the item whose name
-    needed no change, then the oldest (modifiedTime, id), as push's adoption picks; the others
-    get a `~<hash of their ID>` tag before the extension.
+    needed no change, then the oldest (modifiedTime, id), as push's adoption picks when the
+    home holds nothing that tells them apart; the others get a `~<hash of their ID>` tag
+    before the extension.
     """
     names = known or {}
     out: list[Named[Item]] = []
