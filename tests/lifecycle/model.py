@@ -88,10 +88,16 @@ class Model:
     # written by a restore while the state is lost: the state DB has their rows, so a later Drive
     # edit there is judged like any other, not by time as adoption would (model bug 18)
     known_in_adoption: set[str] = field(default_factory=set)
+    # a file changed since Drive agreed, moved onto a path with Drive history of its own (a file
+    # deleted here whose Drive copy stays, or one a new volume lacks): the push moves its item by
+    # ID (the size kept: the item's history) or, not knowing it, plans the path in place (the
+    # path's own history, judged by time); this is the path's own (model bug 35)
+    rival_edits: dict[str, DriveEdit] = field(default_factory=dict)
 
     def forget_path(self, path: str) -> None:
         self.local_dirty.discard(path)
         self.uncertain.discard(path)
+        self.rival_edits.pop(path, None)
 
     def local_write(self, path: str) -> None:
         self.local_dirty.add(path)
@@ -138,6 +144,9 @@ class Model:
             return
         self.local_dirty.add(dst)
         self.uncertain.add(dst)
+        own = self.drive_edits.get(dst)
+        if own is not None and src in self.drive_edits and own.fid != self.drive_edits[src].fid:
+            self.rival_edits[dst] = own
         for r in records:
             if src in r:
                 r[dst] = r[src]
@@ -192,6 +201,10 @@ class Model:
             # that file come back (its row's own item) rather than the rename (model bug 17)
             exp.md5s.add(local_md5)
             exp.why += "; or the file back at a path that once held these bytes"
+        rival = self.rival_edits.get(path)
+        if rival is not None and rival.md5 and rival.md5 not in exp.md5s:
+            exp.md5s.add(rival.md5)  # the path planned in place: its own Drive copy, maybe the later
+            exp.why += "; or the path's own Drive copy (not known as the moved file)"
         return exp
 
     def _expectation(self, path: str, local_md5: str, local_ms: int) -> Expectation:

@@ -479,8 +479,14 @@ class LifecycleMachine(RuleBasedStateMachine):
                 d = kept[0] if kept else m.adoption.get(path)
                 if d is not None and path not in m.drive_edits and path not in m.drive_gone:
                     m.drive_edits[path] = d
+            rival = m.rival_edits.get(path)
+            here_ids = {f["id"] for f in live.get(path, [])}
+            edit = m.drive_edits.get(path)
+            if rival is not None and rival.fid in here_ids and (edit is None or edit.fid not in here_ids):
+                m.drive_edits[path] = rival  # planned in place: the path's own item stays, with its history
             m.local_dirty.discard(path)
             m.uncertain.discard(path)
+        m.rival_edits.clear()
         for records in (m.drive_edits, m.drive_gone):
             for p in list(records):
                 if local_kind(self.home, p) == "dir" or any(local_kind(self.home, a) == "file" for a in _ancestors(p)):
@@ -1214,8 +1220,12 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.kept_by_adoption.discard(path)
                 self.known_rows[path] = True
                 self.path_rewritten(path, after)
+                twins = sum(f["mimeType"] != FOLDER_MIME for f in live.get(path, [])) > 1
                 for f in live.get(path, []):  # restored from an item moved on Drive: linked here now (model bug 16)
-                    if f["id"] in self.moved_from:
+                    # unless it was moved beside one of ours: then one of the two is restored under
+                    # another name, and which one the product calls by the name is its own choice
+                    # (an adoption takes the older): it stays another client's (model bug 34)
+                    if f["id"] in self.moved_from and not twins:
                         self.ours_again(f["id"])
                     if f["mimeType"] != FOLDER_MIME and f["md5Checksum"] == md5(data):
                         self.restored_elsewhere(f["id"], path, after)

@@ -874,3 +874,59 @@ def test_a_folder_renamed_back_after_a_restore_wrote_its_new_name_is_a_new_folde
     new = live_file(emulator, "e/a.txt")
     assert new["id"] != ours["id"] and new["md5Checksum"] == md5(b"local, older"), summary
     assert (summary["created"], summary["folders_created"], summary["moved"], summary["updated"]) == (1, 1, 0, 0), summary
+
+
+def test_a_changed_file_moved_onto_a_path_a_new_volume_lacks_meets_that_paths_drive_copy(home: Path,
+                                                                                       emulator: Any) -> None:
+    """RELIABILITY.md model bug 35 (an exploring soak): a new volume lacks `e/c`, so the
+    adoption gives `e/c` a row of a file missing here (not a deletion); this app on another hub
+    then edits `e/c` on Drive, dated 2300. Here `d/a.txt`, edited on both sides since (here
+    later, and longer: no identity), is renamed `e/c`. The push plans `e/c` in place: Drive's
+    later copy stays in `e/c`'s own item with a conflict reported, and `d/a.txt`'s item keeps
+    its own Drive edit where it is (`keep`); nothing is moved or created."""
+    write(home, "e/c", b"c v1", T0)
+    write(home, "d/a.txt", b"a v1", T0)
+    pushed(home, emulator)
+    c_item, a_item = live_file(emulator, "e/c"), live_file(emulator, "d/a.txt")
+    lose_state(home)
+    shutil.rmtree(home / "e")
+    pushed(home, emulator)
+    other = OtherClient(emulator.url, EMAIL, full=False)
+    other.edit(c_item["id"], b"c, edited on another hub in 2300", rfc3339(POST_2262))
+    other.edit(a_item["id"], b"a, edited on another hub", rfc3339(T0 + 100))
+    write(home, "d/a.txt", b"a, edited here later and longer", T0 + 200)
+    (home / "e").mkdir()
+    os.rename(home / "d/a.txt", home / "e/c")
+    summary = pushed(home, emulator)
+    holds(emulator, "e/c", c_item["id"], b"c, edited on another hub in 2300", summary)
+    holds(emulator, "d/a.txt", a_item["id"], b"a, edited on another hub", summary)
+    assert (summary["moved"], summary["created"], summary["kept_drive_copy"], summary["conflicts"]) == (0, 0, 1, 1), summary
+
+
+def test_a_file_moved_on_drive_beside_ours_is_restored_under_one_name_each(home: Path, emulator: Any) -> None:
+    """RELIABILITY.md model bug 34 (clean-clone soak Z2): in the Drive web UI the student moves
+    `e/c` into the backup folder's top, beside the backup's own `c`. The volume is then lost
+    (no files, no state): the adoption takes the older of the two `c`s, and a restore brings
+    both back, the adopted one as `c` and the other under a tagged name. The next push uploads
+    nothing and creates nothing: the two items stay as the student put them."""
+    write(home, "e/c", b"e/c, the older", T0)
+    write(home, "c", b"", T0 + 100)
+    pushed(home, emulator)
+    moved, ours = live_file(emulator, "e/c"), live_file(emulator, "c")
+    root = view(emulator).root_ids()[0]
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    web.patch(moved["id"], {}, addParents=root, removeParents=moved["parents"][0])
+    shutil.rmtree(home / "e")
+    (home / "c").unlink()
+    lose_state(home)
+    pushed(home, emulator)
+    run = cli(*restore_argv(home, emulator.url))
+    assert run.code == 0, run.describe()
+    assert (home / "c").read_bytes() == b"e/c, the older"
+    tagged = [p.name for p in home.iterdir() if p.name.startswith("c~")]
+    assert len(tagged) == 1 and (home / tagged[0]).read_bytes() == b"", sorted(p.name for p in home.iterdir())
+    summary = pushed(home, emulator)
+    live = {p: [f["id"] for f in fs] for p, fs in view(emulator).live().items() if not p.startswith("e")}
+    # the two the student's move put side by side stay so (each linked to its own local name)
+    assert sorted(live.get("c", [])) == sorted([moved["id"], ours["id"]]) and tagged[0] not in live, (live, summary)
+    assert (summary["created"], summary["updated"], summary["bytes_uploaded"]) == (0, 0, 0), summary
