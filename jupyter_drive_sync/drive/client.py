@@ -29,6 +29,7 @@ from .types import (
     NewEmptyFile,
     NewFolder,
     ResumeSlot,
+    drive_time_ms,
     escape_q,
     remote_change_from_api,
     to_rfc3339,
@@ -163,6 +164,16 @@ class DriveClient:
         res = self._call(lambda st: st.files.get(fileId=file_id, fields=FILE_FIELDS).execute(num_retries=0),
                          what="files.get")
         return DriveFile.from_api(res)
+
+    def revision_modified_ms(self, file_id: str, revision_id: str) -> int:
+        """When a revision's content was written: unlike the file's `modifiedTime`, which a
+        rename moves too, this stays the time of the content."""
+        res = self._call(
+            lambda st: st.service.revisions().get(fileId=file_id, revisionId=revision_id,
+                                                  fields="modifiedTime").execute(num_retries=0),
+            what="revisions.get",
+        )
+        return drive_time_ms(res.get("modifiedTime"))
 
     def _list(self, q: str) -> Iterator[DriveFile]:
         token: str | None = None

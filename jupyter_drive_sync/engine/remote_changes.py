@@ -275,9 +275,20 @@ def _put_back(client: DriveClient, p: PutBack) -> DriveFile:
     """One metadata update: the home's name and parent back, with modifiedTime set explicitly.
     Drive moves modifiedTime on a rename (ours too), which planning would take for an edit on
     Drive, and a later time than the student's real edit: so the time we last knew while Drive's
-    content is still that version, else the time the feed reported for the student's version."""
+    content is still that version, else the time of the student's version of the content (its
+    head revision's; the feed's time may be the rename's, which made an older Drive edit win
+    over a later local one: defect 24). Whether Google's revision time is the uploader's
+    `modifiedTime` or the upload's own is not documented: either is the content's, and the
+    earlier of it and the feed's time is taken."""
     ch, row = p.change, p.row
     modified = row.drive_modified_ms if ch.md5 == row.drive_md5 else ch.modified_ms
+    if ch.md5 != row.drive_md5 and ch.head_revision and not row.is_dir:
+        try:
+            modified = min(modified, client.revision_modified_ms(row.drive_id, ch.head_revision))
+        except DriveApiError as exc:  # a passing error ends the run (the feed is read again); else the feed's time
+            if isinstance(exc, RUN_ENDING) or exc.retryable:
+                raise
+            log.info("could not read when %s's content was written: %s", row.path, exc)
     return client.update_metadata(
         row.drive_id, name=p.name if not _same_name(ch.name or "", p.name) else None,
         move_from=ch.parent_id, move_to=p.parent_id, modified_ms=modified)

@@ -326,3 +326,27 @@ def test_adoption_takes_the_same_name_folder_that_holds_the_home_not_the_older(h
         in_new = [f for f in live[f"e/{name}"] if f["parents"] == new_e]
         assert len(in_new) == 1 and in_new[0]["md5Checksum"] == md5((home / "e" / name).read_bytes()), (name, ours)
     assert not [f for f in emulator.files(EMAIL) if f["parents"] == [old_e] and f["name"] == "new.txt"], ours
+
+
+# Defect 24, found by clean-clone soak Z3 (77 examples, 89 s).
+def test_a_rename_on_drive_does_not_make_an_older_drive_edit_win_over_a_later_local_one(home: Path,
+                                                                                      emulator: Any) -> None:
+    """Another hub edits `b.ipynb` on Drive; here it is edited later; then the student renames
+    it in the Drive web UI, which moves its `modifiedTime` to the time of the rename. The push
+    puts it back by ID and must judge the two edits by the time of Drive's content, not of the
+    rename: the local edit is the later write, so it goes up into the same item, Drive's edit
+    pinned and a conflict reported."""
+    write(home, "b.ipynb", b"v1", T0)
+    pushed(home, emulator)
+    fid = live_files(emulator)["b.ipynb"][0]["id"]
+    OtherClient(emulator.url, EMAIL, full=False).edit(fid, b"edited on another hub", rfc3339(T0 + 100))
+    write(home, "b.ipynb", b"edited here, later", T0 + 200)
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    web.patch(fid, {"name": "renamed.ipynb"})
+    summary = pushed(home, emulator)
+    live = live_files(emulator)
+    assert [f["id"] for f in live.get("b.ipynb", [])] == [fid] and "renamed.ipynb" not in live, (live, summary)
+    assert live["b.ipynb"][0]["md5Checksum"] == md5(b"edited here, later"), summary
+    pinned = [r for r in web.revisions(fid) if r.get("keepForever")]
+    assert [r["md5Checksum"] for r in pinned] == [md5(b"edited on another hub")], summary
+    assert summary["conflicts"] == 1, summary
