@@ -264,6 +264,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.planted = False
         self.forbidden_md5: set[str] = {md5(b"outside the home %d" % n)}
         self.last_push_ok = False
+        self.dirs_at_push: dict[str, int] = {}  # the home's folders (and inodes) at the last push that exited 0
         self.reconnect(self.email)
         for rel in ("a.txt", "d/b.ipynb", "e/c"):
             self._write(rel, self._content(rel), self._tick())
@@ -323,6 +324,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def local(self) -> dict[str, bytes]:
         return {p: b for p, b in local_files(self.home).items() if not is_secret(p)}
 
+    def dir_inodes(self) -> dict[str, int]:
+        return {d: os.stat(self.home / d).st_ino for d in self.local_dirs()}
+
     def local_dirs(self) -> list[str]:
         out = []
         for dirpath, dirnames, _ in os.walk(self.home):
@@ -381,6 +385,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         else:
             self.push_unverified()
         self.last_push_ok = run.code == 0
+        if self.last_push_ok:
+            self.dirs_at_push = self.dir_inodes()
         return run
 
     def push_unverified(self) -> None:
@@ -1191,6 +1197,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         if run.code != 0:
             return
         after = self.local()
+        # a restore links each local folder at a path Drive holds a folder at, noting its inode
+        # (defect 20): renamed later, it is that folder moved
+        self.dirs_at_push.update((d, ino) for d, ino in self.dir_inodes().items()
+                                 if any(f["mimeType"] == FOLDER_MIME for f in live.get(d, [])))
         for r in (run.summary or {}).get("renamed", []):
             self.aliases.add(r["path"])
             self.alias_targets.add(f"{parent(r['path'])}/{r['drive_name']}".lstrip("/"))
@@ -1359,6 +1369,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         live = self.view().live()
         if any(not any(f["mimeType"] == FOLDER_MIME for f in live.get(d, [])) for d in self.local_dirs()):
             return  # a local folder not on Drive yet (an emptied file → folder swap, say): its own create
+        if self.dir_inodes().items() - self.dirs_at_push.items():
+            # a folder made here since the last push (for a FIFO or a symlink, say) that Drive
+            # holds a folder of the same name for: no row knows this one, so it is new (model bug 36)
+            return
         dst = f"{parent(src)}/moved-{self.counter}" if parent(src) else f"moved-{self.counter}"
         self.counter += 1
         before = self.view()

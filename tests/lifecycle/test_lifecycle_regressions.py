@@ -930,3 +930,23 @@ def test_a_file_moved_on_drive_beside_ours_is_restored_under_one_name_each(home:
     # the two the student's move put side by side stay so (each linked to its own local name)
     assert sorted(live.get("c", [])) == sorted([moved["id"], ours["id"]]) and tagged[0] not in live, (live, summary)
     assert (summary["created"], summary["updated"], summary["bytes_uploaded"]) == (0, 0, 0), summary
+
+
+def test_a_folder_made_here_after_a_new_volume_and_renamed_is_a_new_folder(home: Path, emulator: Any) -> None:
+    """RELIABILITY.md model bug 36 (clean-clone soak Z4): a new volume (no files, no state) is
+    adopted, so Drive's `e` has a row with no folder here. Then `e` is made here anew, holding
+    only a FIFO, and renamed `moved`. No row knows this folder (its inode), so the push makes
+    `moved` as a new folder, sends nothing, and leaves Drive's `e` and what it holds alone."""
+    write(home, "e/c", b"c v1", T0)
+    pushed(home, emulator)
+    c_item = live_file(emulator, "e/c")
+    lose_state(home)
+    shutil.rmtree(home / "e")
+    pushed(home, emulator)
+    (home / "e").mkdir()
+    os.mkfifo(home / "e" / "pipe")
+    os.rename(home / "e", home / "moved")
+    summary = pushed(home, emulator)
+    holds(emulator, "e/c", c_item["id"], b"c v1", summary)
+    assert [f["mimeType"] for f in view(emulator).live().get("moved", [])] == [FOLDER_MIME], summary
+    assert (summary["folders_created"], summary["moved"], summary["bytes_uploaded"]) == (1, 0, 0), summary
