@@ -70,7 +70,7 @@ from .harness import (
     spawn_cli,
     tree_digest,
 )
-from .model import DriveEdit, Expectation, Model
+from .model import GONE_MOVED, DriveEdit, Expectation, Model
 
 # Product defects the model found and that still stand, each reproduced by the named test
 # (xfail there). Remove a name once its fix lands. Found earlier
@@ -1264,8 +1264,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         and no Drive history (model bug 33: `e` renamed `D`, a push that moved `D` on Drive
         failed, `D` renamed back to `e` and a restore wrote `D` from Drive)."""
         for q, e in list(self.model.drive_edits.items()):
-            if q != path and e.fid == fid and q not in self.model.drive_gone:
+            # (also where the student moved the item on Drive and the restore wrote it at its new
+            # path: it is linked there now, and the old path's file is a new one: model bug 37)
+            if q != path and e.fid == fid and self.model.drive_gone.get(q) in (None, *GONE_MOVED):
                 del self.model.drive_edits[q]
+                self.model.drive_gone.pop(q, None)
                 self.known_rows.pop(q, None)
                 if q in local:
                     self.model.local_write(q)

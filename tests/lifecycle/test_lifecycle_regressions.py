@@ -950,3 +950,25 @@ def test_a_folder_made_here_after_a_new_volume_and_renamed_is_a_new_folder(home:
     holds(emulator, "e/c", c_item["id"], b"c v1", summary)
     assert [f["mimeType"] for f in view(emulator).live().get("moved", [])] == [FOLDER_MIME], summary
     assert (summary["folders_created"], summary["moved"], summary["bytes_uploaded"]) == (1, 0, 0), summary
+
+
+def test_an_item_moved_on_drive_and_restored_at_its_new_path_is_linked_there(home: Path, emulator: Any) -> None:
+    """RELIABILITY.md model bug 37 (an exploring soak): in the Drive web UI the student moves
+    the folder `d` into `e` and edits `e/d/b.ipynb` there. A restore brings `e/d/b.ipynb` into
+    the home, which links the item to that path; the student then edits it here. Drive has not
+    changed since the restore, so the push writes the local edit into the same item, with no
+    conflict; the home's own `d/b.ipynb`, still here, is backed up at `d/b.ipynb`."""
+    write(home, "d/b.ipynb", b"b v1", T0)
+    write(home, "e/c", b"c", T0)
+    pushed(home, emulator)
+    item, live = live_file(emulator, "d/b.ipynb"), view(emulator).live()
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    web.patch(live["d"][0]["id"], {}, addParents=live["e"][0]["id"], removeParents=live["d"][0]["parents"][0])
+    web.edit(item["id"], b"b, edited on Drive after the move", rfc3339(T0 + 100))
+    assert cli(*restore_argv(home, emulator.url)).code == 0
+    assert (home / "e/d/b.ipynb").read_bytes() == b"b, edited on Drive after the move"
+    write(home, "e/d/b.ipynb", b"b, edited here after the restore", T0 + 50)
+    summary = pushed(home, emulator)
+    holds(emulator, "e/d/b.ipynb", item["id"], b"b, edited here after the restore", summary)
+    assert live_file(emulator, "d/b.ipynb")["md5Checksum"] == md5(b"b v1"), summary
+    assert summary["conflicts"] == 0, summary
