@@ -282,7 +282,7 @@ def _put_back(client: DriveClient, p: PutBack) -> DriveFile:
     earlier of it and the feed's time is taken."""
     ch, row = p.change, p.row
     modified = row.drive_modified_ms if ch.md5 == row.drive_md5 else ch.modified_ms
-    if ch.md5 != row.drive_md5 and ch.head_revision and not row.is_dir:
+    if ch.md5 != row.drive_md5 and ch.head_revision:  # a folder has no md5 on either side
         try:
             modified = min(modified, client.revision_modified_ms(row.drive_id, ch.head_revision))
         except DriveApiError as exc:  # a passing error ends the run (the feed is read again); else the feed's time
