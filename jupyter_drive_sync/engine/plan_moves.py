@@ -3,6 +3,8 @@
 A path gone since the last push and a new path that holds the same item are one item that
 moved. Identity: for a file, the same inode and size (a rename or move keeps both), or the same
 size and md5 (a copy then a delete, a move across file systems); for a folder, the same inode.
+An empty file is known by inode only with its time unchanged: its bytes confirm nothing, and a
+freed inode may be handed to a new file (defects 22 and 25).
 Drive then gets one metadata update by ID (`name`, `addParents`, `removeParents`) instead of a
 delete plus a create: no bytes, no second copy. A folder's move is one request for its whole
 subtree: the rows below it follow it, re-pathed, with no request of their own.
@@ -207,7 +209,9 @@ class MoveFinder:
         rest: list[LocalEntry] = []
         for e in sorted(targets, key=lambda e: e.path):
             p = by_ino.get((e.ino, e.size)) if e.ino else None
-            if p is None or p in used:
+            if p is None or p in used or (e.size == 0 and e.mtime_ns != sources[p].local_mtime_ns):
+                # an empty file with a new time: a freed inode the file system handed a new file
+                # looks the same, and no bytes can tell (defect 25)
                 rest.append(e)
                 continue
             r = sources[p]

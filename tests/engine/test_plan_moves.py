@@ -26,6 +26,18 @@ def test_file_rename_is_one_move_and_never_a_delete(delete_policy):
     assert (a.source_path, a.source_parent_id, a.same_content, a.modified_ms) == ("a.txt", None, True, T0)
 
 
+EMPTY = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def test_an_empty_file_on_a_known_inode_is_a_move_only_with_its_time_unchanged():
+    """Defect 25: a new empty file may get a gone empty file's freed inode; with a new time,
+    no bytes can say it is the same file, so it is a create (with its time kept, a rename)."""
+    gone = [row("a.txt", 7, local_size=0, md5=EMPTY, drive_md5=EMPTY)]
+    assert kinds(run([lfile("b.txt", 7, size=0)], gone)) == [(K.MOVE, "b.txt", "id-a.txt")]
+    p = run([lfile("b.txt", 7, size=0, mtime_ms=T0 + 5)], gone, {"b.txt": EMPTY})
+    assert (K.CREATE, "b.txt", None) in kinds(p) and K.MOVE not in [a.kind for a in p.actions]
+
+
 def test_case_only_rename_is_a_move():
     assert kinds(run([lfile("A.txt", 7)], [row("a.txt", 7)])) == [(K.MOVE, "A.txt", "id-a.txt")]
 

@@ -68,6 +68,9 @@ class Model:
     # back to an account this home used before: the push may still hold that account's state
     # (then a local change is simply the later write) or adopt again (then time decides)
     adoption_may_know: bool = False
+    # back to such an account: the local files that account's Drive agreed with when the home
+    # left it (md5, mtime ms); unchanged since, its old state sees no local change (model bug 38)
+    known_clean: dict[str, tuple[str, int]] = field(default_factory=dict)
     # a push without a verdict ran since the state was lost: it may have finished the adoption
     # (judging each file then, with the content of that moment), so a later local change meets
     # an adopted row, not Drive's copy of the moment the state was lost
@@ -184,6 +187,7 @@ class Model:
         """State lost (or a new account): the next push judges every differing file by time."""
         self.adoption = dict(drive_files)
         self.adoption_may_know = may_know
+        self.known_clean = {}
         self.adoption_maybe_done = False
         self.local_since_unverified.clear()
         self.drive_since_unverified.clear()
@@ -208,7 +212,7 @@ class Model:
         return exp
 
     def _expectation(self, path: str, local_md5: str, local_ms: int) -> Expectation:
-        local_ms = carried(local_ms)
+        raw_ms, local_ms = local_ms, carried(local_ms)
         if self.adoption is not None and path not in self.known_in_adoption:
             gone = self.drive_gone.get(path)
             if gone in GONE_RESPECTED:  # since the loss: adopted first (respected) or after (recreated)
@@ -239,6 +243,13 @@ class Model:
             if d is None or d.md5 == local_md5:
                 return Expectation({local_md5}, why="adoption: nothing different on Drive")
             if local_ms >= carried(d.modified_ms):
+                if self.adoption_may_know and self.known_clean.get(path) == (local_md5, raw_ms) \
+                        and edit is not None and edit.md5 == d.md5:
+                    # back to an earlier account, the file unchanged here since it left: its old
+                    # state, if kept, sees only Drive's edit and keeps it, whatever the times
+                    # say; adopted again, time decides (model bug 38)
+                    return Expectation({local_md5, d.md5 or ""}, pin=d if local_ms == carried(d.modified_ms) else None,
+                                       why="back to an earlier account, unchanged here since: its old state, or adopted again")
                 if self.adoption_maybe_done and path in self.drive_since_unverified \
                         and path not in self.local_since_unverified:
                     # a push without a verdict may have finished the adoption before Drive's edit:

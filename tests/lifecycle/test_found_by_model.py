@@ -350,3 +350,27 @@ def test_a_rename_on_drive_does_not_make_an_older_drive_edit_win_over_a_later_lo
     pinned = [r for r in web.revisions(fid) if r.get("keepForever")]
     assert [r["md5Checksum"] for r in pinned] == [md5(b"edited on another hub")], summary
     assert summary["conflicts"] == 1, summary
+
+
+# Defect 25, found by clean-clone soak Z5 (399 examples, 1,754 s).
+def test_a_new_empty_file_on_a_gone_empty_files_inode_is_not_taken_for_it(home: Path, emulator: Any) -> None:
+    """`e/b.ipynb`, empty when backed up, is edited on Drive since (Colab); here it is deleted
+    and a new empty `d/a.txt` made, and the file system hands the new file the freed inode (it
+    may: the soak saw it). Same inode, same size (0): the push took the new file for the old
+    one moved, carried its Drive item there by ID, and the backup showed Colab's text as
+    `d/a.txt`. An empty file's bytes cannot confirm that it is the same file once its time
+    changed, so it is a new file; `e/b.ipynb`'s item stays where it is, Drive's edit in it.
+    (The test renames the file and sets a new time: to the push that is the same inode, size
+    and time a reused inode shows, without waiting for the file system to reuse one.)"""
+    write(home, "e/b.ipynb", b"", T0)
+    pushed(home, emulator)
+    fid = live_files(emulator)["e/b.ipynb"][0]["id"]
+    OtherClient(emulator.url, EMAIL, full=True).edit(fid, b"written in Colab", rfc3339(T0 + 100))
+    (home / "d").mkdir()
+    os.rename(home / "e" / "b.ipynb", home / "d" / "a.txt")
+    os.utime(home / "d" / "a.txt", (T0 + 200, T0 + 200))
+    summary = pushed(home, emulator)
+    files = live_files(emulator)
+    assert [(f["id"], f["md5Checksum"]) for f in files["e/b.ipynb"]] == [(fid, md5(b"written in Colab"))], summary
+    assert [f["md5Checksum"] for f in files["d/a.txt"]] == [md5(b"")], summary
+    assert (summary["moved"], summary["created"]) == (0, 1), summary

@@ -236,6 +236,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.email = self.accounts[0]
         self.used_accounts = {self.email}
         self.drive_history: dict[str, tuple[dict, dict]] = {}  # per account, while another is connected
+        # per account, when another was connected: the local files Drive agreed with (md5, mtime ms)
+        self.clean_at_leave: dict[str, dict[str, tuple[str, int]]] = {}
         self.clients: dict[tuple[str, bool], OtherClient] = {}
         self.clock = CLOCK0
         self.counter = 0
@@ -1121,7 +1123,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.reconnect(self.email)
         m = self.model
         self.drive_history[previous] = (dict(m.drive_edits), dict(m.drive_gone))
+        self.clean_at_leave[previous] = {
+            p: (md5(data), os.stat(self.home / p, follow_symlinks=False).st_mtime_ns // 1_000_000)
+            for p, data in self.local().items() if p not in m.local_dirty and p not in m.uncertain}
         self.start_adoption(may_know=self.email in self.used_accounts)
+        if self.email in self.used_accounts:
+            m.known_clean = dict(self.clean_at_leave.get(self.email, {}))
         if self.email in self.drive_history:  # what happened on that Drive still holds for its old state
             edits, gone = self.drive_history[self.email]
             m.drive_edits.update(edits)

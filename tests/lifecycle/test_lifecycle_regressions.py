@@ -972,3 +972,27 @@ def test_an_item_moved_on_drive_and_restored_at_its_new_path_is_linked_there(hom
     holds(emulator, "e/d/b.ipynb", item["id"], b"b, edited here after the restore", summary)
     assert live_file(emulator, "d/b.ipynb")["md5Checksum"] == md5(b"b v1"), summary
     assert summary["conflicts"] == 0, summary
+
+
+def test_back_to_an_earlier_account_a_file_unchanged_here_keeps_that_drives_later_edit(home: Path,
+                                                                                       emulator: Any) -> None:
+    """An exploring soak's sequence, cut down (model bug 38 in RELIABILITY.md): on account A,
+    `e/c` (its mtime after 2262) is backed up, then edited on Drive, dated 2300; both times are
+    carried as the same instant, but the local file has not changed since Drive agreed, so the
+    push keeps Drive's edit. The home connects account B and, before any push there, A again:
+    the state is still A's, and the local file the one A's Drive agreed with, so Drive's edit
+    stays; nothing here is a later write. (After a push to B the state is B's, and A's folder is
+    adopted again: the times are then equal, and both copies are kept, as the model accepts.)"""
+    write(home, "e/c", b"edited here, dated after 2262", POST_2262)
+    pushed(home, emulator)
+    fid = live_file(emulator, "e/c")["id"]
+    OtherClient(emulator.url, EMAIL, full=True).edit(fid, b"edited on Drive, dated 2300", rfc3339(POST_2262 + 7))
+    kept = pushed(home, emulator)
+    assert (kept["kept_drive_copy"], kept["conflicts"]) == (1, 0), kept
+    connect(emulator.url, home, "bo@lifecycle.test")
+    connect(emulator.url, home, EMAIL)
+    summary = pushed(home, emulator)
+    holds(emulator, "e/c", fid, b"edited on Drive, dated 2300", summary)
+    assert (summary["updated"], summary["conflicts"]) == (0, 0), summary
+    assert (home / "e/c").read_bytes() == b"edited here, dated after 2262"
+    no_duplicates(emulator)
