@@ -250,6 +250,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.moved_ours: set[str] = set()  # of those, the items this home's pushes had made
         self.kept_by_adoption: set[str] = set()  # local files whose adoption kept Drive's differing copy
         self.renamed_to: dict[str, str] = {}  # local renames no push has carried to Drive yet
+        # files moved here one by one (not with their folder) since the last push, unchanged when
+        # moved: local path → (size then, whether a push without a verdict ran since) (model bug 40)
+        self.file_moves: dict[str, tuple[int, bool]] = {}
         self.ever_backed_up: dict[str, set[str]] = {}  # path → contents a push left on Drive there
         self.visible_twins: set[str] = set()  # same-name files this app made elsewhere (the app sees them)
         self.adopted_twins: set[str] = set()  # paths where an adoption met such a twin beside ours
@@ -377,6 +380,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _push(self, *extra: str) -> CliRun:
         self._op("push")
+        self.settle_file_moves()
         pre_local = self.local()
         pre_view = self.view()
         run = run_cli(*push_argv(self.home, self.url, *extra))
@@ -396,6 +400,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.model.push_unverified()
         for path in self.deleted_since_push:
             self.deleted_since_push[path] = True
+        self.file_moves = {p: (size, True) for p, (size, _) in self.file_moves.items()}
         for path in self.local():
             self.known_rows.setdefault(path, False)
 
@@ -406,6 +411,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         live = view.live()
         m = self.model
         ambiguous = {p for p, items in [*pre_view.live().items(), *live.items()] if len(items) > 1}
+        by_content = self.content_moves(pre_local)
         for path, data in sorted(pre_local.items()):
             if self.aliased(path) or ambiguous.intersection(_ancestors(path)) or path in self.adopted_twins \
                     or path in self.unjudgeable:
@@ -413,6 +419,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             st_ = os.stat(self.home / path, follow_symlinks=False)
             local_ms = st_.st_mtime_ns // 1_000_000
             exp = m.expectation(path, md5(data), local_ms)
+            for _, edit in by_content.get(path, []):
+                exp.md5s.add(edit.md5 or "")
+                exp.why += "; or a gone file's item with these bytes, moved here by size and md5"
             items = [f for f in live.get(path, []) if f["mimeType"] != FOLDER_MIME]
             foreign_here = any(f["id"] in m.foreign for f in items)
             ok = [f for f in items if f["md5Checksum"] in exp.md5s]
@@ -453,6 +462,33 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert any(r.get("md5Checksum") == want and r.get("keepForever") for r in revs), \
                     f"(b) another client's file beside {at!r} was written over, unpinned: {revs}\n{run.describe()}"
         self.learn_after_push(pre_local, view)
+        for path, sources in by_content.items():
+            for gone, edit in sources:
+                here = [f for f in live.get(path, []) if f["id"] == edit.fid]
+                if here:  # the gone file's item is this path's now, its Drive history with it
+                    m.drive_edits.pop(gone, None)
+                    if here[0]["md5Checksum"] == edit.md5:
+                        m.drive_edits[path] = edit
+
+    def content_moves(self, pre_local: dict[str, bytes]) -> dict[str, list[tuple[str, DriveEdit]]]:
+        """Files no row knows whose bytes are what a file gone since had at its last backup:
+        the push may take each for that file moved (same size and md5: a copy then a delete),
+        its item, and that item's Drive edit, coming along (model bug 39: a restore wrote a
+        folder's file back under its old name beside the renamed folder, then that copy was
+        replaced by a folder; the renamed folder's file has its bytes and took its item)."""
+        m = self.model
+        if m.adoption is not None:
+            return {}
+        gone = [(q, e) for q, e in sorted(m.drive_edits.items())
+                if q in self.known_rows and q not in pre_local and e.md5]
+        found: dict[str, list[tuple[str, DriveEdit]]] = {}
+        for path, data in pre_local.items():
+            if path in self.known_rows or not data:
+                continue
+            sources = [(q, e) for q, e in gone if md5(data) in self.ever_backed_up.get(q, set())]
+            if sources:
+                found[path] = sources
+        return found
 
     @staticmethod
     def replaced(view: DriveView, edit: DriveEdit) -> bool:
@@ -512,6 +548,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 # other from now on (an item of the account not connected now is not in `view`)
                 self.ours_again(fid)
         self.renamed_to.clear()
+        self.file_moves.clear()
         self.deleted_since_push.clear()
         self.known_rows = dict.fromkeys(pre_local, True)
         for path in self.unjudgeable:  # settled one way or the other: Drive's item there is the one known now
@@ -528,6 +565,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             if p not in files or f["id"] not in self.model.foreign:
                 files[p] = DriveEdit(f["id"], f["md5Checksum"], parse_ms(f["modifiedTime"]))
         self.model.start_adoption(files, set(self.local()), may_know=may_know)
+        self.file_moves.clear()
         for p, items in view.live().items():  # adoption may take the twin for its own: which one it writes is its choice
             if len(items) > 1 and any(f["id"] in self.visible_twins for f in items):
                 self.adopted_twins.add(p)
@@ -624,6 +662,27 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.follow_rename(src, dst)
         self.deleted_since_push.setdefault(src, False)  # vacated: its row stays live until a push
 
+    def settle_file_moves(self) -> None:
+        """Before a push: a file moved here by itself is known to the push by its inode and
+        size, so one whose size changed since the move is a new file there, and its item stays
+        the deleted old path's, with what happened to it on Drive (model bug 40: moved, then
+        edited with another size, its item's later Drive edit expected at the new path). A push
+        without a verdict may have carried the move already (then the edit is in place)."""
+        at_paths = set(self.renamed_to.values())
+        for dst, (size, maybe_carried) in list(self.file_moves.items()):
+            f = self.home / dst
+            if dst not in at_paths or local_kind(self.home, dst) != "file":
+                del self.file_moves[dst]
+                continue
+            if os.stat(f, follow_symlinks=False).st_size == size:
+                continue
+            del self.file_moves[dst]
+            if maybe_carried:
+                self.model.uncertain.add(dst)
+                self.model.local_dirty.add(dst)
+            else:
+                self.renames_ended(dst)
+
     def vacated(self, path: str) -> bool:
         """`path` held a file deleted or renamed away since the last push, and the state DB still
         has its row live (no adoption pending)."""
@@ -669,6 +728,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         and what another client does to it is no history of a file written at `rel` later
         (model bug 30: moved, replaced by a folder and by a new file, then its item edited on
         Drive with a later time: the model expected the edit at the new file's path)."""
+        for p in [p for p in self.file_moves if p == rel or p.startswith(rel + "/")]:
+            del self.file_moves[p]
         for drive_path, at in list(self.renamed_to.items()):
             if at == rel or at.startswith(rel + "/"):
                 del self.renamed_to[drive_path]
@@ -747,9 +808,15 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         dst = pick(data, targets)
         self._op("local move file" if parent(src) != parent(dst) else "local rename file")
+        m = self.model
+        by_identity = (m.adoption is None and src not in m.local_dirty and src not in m.uncertain
+                       and not self.vacated(dst) and not (self.renamed_to.get(dst) is not None and self.at_home(dst) == src))
+        moved = self.file_moves.pop(src, None) or (os.stat(self.home / src, follow_symlinks=False).st_size, False)
         (self.home / dst).parent.mkdir(parents=True, exist_ok=True)
         os.rename(self.home / src, self.home / dst)
         self.local_renamed(src, dst)
+        if by_identity:
+            self.file_moves[dst] = moved
         for s in (self.unreadable, self.aliases):
             if src in s:
                 s.discard(src)
@@ -765,6 +832,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         self._op("local rename folder")
         os.rename(self.home / src, self.home / dst)
+        for p in [p for p in self.file_moves if p.startswith(src + "/")]:
+            self.file_moves[dst + p[len(src):]] = self.file_moves.pop(p)
         for s in (self.unreadable, self.special, self.aliases):
             for p in list(s):
                 if p.startswith(src + "/"):
@@ -1146,6 +1215,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def interrupted_push(self, kind: str, rate: float, seed: int, delay: float) -> None:
         """A push dies mid-way (faults until retries run out, or SIGKILL), or two run at once."""
         self._op(f"push {kind}")
+        self.settle_file_moves()
         argv = push_argv(self.home, self.url)
         self.last_push_ok = False
         if kind == "sigkill":  # every Drive request slowed to 0.1 s, so the kill lands mid-push

@@ -996,3 +996,46 @@ def test_back_to_an_earlier_account_a_file_unchanged_here_keeps_that_drives_late
     assert (summary["updated"], summary["conflicts"]) == (0, 0), summary
     assert (home / "e/c").read_bytes() == b"edited here, dated after 2262"
     no_duplicates(emulator)
+
+
+def test_a_new_file_with_a_gone_files_bytes_takes_its_item_and_drive_edit(home: Path, emulator: Any) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 39 in RELIABILITY.md): the folder `d`
+    is renamed `D` here; a restore writes `d/b.ipynb` back from Drive beside it (the same bytes
+    as `D/b.ipynb`); that copy is deleted, and `d/b.ipynb`'s item is edited on Drive, dated
+    2300. To the push `d/b.ipynb` is gone and `D/b.ipynb`, which no row knows, has its size and
+    md5: one file moved (as a copy then a delete is). Its item moves there by ID and keeps
+    Drive's later edit; no bytes are sent and nothing is left at `d/b.ipynb`."""
+    write(home, "d/b.ipynb", b"notebook", T0)
+    pushed(home, emulator)
+    fid = live_file(emulator, "d/b.ipynb")["id"]
+    os.rename(home / "d", home / "D")
+    cli(*restore_argv(home, emulator.url, "--overwrite", "never"))
+    assert (home / "d/b.ipynb").read_bytes() == b"notebook"
+    (home / "d/b.ipynb").unlink()
+    OtherClient(emulator.url, EMAIL, full=True).edit(fid, b"edited on Drive, dated 2300", rfc3339(POST_2262))
+    summary = pushed(home, emulator)
+    holds(emulator, "D/b.ipynb", fid, b"edited on Drive, dated 2300", summary)
+    assert "d/b.ipynb" not in view(emulator).live(), summary
+    assert (summary["moved"], summary["bytes_uploaded"], summary["kept_drive_copy"]) == (1, 0, 1), summary
+    assert (home / "D/b.ipynb").read_bytes() == b"notebook"
+    no_duplicates(emulator)
+
+
+def test_a_file_moved_here_then_edited_to_another_size_is_a_new_file(home: Path, emulator: Any) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 40 in RELIABILITY.md): `e/A.txt`,
+    empty, is edited on Drive, dated 2300; here it is moved to `d/b.ipynb` and then edited
+    (another size). The push knows a moved file by its inode and size, so this is `e/A.txt`
+    deleted and a new `d/b.ipynb`: the new file is backed up with its own bytes, and the Drive
+    edit stays in `e/A.txt`'s item, kept as a deleted file's copy (the default `keep`)."""
+    write(home, "e/A.txt", b"", T0)
+    pushed(home, emulator)
+    fid = live_file(emulator, "e/A.txt")["id"]
+    OtherClient(emulator.url, EMAIL, full=True).edit(fid, b"edited on Drive, dated 2300", rfc3339(POST_2262))
+    (home / "d").mkdir()
+    os.rename(home / "e/A.txt", home / "d/b.ipynb")
+    write(home, "d/b.ipynb", b"written here after the move", T0 + 500)
+    summary = pushed(home, emulator)
+    assert live_file(emulator, "d/b.ipynb")["md5Checksum"] == md5(b"written here after the move"), summary
+    holds(emulator, "e/A.txt", fid, b"edited on Drive, dated 2300", summary)
+    assert (summary["moved"], summary["created"]) == (0, 1), summary
+    no_duplicates(emulator)
