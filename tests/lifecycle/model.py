@@ -96,6 +96,10 @@ class Model:
     # ID (the size kept: the item's history) or, not knowing it, plans the path in place (the
     # path's own history, judged by time); this is the path's own (model bug 35)
     rival_edits: dict[str, DriveEdit] = field(default_factory=dict)
+    # paths whose Drive item a push without a verdict wrote this home's bytes into, over another
+    # client's edit: the state DB may or may not know that content, so until a push with a
+    # verdict, a later local write here meets it as this home's or as another client's (model bug 41)
+    drive_unverified: set[str] = field(default_factory=set)
 
     def forget_path(self, path: str) -> None:
         self.local_dirty.discard(path)
@@ -104,7 +108,8 @@ class Model:
 
     def local_write(self, path: str) -> None:
         self.local_dirty.add(path)
-        self.uncertain.discard(path)
+        if path not in self.drive_unverified:
+            self.uncertain.discard(path)
         self.local_since_unverified.add(path)
 
     def local_renamed(self, src: str, dst: str) -> None:
@@ -194,6 +199,7 @@ class Model:
         self.moved_in_adoption.clear()
         self.displaced_in_adoption.clear()
         self.known_in_adoption.clear()
+        self.drive_unverified.clear()
         self.drive_edits.clear()
         self.drive_gone.clear()
         self.local_dirty |= local_paths

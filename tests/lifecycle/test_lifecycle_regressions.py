@@ -1039,3 +1039,25 @@ def test_a_file_moved_here_then_edited_to_another_size_is_a_new_file(home: Path,
     holds(emulator, "e/A.txt", fid, b"edited on Drive, dated 2300", summary)
     assert (summary["moved"], summary["created"]) == (0, 1), summary
     no_duplicates(emulator)
+
+
+def test_a_local_edit_dated_1969_after_a_push_wrote_over_a_drive_edit_goes_up(home: Path, emulator: Any) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 41 in RELIABILITY.md): `d/b.ipynb` is
+    edited on Drive and then here, later; the push writes the local bytes over Drive's edit,
+    pinned first, with a conflict. Then it is edited here again with an mtime before 1970. Drive's
+    copy is this home's own now (the state DB knows it), so nothing on Drive changed since: the
+    new bytes go up, whatever their time says, and the first Drive edit stays pinned."""
+    write(home, "d/b.ipynb", b"notebook", T0)
+    pushed(home, emulator)
+    fid = live_file(emulator, "d/b.ipynb")["id"]
+    other = OtherClient(emulator.url, EMAIL, full=True)
+    other.edit(fid, b"edited on Drive", rfc3339(T0 + 100))
+    write(home, "d/b.ipynb", b"edited here, later", T0 + 200)
+    first = pushed(home, emulator)
+    assert (first["updated"], first["conflicts"]) == (1, 1), first
+    write(home, "d/b.ipynb", b"edited here again, dated 1969", -86_400)
+    summary = pushed(home, emulator)
+    holds(emulator, "d/b.ipynb", fid, b"edited here again, dated 1969", summary)
+    assert (summary["updated"], summary["conflicts"], summary["kept_drive_copy"]) == (1, 0, 0), summary
+    pinned = [r["md5Checksum"] for r in other.revisions(fid) if r.get("keepForever")]
+    assert pinned == [md5(b"edited on Drive")], summary
