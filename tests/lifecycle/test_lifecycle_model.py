@@ -401,6 +401,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         for path in self.deleted_since_push:
             self.deleted_since_push[path] = True
         self.file_moves = {p: (size, True) for p, (size, _) in self.file_moves.items()}
+        for path in self.local():
+            self.known_rows.setdefault(path, False)
         self.drive_edits_written_over()
 
     def drive_edits_written_over(self) -> None:
@@ -426,8 +428,6 @@ class LifecycleMachine(RuleBasedStateMachine):
             m.drive_edits[path] = DriveEdit(e.fid, f["md5Checksum"], parse_ms(f["modifiedTime"]))
             m.drive_unverified.add(path)
             m.uncertain.add(path)
-        for path in self.local():
-            self.known_rows.setdefault(path, False)
 
     def verify_push(self, run: CliRun, pre_local: dict[str, bytes], pre_view: DriveView) -> None:
         """(a) and (b) for a push that exited 0; then the model learns what Drive now agrees with."""
@@ -572,6 +572,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                 # put back by ID where the home has it: this home's item again, checked like any
                 # other from now on (an item of the account not connected now is not in `view`)
                 self.ours_again(fid)
+            elif fid in view.by_id and view.rel(fid) is not None and any(
+                    g["id"] != fid and g["id"] not in m.foreign for g in live.get(self.at_home(was), [])):
+                # left where the student moved it (here into a folder the backup never reads) and
+                # the path backed up into another item: the student's copy now, no path's history
+                # here (model bug 42: its later edit was expected at the path it had left)
+                del self.moved_from[fid]
+                self.moved_ours.discard(fid)
         self.renamed_to.clear()
         self.file_moves.clear()
         m.drive_unverified.clear()

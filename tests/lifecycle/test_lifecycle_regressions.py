@@ -1061,3 +1061,28 @@ def test_a_local_edit_dated_1969_after_a_push_wrote_over_a_drive_edit_goes_up(ho
     assert (summary["updated"], summary["conflicts"], summary["kept_drive_copy"]) == (1, 0, 0), summary
     pinned = [r["md5Checksum"] for r in other.revisions(fid) if r.get("keepForever")]
     assert pinned == [md5(b"edited on Drive")], summary
+
+
+def test_a_file_moved_into_an_untracked_folder_on_drive_is_let_go_and_its_later_edit_is_not_the_paths(
+        home: Path, emulator: Any) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 42 in RELIABILITY.md): in the Drive web
+    UI the student moves `a.txt` into a folder the backup does not track. The push lets that item
+    go and backs `a.txt` up into a fresh item. Another client then edits the moved item, later;
+    the next push leaves it alone, and `a.txt` on Drive keeps the home's bytes."""
+    write(home, "a.txt", b"alpha", T0)
+    pushed(home, emulator)
+    old = live_file(emulator, "a.txt")
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    mine = web.create("mine", old["parents"][0], None, rfc3339(T0 + 10))
+    web.patch(old["id"], {}, addParents=mine["id"], removeParents=old["parents"][0])
+    first = pushed(home, emulator)
+    fresh = live_file(emulator, "a.txt")
+    assert fresh["id"] != old["id"] and fresh["md5Checksum"] == md5(b"alpha"), first
+    web.edit(old["id"], b"edited on Drive, in the student's folder", rfc3339(T0 + 500))
+    summary = pushed(home, emulator)
+    holds(emulator, "a.txt", fresh["id"], b"alpha", summary)
+    moved = view(emulator).by_id[old["id"]]
+    assert (moved["md5Checksum"], moved["parents"]) == (md5(b"edited on Drive, in the student's folder"),
+                                                        [mine["id"]]), summary
+    assert (summary["updated"], summary["created"], summary["moved"]) == (0, 0, 0), summary
+    no_duplicates(emulator)
