@@ -70,7 +70,7 @@ from .harness import (
     spawn_cli,
     tree_digest,
 )
-from .model import GONE_MOVED, DriveEdit, Expectation, Model
+from .model import GONE_MOVED, GONE_RESPECTED, DriveEdit, Expectation, Model
 
 # Product defects the model found and that still stand, each reproduced by the named test
 # (xfail there). Remove a name once its fix lands. Found earlier
@@ -676,6 +676,17 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.model.local_write(dst)
             self.kept_by_adoption.discard(src)
             self.deleted_since_push[src] = maybe_pushed
+            return
+        m = self.model
+        if m.adoption is None and m.drive_gone.get(src) in GONE_RESPECTED and any(
+                f["mimeType"] != FOLDER_MIME and f["id"] not in m.foreign for f in self.view().live().get(dst, [])):
+            # The moved file's item is trashed or deleted on Drive, so no move by ID; Drive keeps
+            # a deleted file's copy at `dst`, whose row plans the path in place: an edit of that
+            # path, judged by time against that copy's history (model bug 43)
+            m.forget_path(src)
+            m.local_write(dst)
+            self.kept_by_adoption.discard(src)
+            self.deleted_since_push.setdefault(src, False)
             return
         if src in self.kept_by_adoption and "move_after_adoption_kept_drive" in KNOWN_DEFECTS:
             # gated: test_move_after_adoption_kept_drive_copy_is_one_move. Not known by identity

@@ -1086,3 +1086,28 @@ def test_a_file_moved_into_an_untracked_folder_on_drive_is_let_go_and_its_later_
                                                         [mine["id"]]), summary
     assert (summary["updated"], summary["created"], summary["moved"]) == (0, 0, 0), summary
     no_duplicates(emulator)
+
+
+def test_a_file_whose_item_is_trashed_moved_onto_a_kept_leftover_meets_that_copy_by_time(home: Path,
+                                                                                       emulator: Any) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 43 in RELIABILITY.md): `a.txt` is
+    deleted here and its Drive copy kept (`keep`); another client edits that copy, dated 2300;
+    `e/c` is trashed on Drive; then `e/c` is renamed `a.txt` here. Its item is in the trash, so
+    there is nothing to move by ID: the path's own row plans it in place, and its Drive copy,
+    the later write, stays (kept, reported); nothing comes out of the trash."""
+    write(home, "a.txt", b"alpha", T0)
+    write(home, "e/c", b"the c file", T0)
+    pushed(home, emulator)
+    a, c = live_file(emulator, "a.txt"), live_file(emulator, "e/c")
+    (home / "a.txt").unlink()
+    pushed(home, emulator)
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    web.edit(a["id"], b"edited on Drive, dated 2300", rfc3339(POST_2262))
+    web.patch(c["id"], {"trashed": True})
+    os.rename(home / "e/c", home / "a.txt")
+    summary = pushed(home, emulator)
+    holds(emulator, "a.txt", a["id"], b"edited on Drive, dated 2300", summary)
+    assert view(emulator).by_id[c["id"]]["trashed"] is True, summary
+    assert (summary["moved"], summary["created"], summary["kept_drive_copy"]) == (0, 0, 1), summary
+    assert (home / "a.txt").read_bytes() == b"the c file"
+    no_duplicates(emulator)
