@@ -556,6 +556,12 @@ class LifecycleMachine(RuleBasedStateMachine):
             m.local_dirty.discard(path)
             m.uncertain.discard(path)
         m.rival_edits.clear()
+        for p, how in list(m.drive_gone.items()):
+            if how == "trashed" and any(f["mimeType"] != FOLDER_MIME and f["id"] not in m.foreign
+                                        for f in live.get(p, [])):
+                # live again: a push that untrashed its folder by ID (a local change below it)
+                # brought back what the folder held (model bug 44)
+                del m.drive_gone[p]
         for records in (m.drive_edits, m.drive_gone):
             for p in list(records):
                 if local_kind(self.home, p) == "dir" or any(local_kind(self.home, a) == "file" for a in _ancestors(p)):

@@ -1111,3 +1111,25 @@ def test_a_file_whose_item_is_trashed_moved_onto_a_kept_leftover_meets_that_copy
     assert (summary["moved"], summary["created"], summary["kept_drive_copy"]) == (0, 0, 1), summary
     assert (home / "a.txt").read_bytes() == b"the c file"
     no_duplicates(emulator)
+
+
+def test_a_file_back_with_its_folder_untrashed_by_a_push_is_judged_by_time_again(home: Path, emulator: Any) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 44 in RELIABILITY.md): the folder `d` is
+    trashed in the Drive web UI; a new file below it here makes the push take `d` out of the
+    trash by ID, and `d/a.txt` comes back with it. Later `d/a.txt` is edited on Drive and, earlier,
+    here: it is a live file again, so last-write-wins keeps Drive's later edit."""
+    write(home, "d/a.txt", b"alpha", T0)
+    write(home, "d/b.ipynb", b"notebook", T0)
+    pushed(home, emulator)
+    a = live_file(emulator, "d/a.txt")
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    web.patch(a["parents"][0], {"trashed": True})
+    write(home, "d/new.txt", b"new here", T0 + 100)
+    pushed(home, emulator)
+    holds(emulator, "d/a.txt", a["id"], b"alpha")
+    web.edit(a["id"], b"edited on Drive, later", rfc3339(T0 + 500))
+    write(home, "d/a.txt", b"edited here, earlier", T0 + 400)
+    summary = pushed(home, emulator)
+    holds(emulator, "d/a.txt", a["id"], b"edited on Drive, later", summary)
+    assert (summary["updated"], summary["kept_drive_copy"]) == (0, 1), summary
+    no_duplicates(emulator)
