@@ -416,11 +416,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         if m.adoption is not None:
             return
         view = self.view()
+        live = view.live()
         for path, e in list(m.drive_edits.items()):
             f = view.by_id.get(e.fid)
             if f is None or not e.md5 or f["md5Checksum"] == e.md5:
                 continue
-            twins = any(g["id"] in m.foreign for g in view.live().get(path, []))
+            twins = any(g["id"] in m.foreign for g in live.get(path, []))
             if not (twins or self.aliased(path) or path in self.alias_targets or path in self.adopted_twins):
                 revs = self.client(True).revisions(e.fid)
                 assert any(r.get("md5Checksum") == e.md5 and r.get("keepForever") for r in revs), \
@@ -510,7 +511,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         for path, data in pre_local.items():
             if path in self.known_rows or not data:
                 continue
-            sources = [(q, e) for q, e in gone if md5(data) in self.ever_backed_up.get(q, set())]
+            digest = md5(data)
+            sources = [(q, e) for q, e in gone if digest in self.ever_backed_up.get(q, set())]
             if sources:
                 found[path] = sources
         return found
@@ -670,30 +672,24 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # -- local steps ----------------------------------------------------------------------------
 
-    def local_renamed(self, src: str, dst: str) -> None:
-        if self.renamed_to.get(dst) is not None and self.at_home(dst) == src:
+    def local_renamed(self, src: str, dst: str) -> bool:
+        """The model follows a local rename; says whether the push knows `dst` as `src`'s file
+        by identity (not a rename back to its own row, not an edit of the path it lands on)."""
+        m = self.model
+        back = self.renamed_to.get(dst) is not None and self.at_home(dst) == src
+        if back:
             self.deleted_since_push.pop(dst, None)  # renamed back where it came from: its own row again
         elif self.vacated(dst):
             # Onto a file deleted or renamed away since the last push: the product sees an edit
             # of that path (like an editor's save by rename) and `src` as deleted (its Drive
             # item kept where it is, with its history).
-            maybe_pushed = self.took_vacated_path(dst)
-            self.model.forget_path(src)
-            self.model.local_write(dst)
-            self.kept_by_adoption.discard(src)
-            self.deleted_since_push[src] = maybe_pushed
-            return
-        m = self.model
-        if m.adoption is None and m.drive_gone.get(src) in GONE_RESPECTED and any(
+            return self._an_edit_of(dst, src, self.took_vacated_path(dst))
+        elif m.adoption is None and m.drive_gone.get(src) in GONE_RESPECTED and any(
                 f["mimeType"] != FOLDER_MIME and f["id"] not in m.foreign for f in self.view().live().get(dst, [])):
             # The moved file's item is trashed or deleted on Drive, so no move by ID; Drive keeps
             # a deleted file's copy at `dst`, whose row plans the path in place: an edit of that
             # path, judged by time against that copy's history (model bug 43)
-            m.forget_path(src)
-            m.local_write(dst)
-            self.kept_by_adoption.discard(src)
-            self.deleted_since_push.setdefault(src, False)
-            return
+            return self._an_edit_of(dst, src, self.deleted_since_push.get(src, False))
         if src in self.kept_by_adoption and "move_after_adoption_kept_drive" in KNOWN_DEFECTS:
             # gated: test_move_after_adoption_kept_drive_copy_is_one_move. Not known by identity
             # today: a delete plus a create, like a file changed since Drive agreed.
@@ -711,6 +707,16 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.model.may_reappear.add(dst)
         self.follow_rename(src, dst)
         self.deleted_since_push.setdefault(src, False)  # vacated: its row stays live until a push
+        return not back
+
+    def _an_edit_of(self, dst: str, src: str, maybe_pushed: bool) -> bool:
+        """A file renamed onto `dst` that the push plans in place there: `dst`'s edit, and `src`
+        a deleted file (`maybe_pushed`: a push without a verdict may have noted that already)."""
+        self.model.forget_path(src)
+        self.model.local_write(dst)
+        self.kept_by_adoption.discard(src)
+        self.deleted_since_push[src] = maybe_pushed
+        return False
 
     def settle_file_moves(self) -> None:
         """Before a push: a file moved here by itself is known to the push by its inode and
@@ -859,13 +865,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         dst = pick(data, targets)
         self._op("local move file" if parent(src) != parent(dst) else "local rename file")
         m = self.model
-        by_identity = (m.adoption is None and src not in m.local_dirty and src not in m.uncertain
-                       and not self.vacated(dst) and not (self.renamed_to.get(dst) is not None and self.at_home(dst) == src))
+        clean = m.adoption is None and src not in m.local_dirty and src not in m.uncertain
         moved = self.file_moves.pop(src, None) or (os.stat(self.home / src, follow_symlinks=False).st_size, False)
         (self.home / dst).parent.mkdir(parents=True, exist_ok=True)
         os.rename(self.home / src, self.home / dst)
-        self.local_renamed(src, dst)
-        if by_identity:
+        if self.local_renamed(src, dst) and clean:
             self.file_moves[dst] = moved
         for s in (self.unreadable, self.aliases):
             if src in s:
