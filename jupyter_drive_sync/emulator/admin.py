@@ -149,7 +149,8 @@ def routes(ctx: EmulatorContext) -> list[Any]:
             try:
                 slow_ms = body.get("slow_ms")
                 ctx.faults.configure(float(body.get("rate", 0.0)), body.get("kinds"), body.get("seed"),
-                                     slow_s=None if slow_ms is None else float(slow_ms) / 1000.0)
+                                     slow_s=None if slow_ms is None else float(slow_ms) / 1000.0,
+                                     routes=body.get("routes"))
             except (TypeError, ValueError) as exc:
                 raise _AdminError(400, str(exc)) from None
             self.reply(ctx.faults.snapshot())

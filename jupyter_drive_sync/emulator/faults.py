@@ -16,7 +16,9 @@ from typing import Any, Iterable
 from .settings import EmulatorSettings
 from .wire import DriveError
 
-FAULT_KINDS: tuple[str, ...] = ("500", "503", "429", "403-rate", "reset", "lost-after-commit", "slow")
+# The kinds mixed at random by default; "hang-after-commit" is asked for by name (with `routes`).
+RANDOM_KINDS: tuple[str, ...] = ("500", "503", "429", "403-rate", "reset", "lost-after-commit", "slow")
+FAULT_KINDS: tuple[str, ...] = (*RANDOM_KINDS, "hang-after-commit")
 
 # Fault kinds answered with an HTTP error envelope (the others act on the connection or on time).
 _ERROR_FAULTS = {"500", "503", "429", "403-rate"}
@@ -32,12 +34,16 @@ class FaultInjector:
     """Decides, request by request, whether to inject a fault.
 
     One `random.Random(seed)` drives every decision, two draws per request whatever the
-    outcome, so the same seed and the same request sequence give the same faults.
+    outcome, so the same seed and the same request sequence give the same faults. `routes`
+    ("METHOD template", as the stats count them) limits faults to those calls: a test can
+    leave a process hanging at a known kind of request ("hang-after-commit": the change is
+    made, the answer held until faults are configured again) and kill it there.
     """
 
     def __init__(self, rate: float = 0.0, kinds: Iterable[str] | None = None, seed: int | None = None) -> None:
         self._lock = threading.Lock()
-        self.slow_s = 0.5  # extra delay for the "slow" kind (admin: slow_ms)
+        self.slow_s = 0.5  # extra delay for the "slow" kind, longest hold of "hang-after-commit" (admin: slow_ms)
+        self.generation = 0  # counts configurations: a new one releases held answers
         self.configure(rate, kinds, seed)
 
     def configure(
@@ -46,8 +52,9 @@ class FaultInjector:
         kinds: Iterable[str] | None = None,
         seed: int | None = None,
         slow_s: float | None = None,
+        routes: Iterable[str] | None = None,
     ) -> None:
-        kinds_t = tuple(kinds) if kinds else FAULT_KINDS
+        kinds_t = tuple(kinds) if kinds else RANDOM_KINDS
         unknown = [k for k in kinds_t if k not in FAULT_KINDS]
         if unknown:
             raise ValueError(f"unknown fault kinds: {unknown}; known: {list(FAULT_KINDS)}")
@@ -56,16 +63,18 @@ class FaultInjector:
         with self._lock:
             self.rate = float(rate)
             self.kinds = kinds_t
+            self.routes = frozenset(routes) if routes else None
+            self.generation += 1
             self.seed = seed
             self._rng = random.Random(seed)
             self.injected: Counter[str] = Counter()
             if slow_s is not None:
                 self.slow_s = float(slow_s)
 
-    def pick(self) -> str | None:
-        """The fault for the next request, or None."""
+    def pick(self, route: str | None = None) -> str | None:
+        """The fault for the next request (`route`: "METHOD template"), or None."""
         with self._lock:
-            if self.rate <= 0.0:
+            if self.rate <= 0.0 or (self.routes is not None and route not in self.routes):
                 return None
             roll = self._rng.random()
             choice = self.kinds[int(self._rng.random() * len(self.kinds)) % len(self.kinds)]
@@ -81,6 +90,7 @@ class FaultInjector:
                 "kinds": list(self.kinds),
                 "seed": self.seed,
                 "slow_ms": int(self.slow_s * 1000),
+                "routes": sorted(self.routes) if self.routes is not None else None,
                 "injected": dict(self.injected),
             }
 

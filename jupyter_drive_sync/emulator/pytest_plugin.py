@@ -66,7 +66,8 @@ class EmulatorHandle:
 
     def set_faults(self, rate: float, kinds: list[str] | None = None, seed: int | None = None,
                    **extra: Any) -> dict[str, Any]:
-        """POST /_emulator/faults; `rate=0` turns faults off. kinds default: all kinds."""
+        """POST /_emulator/faults; `rate=0` turns faults off. kinds default: the seven random kinds.
+        `routes=["POST /upload/drive/v3/files", ...]` limits faults to those calls."""
         return self._admin("POST", "_emulator/faults", json={"rate": rate, "kinds": kinds, "seed": seed, **extra})
 
     def files(self, email: str) -> list[dict[str, Any]]:

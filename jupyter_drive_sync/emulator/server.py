@@ -162,12 +162,13 @@ class DriveHandler(BaseHandler):
                 for key, values in form.items():
                     query.setdefault(key, []).extend(values)
                 spool.clear()
-        ctx.stats.count_request(method, route_template(method, path))
+        route = route_template(method, path)
+        ctx.stats.count_request(method, route)
 
         latency_s = ctx.settings.request_latency_s(method)
         if latency_s > 0:
             await asyncio.sleep(latency_s)
-        fault = ctx.faults.pick()
+        fault = ctx.faults.pick(f"{method} {route}")
         if fault == "reset":
             self.drop_connection()
             return
@@ -186,7 +187,12 @@ class DriveHandler(BaseHandler):
         except Exception:  # never a hang, never a traceback on the wire
             log.exception("unhandled error in %s %s", method, path)
             resp = DriveError(500, "backendError", "Backend Error").to_response()
-        if fault == "lost-after-commit":
+        if fault == "hang-after-commit":  # held until faults change (a test kills the client meanwhile)
+            held, waited = ctx.faults.generation, 0.0
+            while ctx.faults.generation == held and waited < ctx.faults.slow_s:
+                await asyncio.sleep(0.05)
+                waited += 0.05
+        if fault in ("lost-after-commit", "hang-after-commit"):
             self.drop_connection()
             return
         if self._finished:  # the client went away meanwhile

@@ -31,6 +31,7 @@ from ..drive.client import DriveClient
 from ..drive.errors import RUN_ENDING, DriveApiError
 from ..drive.types import DriveFile
 from ..home.state_db import StateDB
+from .confirmed_creates import confirmed_creates
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ def apply_changes_in_memory(state: dict[str, StateEntry], changes: list[RemoteCh
                             root_id: str | None = None) -> None:
     """What `fold_changes` does to the rows, in memory: items moved out of the backup lose their
     rows (so a dry run shows their fresh copies); put-backs are not made, so not shown."""
+    for r in confirmed_creates(changes, {r.drive_id: r for r in state.values()}.get):
+        state[r.path] = r
     if root_id is not None:
         by_id = {r.drive_id: r for r in state.values()}
         moves = find_moves(changes, root_id, by_id.get, state.get)
@@ -223,8 +226,9 @@ def _home_folder_gone(path: str, at_path: Callable[[str], StateEntry | None],
 
 def _fold(client: DriveClient, db: StateDB, root_id: str, changes: list[RemoteChange], new_token: str,
           skip: Skip, count: Count | None) -> None:
-    """Put back what moved inside the backup, drop the rows of what left it, then store the feed
-    and the token (one transaction).
+    """Confirm the creates the feed shows happened (`confirmed_creates`), put back what moved
+    inside the backup, drop the rows of what left it, then store the feed and the token (one
+    transaction).
 
     A put-back that fails for a reason that will pass (Drive down after the retries) ends the
     run before the token moves, so the next push sees the same changes and tries again.
@@ -242,6 +246,11 @@ def _fold(client: DriveClient, db: StateDB, root_id: str, changes: list[RemoteCh
             paths_cache[path] = db.get(path)
         return paths_cache[path]
 
+    created = confirmed_creates(changes, by_id)
+    if created:  # before moves are sorted: a renamed or moved one is then put back or let go
+        db.record_synced_many(created)
+        for r in created:
+            ids_cache[r.drive_id] = paths_cache[r.path] = r
     moves = find_moves(changes, root_id, by_id, at_path)
     put_back: dict[str, RemoteChange] = {}
     for p in moves.put_back:

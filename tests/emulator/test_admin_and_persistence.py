@@ -283,3 +283,27 @@ def test_discovery_document_points_at_the_emulator(emulator):
     assert doc["rootUrl"] == emulator.url and doc["baseUrl"] == emulator.url + "drive/v3/"
     assert requests.get(emulator.url + "discovery/v1/apis/sheets/v4/rest", timeout=30).status_code == 404
     assert requests.get(emulator.url + "no/such/route", timeout=30).status_code == 404
+
+
+def test_hang_after_commit_holds_the_answer_of_the_routes_asked_for_until_faults_change(emulator):
+    """The fault a test kills a client at a known request with: only the listed routes are hit,
+    the change is made at once, and the answer is held until faults are configured again."""
+    token = emulator.create_account("hang@example.edu")["access_token"]
+    h = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    snap = emulator.set_faults(rate=1.0, kinds=["hang-after-commit"], routes=["POST /drive/v3/files"], slow_ms=60_000)
+    assert snap["routes"] == ["POST /drive/v3/files"]
+    assert requests.get(emulator.url + "drive/v3/about?fields=kind", headers=h, timeout=30).status_code == 200
+    parts = urlsplit(emulator.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.request("POST", "/drive/v3/files?fields=id", body=json.dumps({"name": "held.txt"}), headers=h)
+    conn.sock.settimeout(1.0)
+    with pytest.raises(TimeoutError):
+        conn.getresponse()  # held ...
+    assert [f["name"] for f in emulator.files("hang@example.edu")] == ["held.txt"]  # ... and made
+    conn.sock.settimeout(30)
+    emulator.set_faults(rate=0)  # releases it: the connection closes with no answer
+    with pytest.raises((http.client.HTTPException, ConnectionError, OSError)):
+        conn.getresponse()
+    conn.close()
+    assert emulator.set_faults(rate=0)["kinds"] == ["500", "503", "429", "403-rate", "reset", "lost-after-commit",
+                                                    "slow"]  # never mixed in at random

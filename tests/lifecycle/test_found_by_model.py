@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from jupyter_drive_sync.core.options import RestoreOptions
 from jupyter_drive_sync.engine.drive_browse import list_remote
 
 from .fixtures import connected_home, lose_state, rfc3339, write
-from .harness import FOLDER_MIME, CliRun, DriveView, OtherClient, connect, md5, push_argv, restore_argv, run_cli
+from .harness import (FOLDER_MIME, CliRun, DriveView, OtherClient, connect, finish, md5, push_argv, restore_argv,
+                      run_cli, spawn_cli)
 
 EMAIL = "found@lifecycle.test"
 T0 = 1_700_000_000
@@ -374,3 +376,60 @@ def test_a_new_empty_file_on_a_gone_empty_files_inode_is_not_taken_for_it(home: 
     assert [(f["id"], f["md5Checksum"]) for f in files["e/b.ipynb"]] == [(fid, md5(b"written in Colab"))], summary
     assert [f["md5Checksum"] for f in files["d/a.txt"]] == [md5(b"")], summary
     assert (summary["moved"], summary["created"]) == (0, 1), summary
+
+
+def _create_answer_lost_then_killed(home: Path, emulator: Any, path: str) -> dict[str, Any]:
+    """A push whose file creates reach Drive but whose answers never come back (held by the
+    emulator), killed once `path` is on Drive: its row stays pending, its item exists. Drive's
+    item at `path`."""
+    argv = push_argv(home, emulator.url)
+    emulator.set_faults(1.0, ["hang-after-commit"], routes=["POST /upload/drive/v3/files"], slow_ms=60_000)
+    proc = spawn_cli(*argv)
+    try:
+        deadline = time.monotonic() + 60
+        while path not in live_files(emulator) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the push ended before its create of %s was held" % path
+        finish(proc, argv, kill=True)
+    finally:
+        emulator.set_faults(0)
+    return live_files(emulator)[path][0]
+
+
+# Defect 26, found by clean-clone soak Z13 (490 examples; RELIABILITY known limitation 18).
+@pytest.mark.parametrize("how", ["rename", "move_out", "edit"])
+def test_a_create_whose_answer_was_lost_is_checked_against_what_drive_did_since(home: Path, emulator: Any,
+                                                                                 how: str) -> None:
+    """A push creates `e/c` on Drive and is killed before Drive's answer arrives, so its row
+    is still pending. Then the student renames the new item on Drive, moves it out of the
+    backup, or edits it (Colab). The next push's create met `409 fileIdInUse`, fetched the item
+    and took it as `e/c` wherever it was and whatever it held: after a rename nothing was live
+    at `e/c` while the push said it was unchanged; a Drive edit was overwritten unpinned. The
+    changes feed shows the item, so the create did happen: it is treated like any backed-up
+    item: put back at its home path by ID, let go when moved out (a fresh copy is made), and a
+    later Drive edit kept."""
+    write(home, "e/c", b"the c file here", T0)
+    item = _create_answer_lost_then_killed(home, emulator, "e/c")
+    other = OtherClient(emulator.url, EMAIL, full=True)
+    if how == "rename":
+        other.patch(item["id"], {"name": "renamed-c"})
+    elif how == "move_out":
+        mine = other.create("mine", "root", None, rfc3339(T0))
+        other.patch(item["id"], {}, addParents=mine["id"], removeParents=item["parents"][0])
+    else:
+        other.edit(item["id"], b"written in Colab later", rfc3339(T0 + 300))
+    summary = pushed(home, emulator)
+    files = live_files(emulator)
+    assert len(files["e/c"]) == 1, (files, summary)
+    got = files["e/c"][0]
+    if how == "rename":
+        assert (got["id"], got["md5Checksum"]) == (item["id"], md5(b"the c file here")), summary
+        assert summary["moved"] + summary["metadata_updated"] >= 1 and summary["created"] == 0, summary
+    elif how == "move_out":
+        assert got["id"] != item["id"] and got["md5Checksum"] == md5(b"the c file here"), summary
+        kept = {f["id"]: f for f in emulator.files(EMAIL)}[item["id"]]  # the student's copy, left alone
+        assert (kept["parents"], kept["trashed"], kept["md5Checksum"]) == ([mine["id"]], False, item["md5Checksum"])
+    else:
+        assert (got["id"], got["md5Checksum"]) == (item["id"], md5(b"written in Colab later")), summary
+        assert summary["kept_drive_copy"] == 1 and summary["updated"] == 0, summary
+    assert summary["failed"] == [], summary
