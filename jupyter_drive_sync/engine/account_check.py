@@ -6,7 +6,7 @@ Used against another account they fail on every file (`404 File not found`, `400
 file ID is not usable`) and that account's Drive never receives the home. So push and restore
 call `settle_account` before any stored ID is used: a different account gets a fresh state
 (its own `home/<user>` folder is then found and adopted, or created), and switching back adopts
-the first account's folder again, matching by path, so nothing is duplicated.
+the first account's folder again, matching by path, so what it holds is not uploaded again.
 
 Cheap in the steady state: the state DB keeps a fingerprint of the sign-in it last checked, so
 only the first run after a (re)connection asks Drive who is signed in (one `about.get`). Accounts
@@ -54,7 +54,7 @@ class AccountCheck:
         was = self.previous or "the account this home was backed up to"
         return (f"another Google account is connected ({now}) than the one this home was backed up to "
                 f"({was}): the backup now goes to {now}'s Google Drive, into its own backup folder (one "
-                f"already there is taken over, matched by path, so nothing is duplicated); {was}'s Drive "
+                f"already there is taken over, matched by path, so nothing in it is uploaded again); {was}'s Drive "
                 "is left as it is")
 
 

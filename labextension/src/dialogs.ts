@@ -32,7 +32,7 @@ export async function showPrompt(status: IStatus | null, username?: string): Pro
   );
   const list = el('ul');
   list.append(
-    el('li', 'Backups run when you press “Sync now” (and nightly, if your hub schedules it). Changed files are updated in place; nothing is duplicated.'),
+    el('li', 'Backups run when you press “Sync now” (and nightly, if your hub schedules it). Changed files are updated in place, not copied again.'),
     el('li', 'Not copied: caches and environments (.cache, node_modules, .venv, …) and secrets such as .ssh or cloud credentials.'),
     el('li', 'This app can see only the files it creates in your Drive, nothing else.')
   );
@@ -75,7 +75,7 @@ export async function showRestoreOffer(
   const list = el('ul');
   list.append(
     el('li', 'Restore my files: choose what to bring back into this home folder. Files you have here are kept unless you choose otherwise.'),
-    el('li', 'Sync now: back up this home folder. Files already on Drive are matched and updated, never duplicated.'),
+    el('li', 'Sync now: back up this home folder. Files already on Drive are matched and updated in place, not uploaded again.'),
     el('li', 'Only files backed up by this app can be seen and restored.')
   );
   const later = Dialog.cancelButton({ label: 'Later' });
