@@ -31,7 +31,7 @@ __all__ = [
 
 FOLDER_MIME = model.FOLDER_MIME
 # The only fields the sync reads: asking for fewer keeps list pages small.
-FILE_FIELDS = "id,name,mimeType,parents,md5Checksum,size,modifiedTime,trashed,headRevisionId"
+FILE_FIELDS = "id,name,mimeType,parents,md5Checksum,size,modifiedTime,trashed,headRevisionId,createdTime"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -48,6 +48,9 @@ class DriveFile:
     modified_ms: int
     trashed: bool
     head_revision: str | None
+    # set by Drive when the item was made (this app never sends it), unlike modifiedTime, which
+    # any client sets to anything: of same-name items, the one made first is the original
+    created_ms: int = 0
 
     @property
     def is_folder(self) -> bool:
@@ -70,7 +73,14 @@ class DriveFile:
             modified_ms=drive_time_ms(d.get("modifiedTime")),
             trashed=bool(d.get("trashed", False)),
             head_revision=d.get("headRevisionId"),
+            created_ms=drive_time_ms(d.get("createdTime")),
         )
+
+    @property
+    def age_key(self) -> tuple[int, int, str]:
+        """Sorts the oldest first: made first, then (equal or unknown) last modified, then ID.
+        Adoption and restore pick among same-name items by it, so both take the same one."""
+        return (self.created_ms, self.modified_ms, self.id)
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ def adoption_rows(client: DriveClient, db: StateDB, root_id: str, entries: Mappi
 
     Same-name items at one path are reported, one is adopted (the one the state DB knows, else
     the kind the home has there, then the one holding the local file, then, of folders, the one
-    holding most of the home's files as uploaded, then the oldest) and the others are left
-    alone: never a third one beside them. `known`: the rows to take as the state DB's (default:
+    holding most of the home's files as uploaded, then the one Drive made first) and the others
+    are left alone: never a third one beside them. `known`: the rows to take as the state DB's (default:
     read from it; a dry run passes what it previews).
     """
     if known is None:
@@ -79,7 +79,7 @@ def adoption_rows(client: DriveClient, db: StateDB, root_id: str, entries: Mappi
             weigh = sum(f.is_folder for f in files) > 1
             files.sort(key=lambda f: (f.id != ours, f.is_folder != want_folder, not _same_file(local, f),
                                       -holds_of_home(f, path) if weigh and f.is_folder else 0,
-                                      f.modified_ms, f.id))
+                                      f.age_key))
             chosen = files[0]
             if len(files) > 1:
                 skip(path, f"{len(files)} items with this name already on Drive; adopted {chosen.id}, "

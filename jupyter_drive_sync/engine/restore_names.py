@@ -33,7 +33,7 @@ class RemoteItem(Protocol):
     def mime_type(self) -> str: ...
 
     @property
-    def modified_ms(self) -> int: ...
+    def age_key(self) -> tuple[int, int, str]: ...  # oldest first: made, then modified, then ID
 
     @property
     def is_folder(self) -> bool: ...
@@ -136,7 +136,7 @@ def safe_names(children: Iterable[Item], known: Mapping[str, str] | None = None)
     each local name. On a clash (the same name, or the same after NFC normalisation), the item
     the state DB links to that very name keeps it (`known`: Drive ID → the name of its row's
     path), so a later edit on Drive never swaps which twin is which; then the item whose name
-    needed no change, then the oldest (modifiedTime, id), as push's adoption picks when the
+    needed no change, then the oldest (`age_key`: made first), as push's adoption picks when the
     home holds nothing that tells them apart; the others get a `~<hash of their ID>` tag
     before the extension.
     """
@@ -157,7 +157,7 @@ def safe_names(children: Iterable[Item], known: Mapping[str, str] | None = None)
     for local, members in groups.items():
         if len(members) < 2:
             continue
-        members.sort(key=lambda m: (names.get(m[0].file.id) != local, not m[1], m[0].file.modified_ms, m[0].file.id))
+        members.sort(key=lambda m: (names.get(m[0].file.id) != local, not m[1], m[0].file.age_key))
         for named, _ in members[1:]:
             n = 8
             new = with_tag(local, _tag(named.file.id, n))

@@ -256,6 +256,13 @@ class Model:
                     # say; adopted again, time decides (model bug 38)
                     return Expectation({local_md5, d.md5 or ""}, pin=d if local_ms == carried(d.modified_ms) else None,
                                        why="back to an earlier account, unchanged here since: its old state, or adopted again")
+                if self.adoption_may_know and edit is None and local_ms == carried(d.modified_ms):
+                    # back to an earlier account whose Drive copy is the backup's own last push,
+                    # the local copy changed since with a time as late (both clamped, say): its
+                    # old state, if kept, sees a local change only (an update, nothing to pin);
+                    # adopted again, both are kept (model bug 45)
+                    return Expectation({local_md5}, why="back to an earlier account, changed here as late as "
+                                                        "Drive's own copy: its old state (no pin), or adopted again")
                 if self.adoption_maybe_done and path in self.drive_since_unverified \
                         and path not in self.local_since_unverified:
                     # a push without a verdict may have finished the adoption before Drive's edit:

@@ -433,3 +433,29 @@ def test_a_create_whose_answer_was_lost_is_checked_against_what_drive_did_since(
         assert (got["id"], got["md5Checksum"]) == (item["id"], md5(b"written in Colab later")), summary
         assert summary["kept_drive_copy"] == 1 and summary["updated"] == 0, summary
     assert summary["failed"] == [], summary
+
+
+# Defect 27, found by clean-clone soak Z15 (236 examples, 490 s).
+def test_adoption_takes_the_backups_own_file_over_a_later_same_name_twin_whatever_the_times(home: Path,
+                                                                                              emulator: Any) -> None:
+    """This app on another hub puts an `a.txt` beside the backup's own; then the student edits
+    the backup's `a.txt` in Colab, so its modifiedTime is the later one. The state is lost.
+    Adopting, the push took the same-name item with the oldest modifiedTime, the other hub's,
+    as the home's `a.txt`: from then on it wrote the home's file into the other hub's item and
+    left its own backup beside it (the soak's sequence then had the home's `a.txt` become a
+    folder, and two live items were at `a.txt`). modifiedTime is whatever a client sets; the
+    item Drive made first (createdTime) is the backup's own, whatever its edits since."""
+    write(home, "a.txt", b"first local version", T0)
+    pushed(home, emulator)
+    ours = live_files(emulator)["a.txt"][0]
+    twin = OtherClient(emulator.url, EMAIL, full=False).create("a.txt", ours["parents"][0], b"the other hub's",
+                                                               rfc3339(T0 + 10))
+    OtherClient(emulator.url, EMAIL, full=True).edit(ours["id"], b"edited in Colab, later", rfc3339(T0 + 500))
+    lose_state(home)
+    summary = pushed(home, emulator)
+    assert [s["reason"] for s in summary["skipped"] if s["path"] == "a.txt"] == [
+        f"2 items with this name already on Drive; adopted {ours['id']}, left the others alone"], summary
+    write(home, "a.txt", b"a later local version", T0 + 900)
+    pushed(home, emulator)
+    by_id = {f["id"]: f["md5Checksum"] for f in live_files(emulator)["a.txt"]}
+    assert by_id == {ours["id"]: md5(b"a later local version"), twin["id"]: md5(b"the other hub's")}

@@ -906,9 +906,9 @@ def test_a_changed_file_moved_onto_a_path_a_new_volume_lacks_meets_that_paths_dr
 def test_a_file_moved_on_drive_beside_ours_is_restored_under_one_name_each(home: Path, emulator: Any) -> None:
     """RELIABILITY.md model bug 34 (clean-clone soak Z2): in the Drive web UI the student moves
     `e/c` into the backup folder's top, beside the backup's own `c`. The volume is then lost
-    (no files, no state): the adoption takes the older of the two `c`s, and a restore brings
-    both back, the adopted one as `c` and the other under a tagged name. The next push uploads
-    nothing and creates nothing: the two items stay as the student put them."""
+    (no files, no state): the adoption takes the one of the two `c`s Drive made first, and a
+    restore brings both back, the adopted one as `c` and the other under a tagged name. The next
+    push uploads nothing and creates nothing: the two items stay as the student put them."""
     write(home, "e/c", b"e/c, the older", T0)
     write(home, "c", b"", T0 + 100)
     pushed(home, emulator)
@@ -922,9 +922,14 @@ def test_a_file_moved_on_drive_beside_ours_is_restored_under_one_name_each(home:
     pushed(home, emulator)
     run = cli(*restore_argv(home, emulator.url))
     assert run.code == 0, run.describe()
-    assert (home / "c").read_bytes() == b"e/c, the older"
+    made = {f["id"]: web.http.get(f"{emulator.url}drive/v3/files/{f['id']}", params={"fields": "createdTime"},
+                                  timeout=30).json()["createdTime"] for f in (moved, ours)}
+    first, second = sorted((moved, ours), key=lambda f: (made[f["id"]], f["id"]))
+    content = {moved["id"]: b"e/c, the older", ours["id"]: b""}
+    assert (home / "c").read_bytes() == content[first["id"]], made
     tagged = [p.name for p in home.iterdir() if p.name.startswith("c~")]
-    assert len(tagged) == 1 and (home / tagged[0]).read_bytes() == b"", sorted(p.name for p in home.iterdir())
+    assert len(tagged) == 1 and (home / tagged[0]).read_bytes() == content[second["id"]], sorted(
+        p.name for p in home.iterdir())
     summary = pushed(home, emulator)
     live = {p: [f["id"] for f in fs] for p, fs in view(emulator).live().items() if not p.startswith("e")}
     # the two the student's move put side by side stay so (each linked to its own local name)
@@ -1132,4 +1137,27 @@ def test_a_file_back_with_its_folder_untrashed_by_a_push_is_judged_by_time_again
     summary = pushed(home, emulator)
     holds(emulator, "d/a.txt", a["id"], b"edited on Drive, later", summary)
     assert (summary["updated"], summary["kept_drive_copy"]) == (0, 1), summary
+    no_duplicates(emulator)
+
+
+def test_back_to_an_earlier_account_a_local_change_as_late_as_its_own_drive_copy_is_a_plain_update(
+        home: Path, emulator: Any) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 45 in RELIABILITY.md): on account A,
+    `a.txt` (its mtime after 2262) is backed up. The home connects account B and, before any
+    push there, A again; `a.txt` is changed here, dated after 2262 too, so both times are
+    carried as the same instant. The state is still A's and Drive's copy is its own last push:
+    only the local side changed, so the push updates it in place with nothing to pin and no
+    conflict. (Adopted again, the equal times would keep both, Drive's pinned: the model
+    accepts either.)"""
+    write(home, "a.txt", b"backed up, dated after 2262", POST_2262)
+    pushed(home, emulator)
+    fid = live_file(emulator, "a.txt")["id"]
+    connect(emulator.url, home, "bo@lifecycle.test")
+    connect(emulator.url, home, EMAIL)
+    write(home, "a.txt", b"changed here, dated after 2262 as well", POST_2262 + 60)
+    summary = pushed(home, emulator)
+    holds(emulator, "a.txt", fid, b"changed here, dated after 2262 as well", summary)
+    assert (summary["updated"], summary["conflicts"]) == (1, 0), summary
+    revisions = OtherClient(emulator.url, EMAIL, full=True).revisions(fid)
+    assert not [r for r in revisions if r.get("keepForever")], revisions
     no_duplicates(emulator)
