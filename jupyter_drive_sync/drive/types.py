@@ -48,8 +48,9 @@ class DriveFile:
     modified_ms: int
     trashed: bool
     head_revision: str | None
-    # set by Drive when the item was made (this app never sends it), unlike modifiedTime, which
-    # any client sets to anything: of same-name items, the one made first is the original
+    # when Drive made the item: a client may only set it in its create (this app never does),
+    # while modifiedTime moves with every edit and any client sets it to anything; of
+    # same-name items, the one made first is the original
     created_ms: int = 0
 
     @property

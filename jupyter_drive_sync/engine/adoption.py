@@ -98,7 +98,8 @@ def _adopted_row(path: str, f: DriveFile, local: LocalEntry | None, home: Path |
 
     Drive's copy is taken as the last synced version (local size and mtime = Drive's). Then:
     - nothing at that path here: marked deleted locally (a new volume lacking a file is no
-      deletion: not trashed under `trash`; a file that appears later is a reappearance);
+      deletion: not trashed under `trash`), with no common version: a file that appears here
+      later was never Drive's copy, and the later of the two wins, a conflict reported;
     - the same content (same size, mtime equal to the millisecond; or the md5s equal): the
       local file is unchanged or only touched (a metadata update, no upload);
     - other content: no common version is known (md5 None), so planning sees both sides
@@ -112,6 +113,8 @@ def _adopted_row(path: str, f: DriveFile, local: LocalEntry | None, home: Path |
     )
     if local is None:
         row.local_deleted = True
+        if not f.is_folder:
+            row.md5 = None  # the home never had Drive's copy: a file made here later meets it by time (defect 28)
         return row
     if local.is_dir or f.is_folder:
         return row  # a folder (or a file replaced by a folder: planning handles the kind change)

@@ -459,3 +459,36 @@ def test_adoption_takes_the_backups_own_file_over_a_later_same_name_twin_whateve
     pushed(home, emulator)
     by_id = {f["id"]: f["md5Checksum"] for f in live_files(emulator)["a.txt"]}
     assert by_id == {ours["id"]: md5(b"a later local version"), twin["id"]: md5(b"the other hub's")}
+
+
+# Defect 28, found by clean-clone soak Z18 (284 examples, 659 s).
+@pytest.mark.parametrize("dated", ["later", "earlier"])
+def test_a_file_made_after_an_adoption_that_found_it_only_on_drive_is_judged_by_time(home: Path, emulator: Any,
+                                                                                      dated: str) -> None:
+    """A new volume, empty, with no state; `a.txt` is edited on Drive (Colab) and a push adopts
+    the backup folder with nothing here at `a.txt`. Adoption took Drive's copy as the version
+    the home last had, so a file made here later at that path was a change on the local side
+    only: it replaced Drive's copy with no pin and no conflict, even dated before that copy
+    (an old file copied in), so Colab's later work was written over. Nothing here ever had that
+    copy: no common version is known, and the later write wins with a conflict reported,
+    Drive's revision pinned if it is overwritten."""
+    write(home, "a.txt", b"first local version", T0)
+    pushed(home, emulator)
+    fid = live_files(emulator)["a.txt"][0]["id"]
+    lose_state(home)
+    (home / "a.txt").unlink()
+    web = OtherClient(emulator.url, EMAIL, full=True)
+    web.edit(fid, b"edited in Colab", rfc3339(T0 + 200))
+    adopted = pushed(home, emulator)
+    assert (adopted["created"], adopted["updated"], adopted["trashed"]) == (0, 0, 0), adopted
+    write(home, "a.txt", b"a file made here", T0 + (300 if dated == "later" else 100))
+    summary = pushed(home, emulator)
+    [item] = live_files(emulator)["a.txt"]
+    assert summary["conflicts"] == 1, summary
+    if dated == "later":
+        assert (item["id"], item["md5Checksum"]) == (fid, md5(b"a file made here")), summary
+        pinned = [r["md5Checksum"] for r in web.revisions(fid) if r.get("keepForever")]
+        assert pinned == [md5(b"edited in Colab")], summary
+    else:
+        assert (item["id"], item["md5Checksum"]) == (fid, md5(b"edited in Colab")), summary
+        assert summary["kept_drive_copy"] == 1, summary
