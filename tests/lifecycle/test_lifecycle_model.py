@@ -503,8 +503,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         folder's file back under its old name beside the renamed folder, then that copy was
         replaced by a folder; the renamed folder's file has its bytes and took its item)."""
         m = self.model
-        if m.adoption is not None:
-            return {}
+        if m.adoption is not None and not m.adoption_may_know:
+            return {}  # (back to an earlier account, its old state may be kept: moves as ever, model bug 46)
         gone = [(q, e) for q, e in sorted(m.drive_edits.items())
                 if q in self.known_rows and q not in pre_local and e.md5]
         found: dict[str, list[tuple[str, DriveEdit]]] = {}

@@ -1161,3 +1161,27 @@ def test_back_to_an_earlier_account_a_local_change_as_late_as_its_own_drive_copy
     revisions = OtherClient(emulator.url, EMAIL, full=True).revisions(fid)
     assert not [r for r in revisions if r.get("keepForever")], revisions
     no_duplicates(emulator)
+
+
+def test_back_to_an_earlier_account_a_new_file_with_a_gone_files_bytes_takes_its_item(home: Path,
+                                                                                      emulator: Any) -> None:
+    """A clean-clone soak's sequence, cut down (model bug 46 in RELIABILITY.md): on account A,
+    `d/A.txt` is backed up. The home connects account B and, before any push there, A again,
+    so the state is still A's. Here `d/A.txt` is copied to `d/a.txt` and deleted; on Drive
+    this app on another hub edits `d/A.txt`'s item. To A's state that is one file moved (the
+    same size and md5 as its last backup): its item moves to `d/a.txt` by ID and keeps the
+    later Drive edit, nothing is created and nothing is left at `d/A.txt` (as without the
+    account switch: model bug 39)."""
+    write(home, "d/A.txt", b"the capital file", T0)
+    pushed(home, emulator)
+    fid = live_file(emulator, "d/A.txt")["id"]
+    connect(emulator.url, home, "bo@lifecycle.test")
+    connect(emulator.url, home, EMAIL)
+    write(home, "d/a.txt", b"the capital file", T0 + 50)
+    (home / "d/A.txt").unlink()
+    OtherClient(emulator.url, EMAIL, full=False).edit(fid, b"edited by the other hub", rfc3339(T0 + 300))
+    summary = pushed(home, emulator)
+    holds(emulator, "d/a.txt", fid, b"edited by the other hub", summary)
+    assert (summary["moved"], summary["created"], summary["updated"]) == (1, 0, 0), summary
+    assert "d/A.txt" not in view(emulator).live(), summary
+    no_duplicates(emulator)
