@@ -1140,6 +1140,17 @@ def test_a_file_back_with_its_folder_untrashed_by_a_push_is_judged_by_time_again
     no_duplicates(emulator)
 
 
+def backed_up_then_back_from_another_account(home: Path, emulator: Any, path: str, data: bytes, mtime: int) -> str:
+    """`path` backed up on this account; then another account connected and, before any push
+    there, this one again (the state is still this account's). The file's Drive ID."""
+    write(home, path, data, mtime)
+    pushed(home, emulator)
+    fid = live_file(emulator, path)["id"]
+    connect(emulator.url, home, "bo@lifecycle.test")
+    connect(emulator.url, home, EMAIL)
+    return fid
+
+
 def test_back_to_an_earlier_account_a_local_change_as_late_as_its_own_drive_copy_is_a_plain_update(
         home: Path, emulator: Any) -> None:
     """A clean-clone soak's sequence, cut down (model bug 45 in RELIABILITY.md): on account A,
@@ -1149,11 +1160,8 @@ def test_back_to_an_earlier_account_a_local_change_as_late_as_its_own_drive_copy
     only the local side changed, so the push updates it in place with nothing to pin and no
     conflict. (Adopted again, the equal times would keep both, Drive's pinned: the model
     accepts either.)"""
-    write(home, "a.txt", b"backed up, dated after 2262", POST_2262)
-    pushed(home, emulator)
-    fid = live_file(emulator, "a.txt")["id"]
-    connect(emulator.url, home, "bo@lifecycle.test")
-    connect(emulator.url, home, EMAIL)
+    fid = backed_up_then_back_from_another_account(home, emulator, "a.txt", b"backed up, dated after 2262",
+                                                   POST_2262)
     write(home, "a.txt", b"changed here, dated after 2262 as well", POST_2262 + 60)
     summary = pushed(home, emulator)
     holds(emulator, "a.txt", fid, b"changed here, dated after 2262 as well", summary)
@@ -1172,11 +1180,7 @@ def test_back_to_an_earlier_account_a_new_file_with_a_gone_files_bytes_takes_its
     same size and md5 as its last backup): its item moves to `d/a.txt` by ID and keeps the
     later Drive edit, nothing is created and nothing is left at `d/A.txt` (as without the
     account switch: model bug 39)."""
-    write(home, "d/A.txt", b"the capital file", T0)
-    pushed(home, emulator)
-    fid = live_file(emulator, "d/A.txt")["id"]
-    connect(emulator.url, home, "bo@lifecycle.test")
-    connect(emulator.url, home, EMAIL)
+    fid = backed_up_then_back_from_another_account(home, emulator, "d/A.txt", b"the capital file", T0)
     write(home, "d/a.txt", b"the capital file", T0 + 50)
     (home / "d/A.txt").unlink()
     OtherClient(emulator.url, EMAIL, full=False).edit(fid, b"edited by the other hub", rfc3339(T0 + 300))
