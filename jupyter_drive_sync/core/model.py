@@ -36,6 +36,13 @@ def ns_to_ms(ns: int) -> int:
     return ns // 1_000_000
 
 
+def is_version_sent(size: int, mtime_ns: int, drive_size: int | None, drive_modified_ms: int) -> bool:
+    """Whether Drive's file is the local version (`size`, `mtime_ns`) as this app uploaded it:
+    the same size, and modifiedTime equal to the mtime to the millisecond (every upload sets
+    modifiedTime = mtime; Drive keeps no finer time)."""
+    return size == (drive_size or 0) and ns_to_ms(mtime_ns) == drive_modified_ms
+
+
 def clamp_mtime_ns(ns: int) -> int:
     """A local mtime (nanoseconds since the epoch) brought into the range the sync carries."""
     return MTIME_MIN_NS if ns < MTIME_MIN_NS else MTIME_MAX_NS if ns > MTIME_MAX_NS else ns

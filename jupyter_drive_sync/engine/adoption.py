@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..core.model import EntryStatus, LocalEntry, StateEntry, ns_to_ms
+from ..core.model import EntryStatus, LocalEntry, StateEntry, is_version_sent
 from ..drive.client import DriveClient
 from ..drive.types import DriveFile
 from ..home.fs_guards import open_beneath
@@ -132,10 +132,9 @@ def _adopted_row(path: str, f: DriveFile, local: LocalEntry | None, home: Path |
 
 
 def _same_file(local: LocalEntry | None, f: DriveFile) -> bool:
-    """Whether Drive's file is the local file as we uploaded it: same size, and the mtime equal
-    to the millisecond (Drive keeps no finer time; every upload sets modifiedTime = mtime)."""
+    """Whether Drive's file is the local file as we uploaded it (`is_version_sent`)."""
     return (local is not None and not local.is_dir and not f.is_folder
-            and local.size == (f.size or 0) and ns_to_ms(local.mtime_ns) == f.modified_ms)
+            and is_version_sent(local.size, local.mtime_ns, f.size, f.modified_ms))
 
 
 def _local_md5(home: Path | str, path: str) -> str | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Iterable
 
-from ..core.model import EntryStatus, RemoteChange, StateEntry, ns_to_ms
+from ..core.model import EntryStatus, RemoteChange, StateEntry, is_version_sent
 
 
 def confirmed_creates(changes: Iterable[RemoteChange],
@@ -37,8 +37,8 @@ def confirmed_creates(changes: Iterable[RemoteChange],
 def created_row(row: StateEntry, ch: RemoteChange) -> StateEntry:
     """A pending row once Drive is known to hold its item as `ch` says.
 
-    Drive holds the version this row recorded sending (same size, same mtime to the
-    millisecond: every upload sets modifiedTime = mtime): that is the common version. Any
+    Drive holds the version this row recorded sending (`is_version_sent`): that is the common
+    version. Any
     other version (an edit on Drive since, or an older attempt's upload) is taken as the last
     synced one with no common version known, as adoption does, so planning lets the later
     write win and pins Drive's revision if it is overwritten.
@@ -47,7 +47,7 @@ def created_row(row: StateEntry, ch: RemoteChange) -> StateEntry:
                    drive_head_revision=ch.head_revision, drive_trashed=ch.trashed, drive_removed=False)
     if row.is_dir:
         return done
-    if (ch.size or 0) == row.local_size and ch.modified_ms == ns_to_ms(row.local_mtime_ns):
+    if is_version_sent(row.local_size, row.local_mtime_ns, ch.size, ch.modified_ms):
         done.md5 = ch.md5
     else:
         done.local_size, done.local_mtime_ns, done.md5 = ch.size or 0, ch.modified_ms * 1_000_000, None
